@@ -1,0 +1,117 @@
+//! Areas: ONS GSS codes, names, kinds and the region or country each belongs to.
+
+use serde::Serialize;
+use std::fmt;
+
+/// The ONS code for England, whose rows are the national comparators.
+pub const ENGLAND: &str = "E92000001";
+
+/// An ONS GSS code: a capital letter, two digits for the entity type, six digits.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct AreaCode(String);
+
+impl AreaCode {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let bytes = raw.as_bytes();
+        let well_formed = bytes.len() == 9
+            && bytes[0].is_ascii_uppercase()
+            && bytes[1..].iter().all(u8::is_ascii_digit);
+        if well_formed {
+            Ok(Self(raw.to_string()))
+        } else {
+            Err(format!(
+                "expected an ONS area code such as E06000022, found {raw:?}"
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_england(&self) -> bool {
+        self.0 == ENGLAND
+    }
+}
+
+impl fmt::Display for AreaCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AreaKind {
+    La,
+    Region,
+    Country,
+}
+
+impl AreaKind {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw {
+            "la" => Ok(Self::La),
+            "region" => Ok(Self::Region),
+            "country" => Ok(Self::Country),
+            other => Err(format!(
+                "expected kind la, region or country, found {other:?}"
+            )),
+        }
+    }
+}
+
+/// A row of `data/areas.csv`, validated.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Area {
+    code: AreaCode,
+    name: String,
+    kind: AreaKind,
+    parent: Option<AreaCode>,
+}
+
+impl Area {
+    pub(crate) fn new(
+        code: AreaCode,
+        name: String,
+        kind: AreaKind,
+        parent: Option<AreaCode>,
+    ) -> Self {
+        Self {
+            code,
+            name,
+            kind,
+            parent,
+        }
+    }
+
+    pub fn code(&self) -> &AreaCode {
+        &self.code
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn kind(&self) -> AreaKind {
+        self.kind
+    }
+
+    /// An LA's region, or a region's country.
+    pub fn parent(&self) -> Option<&AreaCode> {
+        self.parent.as_ref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn area_code_accepts_gss_codes_and_rejects_names() {
+        assert!(AreaCode::parse("E06000022").is_ok());
+        assert!(AreaCode::parse("Bath").is_err());
+        assert!(AreaCode::parse("E0600002").is_err());
+    }
+}

@@ -1,0 +1,747 @@
+//! Reads `data/` and validates it, collecting every problem before giving up.
+
+use super::area::{Area, AreaCode, AreaKind};
+use super::diagnostic::{csv_field_column, line_col, Diagnostic};
+use super::metric::{Metric, MetricId, Polarity, Unit};
+use super::period::Period;
+use super::section::{Comparator, Section};
+use super::set::{Fact, FactSet};
+use super::value::{Number, Value};
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+const AREAS_HEADER: [&str; 4] = ["area_code", "name", "kind", "parent"];
+const FACTS_HEADER: [&str; 6] = ["area_code", "metric", "period", "value", "source", "note"];
+
+/// Why `data/` could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}", Problems(.0))]
+    Invalid(Vec<Diagnostic>),
+}
+
+struct Problems<'a>(&'a [Diagnostic]);
+
+impl fmt::Display for Problems<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0.len();
+        writeln!(
+            f,
+            "{n} problem{} in the data:",
+            if n == 1 { "" } else { "s" }
+        )?;
+        for d in self.0 {
+            writeln!(f, "  {d}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Loads and validates `dir/areas.csv`, `dir/metrics.toml`, `dir/facts/*.csv` and
+/// `dir/sections.toml`. Reads only; every problem found is returned together.
+pub fn load(dir: &Path) -> Result<FactSet, LoadError> {
+    let mut loader = Loader::default();
+    let areas = loader.areas(&dir.join("areas.csv"))?;
+    let metrics = loader.metrics(&dir.join("metrics.toml"))?;
+    let facts = loader.facts(&dir.join("facts"), &areas, &metrics)?;
+    let sections = loader.sections(&dir.join("sections.toml"), &areas, &metrics, &facts)?;
+    if loader.problems.is_empty() {
+        let facts = facts.into_iter().map(|(fact, _)| fact).collect();
+        Ok(FactSet::new(areas, metrics, sections, facts))
+    } else {
+        Err(LoadError::Invalid(loader.problems))
+    }
+}
+
+/// Where a fact row was read from, for messages that point back at it.
+#[derive(Clone, Debug)]
+struct Origin {
+    file: PathBuf,
+    line: usize,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file.display(), self.line)
+    }
+}
+
+struct CsvRow {
+    line: usize,
+    text: String,
+    fields: Vec<String>,
+}
+
+#[derive(Default)]
+struct Loader {
+    problems: Vec<Diagnostic>,
+    /// Metric ids whose catalogue entry was reported broken (or every id, when the catalogue
+    /// could not be parsed): rows naming them are not reported again as unknown metrics.
+    broken_metrics: HashSet<String>,
+    catalogue_unreadable: bool,
+}
+
+fn read(path: &Path) -> Result<String, LoadError> {
+    std::fs::read_to_string(path).map_err(|source| LoadError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+impl Loader {
+    fn at(&mut self, file: &Path, line: usize, column: usize, message: impl Into<String>) {
+        self.problems
+            .push(Diagnostic::new(file, line, column, message));
+    }
+
+    fn at_field(&mut self, file: &Path, row: &CsvRow, field: usize, message: impl Into<String>) {
+        let column = csv_field_column(&row.text, field);
+        self.at(file, row.line, column, message);
+    }
+
+    fn at_span(&mut self, file: &Path, text: &str, offset: usize, message: impl Into<String>) {
+        let (line, column) = line_col(text, offset);
+        self.at(file, line, column, message);
+    }
+
+    fn is_broken(&self, id: &MetricId) -> bool {
+        self.catalogue_unreadable || self.broken_metrics.contains(id.as_str())
+    }
+
+    /// Reads a CSV with an exact header; rows of the wrong width are reported and skipped.
+    fn csv(&mut self, path: &Path, header: &[&str]) -> Result<Vec<CsvRow>, LoadError> {
+        let text = read(path)?;
+        let lines: Vec<&str> = text.lines().collect();
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(text.as_bytes());
+        let mut rows = Vec::new();
+        let mut seen_header = false;
+        for record in reader.records() {
+            let record = match record {
+                Ok(r) => r,
+                Err(e) => {
+                    let line = e.position().map_or(1, |p| p.line() as usize);
+                    self.at(path, line, 1, format!("unreadable CSV: {e}"));
+                    continue;
+                }
+            };
+            let line = record.position().map_or(1, |p| p.line() as usize);
+            if !seen_header {
+                seen_header = true;
+                let found: Vec<&str> = record.iter().collect();
+                if found != header {
+                    self.at(
+                        path,
+                        line,
+                        1,
+                        format!(
+                            "expected the header {:?}, found {:?}",
+                            header.join(","),
+                            found.join(",")
+                        ),
+                    );
+                    return Ok(Vec::new());
+                }
+                continue;
+            }
+            let row = CsvRow {
+                line,
+                text: lines.get(line - 1).copied().unwrap_or_default().to_string(),
+                fields: record.iter().map(str::to_string).collect(),
+            };
+            if row.fields.iter().all(String::is_empty) {
+                continue;
+            }
+            if row.fields.len() != header.len() {
+                self.at(
+                    path,
+                    line,
+                    1,
+                    format!(
+                        "expected {} fields ({}), found {}",
+                        header.len(),
+                        header.join(","),
+                        row.fields.len()
+                    ),
+                );
+                continue;
+            }
+            rows.push(row);
+        }
+        if !seen_header {
+            self.at(
+                path,
+                1,
+                1,
+                format!(
+                    "expected the header {:?}, found an empty file",
+                    header.join(",")
+                ),
+            );
+        }
+        Ok(rows)
+    }
+
+    fn areas(&mut self, path: &Path) -> Result<Vec<Area>, LoadError> {
+        let rows = self.csv(path, &AREAS_HEADER)?;
+        let mut areas: Vec<(Area, usize)> = Vec::new();
+        for row in &rows {
+            let code = match AreaCode::parse(&row.fields[0]) {
+                Ok(c) => c,
+                Err(e) => {
+                    self.at_field(path, row, 0, e);
+                    continue;
+                }
+            };
+            let name = row.fields[1].trim().to_string();
+            if name.is_empty() {
+                self.at_field(path, row, 1, "expected the area's name, found nothing");
+                continue;
+            }
+            let kind = match AreaKind::parse(&row.fields[2]) {
+                Ok(k) => k,
+                Err(e) => {
+                    self.at_field(path, row, 2, e);
+                    continue;
+                }
+            };
+            let parent = match row.fields[3].as_str() {
+                "" => None,
+                raw => match AreaCode::parse(raw) {
+                    Ok(p) => Some(p),
+                    Err(e) => {
+                        self.at_field(path, row, 3, e);
+                        continue;
+                    }
+                },
+            };
+            if let Some((prior, line)) = areas
+                .iter()
+                .find(|(a, _)| a.code() == &code || a.name().eq_ignore_ascii_case(&name))
+            {
+                let what = if prior.code() == &code {
+                    "code"
+                } else {
+                    "name"
+                };
+                let message =
+                    format!("duplicate area {what}: {code} {name:?} is already on line {line}");
+                self.at_field(path, row, 0, message);
+                continue;
+            }
+            areas.push((Area::new(code, name, kind, parent), row.line));
+        }
+        // Parents are checked once every area is known, so the file's order does not matter.
+        for (area, line) in &areas {
+            let expected_parent = match area.kind() {
+                AreaKind::La => Some(AreaKind::Region),
+                AreaKind::Region => Some(AreaKind::Country),
+                AreaKind::Country => None,
+            };
+            let parent = area
+                .parent()
+                .map(|p| (p, areas.iter().find(|(a, _)| a.code() == p)));
+            let message = match (expected_parent, parent) {
+                (None, None) => None,
+                (None, Some(_)) => Some("a country has no parent; leave it empty".to_string()),
+                (Some(kind), None) => Some(format!(
+                    "expected a parent area of kind {kind:?}, found none"
+                )),
+                (Some(_), Some((code, None))) => {
+                    Some(format!("unknown parent area {code}: add it to areas.csv"))
+                }
+                (Some(kind), Some((code, Some((p, _))))) if p.kind() != kind => Some(format!(
+                    "parent {code} is a {:?}; expected a {kind:?}",
+                    p.kind()
+                )),
+                _ => None,
+            };
+            if let Some(message) = message {
+                let row = rows
+                    .iter()
+                    .find(|r| r.line == *line)
+                    .expect("every area came from a row");
+                self.at_field(path, row, 3, message);
+            }
+        }
+        Ok(areas.into_iter().map(|(a, _)| a).collect())
+    }
+
+    fn metrics(&mut self, path: &Path) -> Result<BTreeMap<MetricId, Metric>, LoadError> {
+        let text = read(path)?;
+        let raw: RawMetrics = match toml::from_str(&text) {
+            Ok(r) => r,
+            Err(e) => {
+                let offset = e.span().map_or(0, |s| s.start);
+                self.at_span(
+                    path,
+                    &text,
+                    offset,
+                    format!("invalid metric catalogue: {}", e.message()),
+                );
+                self.catalogue_unreadable = true;
+                return Ok(BTreeMap::new());
+            }
+        };
+        let mut metrics = BTreeMap::new();
+        let mut links = Vec::new();
+        for m in raw.metric {
+            let id = match MetricId::parse(m.id.get_ref()) {
+                Ok(id) => id,
+                Err(e) => {
+                    self.at_span(path, &text, m.id.span().start, e);
+                    continue;
+                }
+            };
+            if metrics.contains_key(&id) {
+                self.at_span(
+                    path,
+                    &text,
+                    m.id.span().start,
+                    format!("duplicate metric id {id}"),
+                );
+                continue;
+            }
+            self.broken_metrics.insert(id.to_string());
+            let unit = Unit::parse(m.unit.get_ref());
+            let polarity = Polarity::parse(m.polarity.get_ref());
+            let (unit, polarity) = match (unit, polarity) {
+                (Ok(u), Ok(p)) => (u, p),
+                (u, p) => {
+                    if let Err(e) = u {
+                        self.at_span(path, &text, m.unit.span().start, e);
+                    }
+                    if let Err(e) = p {
+                        self.at_span(path, &text, m.polarity.span().start, e);
+                    }
+                    continue;
+                }
+            };
+            let values = m.values.map(|v| (v.span().start, v.into_inner()));
+            let values = match (unit, values) {
+                (Unit::Category, Some((_, v))) if !v.is_empty() => v,
+                (Unit::Category, _) => {
+                    self.at_span(
+                        path,
+                        &text,
+                        m.unit.span().start,
+                        format!("category metric {id} needs a non-empty `values` list"),
+                    );
+                    continue;
+                }
+                (_, Some((at, _))) => {
+                    self.at_span(
+                        path,
+                        &text,
+                        at,
+                        format!(
+                            "`values` is only for unit = \"category\"; {id} has unit {}",
+                            unit.name()
+                        ),
+                    );
+                    continue;
+                }
+                (_, None) => Vec::new(),
+            };
+            let mut link = |field: Option<Spanned<String>>| -> Option<MetricId> {
+                let field = field?;
+                match MetricId::parse(field.get_ref()) {
+                    Ok(other) => {
+                        links.push((field.span().start, other.clone()));
+                        Some(other)
+                    }
+                    Err(e) => {
+                        self.problems.push({
+                            let (l, c) = line_col(&text, field.span().start);
+                            Diagnostic::new(path, l, c, e)
+                        });
+                        None
+                    }
+                }
+            };
+            let denominator = link(m.denominator);
+            let count_metric = link(m.count_metric);
+            self.broken_metrics.remove(id.as_str());
+            metrics.insert(
+                id.clone(),
+                Metric::new(
+                    id,
+                    m.label,
+                    unit,
+                    polarity,
+                    m.definition,
+                    m.source,
+                    denominator,
+                    count_metric,
+                    values,
+                ),
+            );
+        }
+        for (at, other) in links {
+            if !metrics.contains_key(&other) {
+                self.at_span(
+                    path,
+                    &text,
+                    at,
+                    format!("unknown metric {other}: expected an id defined in this file"),
+                );
+            }
+        }
+        Ok(metrics)
+    }
+
+    fn facts(
+        &mut self,
+        dir: &Path,
+        areas: &[Area],
+        metrics: &BTreeMap<MetricId, Metric>,
+    ) -> Result<Vec<(Fact, Origin)>, LoadError> {
+        let entries = std::fs::read_dir(dir).map_err(|source| LoadError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "csv"))
+            .collect();
+        files.sort();
+        if files.is_empty() {
+            self.at(
+                dir,
+                1,
+                1,
+                "expected at least one facts file *.csv, found none",
+            );
+        }
+        let mut facts: Vec<(Fact, Origin)> = Vec::new();
+        let mut seen: HashMap<(AreaCode, MetricId, Period), Origin> = HashMap::new();
+        for path in files {
+            for row in self.csv(&path, &FACTS_HEADER)? {
+                let Some(fact) = self.fact(&path, &row, areas, metrics) else {
+                    continue;
+                };
+                let origin = Origin {
+                    file: path.clone(),
+                    line: row.line,
+                };
+                let key = (fact.area().clone(), fact.metric().clone(), fact.period());
+                if let Some(first) = seen.get(&key) {
+                    let message = format!(
+                        "duplicate fact: {} {} {} is already given at {first}",
+                        key.0, key.1, key.2
+                    );
+                    self.at_field(&path, &row, 0, message);
+                    continue;
+                }
+                seen.insert(key, origin.clone());
+                facts.push((fact, origin));
+            }
+        }
+        Ok(facts)
+    }
+
+    fn fact(
+        &mut self,
+        path: &Path,
+        row: &CsvRow,
+        areas: &[Area],
+        metrics: &BTreeMap<MetricId, Metric>,
+    ) -> Option<Fact> {
+        let f = &row.fields;
+        let mut ok = true;
+        let area = match AreaCode::parse(&f[0]) {
+            Ok(code) if areas.iter().any(|a| a.code() == &code) => Some(code),
+            Ok(code) => {
+                self.at_field(
+                    path,
+                    row,
+                    0,
+                    format!("unknown area {code}: expected a code from areas.csv"),
+                );
+                None
+            }
+            Err(e) => {
+                self.at_field(path, row, 0, e);
+                None
+            }
+        };
+        let metric = match MetricId::parse(&f[1]) {
+            Ok(id) => match metrics.get(&id) {
+                Some(m) => Some(m),
+                None => {
+                    if !self.is_broken(&id) {
+                        self.at_field(
+                            path,
+                            row,
+                            1,
+                            format!("unknown metric {id}: expected an id from metrics.toml"),
+                        );
+                    }
+                    None
+                }
+            },
+            Err(e) => {
+                self.at_field(path, row, 1, e);
+                None
+            }
+        };
+        let period = Period::parse(&f[2])
+            .map_err(|e| self.at_field(path, row, 2, e))
+            .ok();
+        let value = metric.and_then(|m| match self.value(m, &f[3]) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.at_field(path, row, 3, e);
+                None
+            }
+        });
+        if f[4].trim().is_empty() {
+            self.at_field(
+                path,
+                row,
+                4,
+                "expected the source dataset (table, sheet or question), found nothing",
+            );
+            ok = false;
+        }
+        match (area, metric, period, value, ok) {
+            (Some(area), Some(metric), Some(period), Some(value), true) => Some(Fact::new(
+                area,
+                metric.id().clone(),
+                period,
+                value,
+                f[4].trim().to_string(),
+                f[5].trim().to_string(),
+            )),
+            _ => None,
+        }
+    }
+
+    fn value(&self, metric: &Metric, raw: &str) -> Result<Value, String> {
+        if metric.unit() == Unit::Category {
+            return if metric.values().iter().any(|v| v == raw) {
+                Ok(Value::Category(raw.to_string()))
+            } else {
+                Err(format!(
+                    "expected one of {} for {}, found {raw:?}",
+                    metric.values().join(" / "),
+                    metric.id()
+                ))
+            };
+        }
+        let n = Number::parse(raw)?;
+        let v = n.value();
+        if metric.unit() == Unit::Percent && !(0.0..=100.0).contains(&v) {
+            return Err(format!(
+                "expected a percent from 0 to 100 for {}, found {raw}",
+                metric.id()
+            ));
+        }
+        if metric.unit() == Unit::Decile && !(1.0..=10.0).contains(&v) {
+            return Err(format!(
+                "expected a decile from 1 to 10 for {}, found {raw}",
+                metric.id()
+            ));
+        }
+        if metric.unit().is_non_negative() && v < 0.0 {
+            return Err(format!(
+                "expected a non-negative value for {} (unit {}), found {raw}",
+                metric.id(),
+                metric.unit().name()
+            ));
+        }
+        Ok(Value::Number(n))
+    }
+
+    fn sections(
+        &mut self,
+        path: &Path,
+        areas: &[Area],
+        metrics: &BTreeMap<MetricId, Metric>,
+        facts: &[(Fact, Origin)],
+    ) -> Result<Vec<Section>, LoadError> {
+        let text = read(path)?;
+        let raw: RawSections = match toml::from_str(&text) {
+            Ok(r) => r,
+            Err(e) => {
+                let offset = e.span().map_or(0, |s| s.start);
+                self.at_span(
+                    path,
+                    &text,
+                    offset,
+                    format!("invalid sections file: {}", e.message()),
+                );
+                return Ok(Vec::new());
+            }
+        };
+        let england = areas.iter().find(|a| a.code().is_england());
+        let mut ids = HashSet::new();
+        let mut sections = Vec::new();
+        for s in raw.section {
+            let id = s.id.get_ref().clone();
+            let id_ok = !id.is_empty()
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            if !id_ok {
+                self.at_span(
+                    path,
+                    &text,
+                    s.id.span().start,
+                    format!(
+                        "expected a section id in kebab-case such as older-people, found {id:?}"
+                    ),
+                );
+                continue;
+            }
+            if !ids.insert(id.clone()) {
+                self.at_span(
+                    path,
+                    &text,
+                    s.id.span().start,
+                    format!("duplicate section id {id}"),
+                );
+                continue;
+            }
+            let mut resolve = |list: &[Spanned<String>], what: &str| -> Vec<MetricId> {
+                let mut out = Vec::new();
+                for item in list {
+                    match MetricId::parse(item.get_ref()) {
+                        Ok(m) if metrics.contains_key(&m) => out.push(m),
+                        Ok(m) if self.is_broken(&m) => {}
+                        Ok(m) => {
+                            let (l, c) = line_col(&text, item.span().start);
+                            self.problems.push(Diagnostic::new(path, l, c, format!("section {id} names unknown {what}metric {m}: expected an id from metrics.toml")));
+                        }
+                        Err(e) => {
+                            let (l, c) = line_col(&text, item.span().start);
+                            self.problems.push(Diagnostic::new(path, l, c, e));
+                        }
+                    }
+                }
+                out
+            };
+            let section_metrics = resolve(&s.metrics, "");
+            let context = resolve(&s.context, "context ");
+            let compare = resolve(&s.compare, "compared ");
+            let mut comparators = Vec::new();
+            for c in &s.comparators {
+                match Comparator::parse(c.get_ref()) {
+                    Ok(c) => comparators.push(c),
+                    Err(e) => self.at_span(path, &text, c.span().start, e),
+                }
+            }
+            if section_metrics.is_empty() && s.metrics.is_empty() {
+                self.at_span(
+                    path,
+                    &text,
+                    s.id.span().start,
+                    format!("section {id} lists no metrics"),
+                );
+            }
+            for item in &s.compare {
+                let Some(m) = compare.iter().find(|m| m.as_str() == item.get_ref()) else {
+                    continue; // already reported as unknown
+                };
+                if !section_metrics.contains(m) && !context.contains(m) {
+                    self.at_span(
+                        path,
+                        &text,
+                        item.span().start,
+                        format!(
+                            "section {id} compares {m}, which is not among its metrics or context"
+                        ),
+                    );
+                    continue;
+                }
+                if !comparators.contains(&Comparator::England) {
+                    self.at_span(path, &text, item.span().start, format!("section {id} compares {m} but its comparators do not include \"england\""));
+                    continue;
+                }
+                // Every council value of a compared metric needs England's value for that period.
+                for (fact, origin) in facts.iter().filter(|(f, _)| f.metric() == m) {
+                    let is_council = areas
+                        .iter()
+                        .any(|a| a.code() == fact.area() && a.kind() == AreaKind::La);
+                    let has_england = england.is_some_and(|e| {
+                        facts.iter().any(|(f, _)| {
+                            f.metric() == m && f.area() == e.code() && f.period() == fact.period()
+                        })
+                    });
+                    if is_council && !has_england {
+                        self.at_span(path, &text, item.span().start, format!(
+                            "missing England comparator: section {id} compares {m}, but there is no {} row for period {} (the council's value is at {origin})",
+                            super::area::ENGLAND,
+                            fact.period()
+                        ));
+                    }
+                }
+            }
+            let template = s.template.unwrap_or_else(|| format!("{id}.j2"));
+            sections.push(Section::new(
+                id,
+                s.title,
+                template,
+                section_metrics,
+                context,
+                comparators,
+                compare,
+            ));
+        }
+        Ok(sections)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMetrics {
+    #[serde(default)]
+    metric: Vec<RawMetric>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMetric {
+    id: Spanned<String>,
+    label: String,
+    unit: Spanned<String>,
+    polarity: Spanned<String>,
+    definition: String,
+    source: String,
+    denominator: Option<Spanned<String>>,
+    count_metric: Option<Spanned<String>>,
+    values: Option<Spanned<Vec<String>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSections {
+    #[serde(default)]
+    section: Vec<RawSection>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSection {
+    id: Spanned<String>,
+    title: String,
+    template: Option<String>,
+    metrics: Vec<Spanned<String>>,
+    #[serde(default)]
+    context: Vec<Spanned<String>>,
+    #[serde(default)]
+    comparators: Vec<Spanned<String>>,
+    #[serde(default)]
+    compare: Vec<Spanned<String>>,
+}

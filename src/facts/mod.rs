@@ -1,0 +1,20 @@
+//! Loading and validating the data contract in `data/` into a [`FactSet`].
+
+mod area;
+mod diagnostic;
+mod load;
+mod metric;
+mod period;
+mod section;
+mod set;
+mod value;
+
+pub use area::{Area, AreaCode, AreaKind, ENGLAND};
+pub use diagnostic::Diagnostic;
+pub use load::{load, LoadError};
+pub use metric::{Metric, MetricId, Polarity, Unit};
+pub use period::Period;
+pub use section::{Comparator, Section};
+pub use set::hex_digest;
+pub use set::{ComparatorValue, Fact, FactRow, FactSet, SectionFacts};
+pub use value::{format_grouped, Number, Value};

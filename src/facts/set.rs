@@ -1,0 +1,292 @@
+//! The validated facts, and the per-area, per-section view a prompt and the checker receive.
+
+use super::area::{Area, AreaCode, AreaKind};
+use super::metric::{Metric, MetricId, Polarity, Unit};
+use super::period::Period;
+use super::section::{Comparator, Section};
+use super::value::Value;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap};
+
+/// One row of `data/facts/*.csv`, validated.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Fact {
+    area: AreaCode,
+    metric: MetricId,
+    period: Period,
+    value: Value,
+    source: String,
+    note: String,
+}
+
+impl Fact {
+    pub(crate) fn new(
+        area: AreaCode,
+        metric: MetricId,
+        period: Period,
+        value: Value,
+        source: String,
+        note: String,
+    ) -> Self {
+        Self {
+            area,
+            metric,
+            period,
+            value,
+            source,
+            note,
+        }
+    }
+    pub fn area(&self) -> &AreaCode {
+        &self.area
+    }
+    pub fn metric(&self) -> &MetricId {
+        &self.metric
+    }
+    pub fn period(&self) -> Period {
+        self.period
+    }
+    pub fn value(&self) -> &Value {
+        &self.value
+    }
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+    pub fn note(&self) -> &str {
+        &self.note
+    }
+}
+
+/// Everything in `data/`, validated: areas, metric catalogue, sections and facts.
+#[derive(Debug)]
+pub struct FactSet {
+    areas: Vec<Area>,
+    metrics: BTreeMap<MetricId, Metric>,
+    sections: Vec<Section>,
+    facts: Vec<Fact>,
+    by_area_metric: HashMap<(AreaCode, MetricId), Vec<usize>>,
+}
+
+impl FactSet {
+    pub(crate) fn new(
+        areas: Vec<Area>,
+        metrics: BTreeMap<MetricId, Metric>,
+        sections: Vec<Section>,
+        facts: Vec<Fact>,
+    ) -> Self {
+        let mut by_area_metric: HashMap<(AreaCode, MetricId), Vec<usize>> = HashMap::new();
+        for (i, fact) in facts.iter().enumerate() {
+            by_area_metric
+                .entry((fact.area.clone(), fact.metric.clone()))
+                .or_default()
+                .push(i);
+        }
+        for indices in by_area_metric.values_mut() {
+            indices.sort_by_key(|&i| facts[i].period);
+        }
+        Self {
+            areas,
+            metrics,
+            sections,
+            facts,
+            by_area_metric,
+        }
+    }
+
+    pub fn areas(&self) -> &[Area] {
+        &self.areas
+    }
+    /// The councils (kind `la`): the areas narratives are written for.
+    pub fn councils(&self) -> impl Iterator<Item = &Area> {
+        self.areas.iter().filter(|a| a.kind() == AreaKind::La)
+    }
+    pub fn sections(&self) -> &[Section] {
+        &self.sections
+    }
+    pub fn facts(&self) -> &[Fact] {
+        &self.facts
+    }
+    pub fn metric(&self, id: &MetricId) -> Option<&Metric> {
+        self.metrics.get(id)
+    }
+    pub fn metrics(&self) -> impl Iterator<Item = &Metric> {
+        self.metrics.values()
+    }
+
+    /// Finds an area by ONS code or by name, ignoring case.
+    pub fn find_area(&self, query: &str) -> Result<&Area, String> {
+        let q = query.trim();
+        self.areas
+            .iter()
+            .find(|a| a.code().as_str().eq_ignore_ascii_case(q) || a.name().eq_ignore_ascii_case(q))
+            .ok_or_else(|| {
+                let known: Vec<String> = self
+                    .areas
+                    .iter()
+                    .filter(|a| a.kind() == AreaKind::La)
+                    .map(|a| format!("{} ({})", a.name(), a.code()))
+                    .collect();
+                format!(
+                    "no area with code or name {q:?}; councils: {}",
+                    known.join(", ")
+                )
+            })
+    }
+
+    pub fn find_section(&self, id: &str) -> Result<&Section, String> {
+        self.sections.iter().find(|s| s.id() == id).ok_or_else(|| {
+            let known: Vec<&str> = self.sections.iter().map(Section::id).collect();
+            format!("no section {id:?}; sections: {}", known.join(", "))
+        })
+    }
+
+    pub fn area_by_code(&self, code: &AreaCode) -> Option<&Area> {
+        self.areas.iter().find(|a| a.code() == code)
+    }
+
+    /// An area's facts for one metric, oldest period first.
+    pub fn facts_for(&self, area: &AreaCode, metric: &MetricId) -> impl Iterator<Item = &Fact> {
+        self.by_area_metric
+            .get(&(area.clone(), metric.clone()))
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .map(|&i| &self.facts[i])
+    }
+
+    fn fact_at(&self, area: &AreaCode, metric: &MetricId, period: Period) -> Option<&Fact> {
+        self.facts_for(area, metric).find(|f| f.period == period)
+    }
+
+    /// The sections an area has any facts for, in `sections.toml` order.
+    pub fn sections_for(&self, area: &Area) -> Vec<&Section> {
+        self.sections
+            .iter()
+            .filter(|s| {
+                s.metrics()
+                    .iter()
+                    .any(|m| self.facts_for(area.code(), m).next().is_some())
+            })
+            .collect()
+    }
+
+    /// What one prompt receives: the area's facts for the section with their comparators.
+    pub fn section_facts(&self, area: &Area, section: &Section) -> SectionFacts {
+        let region = area
+            .parent()
+            .and_then(|code| self.area_by_code(code))
+            .filter(|r| r.kind() == AreaKind::Region);
+        let england = self.areas.iter().find(|a| a.code().is_england());
+        let rows_for = |metrics: &[MetricId]| -> Vec<FactRow> {
+            let mut rows = Vec::new();
+            for id in metrics {
+                let metric = self
+                    .metrics
+                    .get(id)
+                    .expect("sections only name catalogued metrics: checked on load");
+                for fact in self.facts_for(area.code(), id) {
+                    let comparator = |which: Comparator, with: Option<&Area>| {
+                        let with = with.filter(|_| section.has_comparator(which))?;
+                        let f = self.fact_at(with.code(), id, fact.period)?;
+                        Some(ComparatorValue {
+                            area: with.code().clone(),
+                            name: with.name().to_string(),
+                            value: f.value.clone(),
+                            display: f.value.display(metric.unit()),
+                            source: f.source.clone(),
+                        })
+                    };
+                    rows.push(FactRow {
+                        metric: id.clone(),
+                        label: metric.label().to_string(),
+                        unit: metric.unit(),
+                        polarity: metric.polarity(),
+                        period: fact.period,
+                        period_spelled: fact.period.spelled(),
+                        value: fact.value.clone(),
+                        display: fact.value.display(metric.unit()),
+                        source: fact.source.clone(),
+                        note: fact.note.clone(),
+                        england: comparator(Comparator::England, england),
+                        region: comparator(Comparator::Region, region),
+                    });
+                }
+            }
+            rows
+        };
+        SectionFacts {
+            area: area.clone(),
+            region: region.cloned(),
+            section: section.clone(),
+            rows: rows_for(section.metrics()),
+            context: rows_for(section.context()),
+        }
+    }
+}
+
+/// The value of a comparator area (England or the region) for the same metric and period.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ComparatorValue {
+    pub area: AreaCode,
+    pub name: String,
+    pub value: Value,
+    pub display: String,
+    pub source: String,
+}
+
+/// One fact of the council's, ready for a prompt: formatted, with its comparators beside it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FactRow {
+    pub metric: MetricId,
+    pub label: String,
+    pub unit: Unit,
+    pub polarity: Polarity,
+    pub period: Period,
+    pub period_spelled: String,
+    pub value: Value,
+    pub display: String,
+    pub source: String,
+    pub note: String,
+    pub england: Option<ComparatorValue>,
+    pub region: Option<ComparatorValue>,
+}
+
+/// The facts one (area, section) prompt receives; its fingerprint is stored with every draft.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SectionFacts {
+    area: Area,
+    region: Option<Area>,
+    section: Section,
+    rows: Vec<FactRow>,
+    context: Vec<FactRow>,
+}
+
+impl SectionFacts {
+    pub fn area(&self) -> &Area {
+        &self.area
+    }
+    pub fn region(&self) -> Option<&Area> {
+        self.region.as_ref()
+    }
+    pub fn section(&self) -> &Section {
+        &self.section
+    }
+    pub fn rows(&self) -> &[FactRow] {
+        &self.rows
+    }
+    pub fn context(&self) -> &[FactRow] {
+        &self.context
+    }
+
+    /// SHA-256 over the canonical JSON of these facts: changes whenever a value, period,
+    /// source, label or comparator the prompt sees changes.
+    pub fn fingerprint(&self) -> String {
+        let json = serde_json::to_vec(self).expect("fact views always serialise");
+        hex_digest(&Sha256::digest(json))
+    }
+}
+
+pub fn hex_digest(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

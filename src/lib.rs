@@ -1,0 +1,7 @@
+//! narrator: writes the explanatory text on council adult social care pages, and proves every
+//! number in it. See ARCHITECTURE.md for the codemap.
+
+pub mod cli;
+pub mod commands;
+pub mod facts;
+pub mod prompt;
