@@ -35,6 +35,48 @@ pub enum Command {
 
     /// Validate the data and render every council's prompts, printing a summary with fingerprints.
     Render(RenderArgs),
+
+    /// Check every figure in a narrative against one council's and section's facts.
+    /// Exit 0 when it passes, 1 when any figure is flagged, 2 on a usage or input error.
+    Check(CheckArgs),
+
+    /// Mutate every passing golden narrative and print how many mutants the checker catches.
+    EvalChecker(EvalArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Council, by ONS code or name, any case.
+    #[arg(long)]
+    pub area: String,
+
+    /// Section id from sections.toml.
+    #[arg(long)]
+    pub section: String,
+
+    /// The narrative to check; `-` or nothing reads standard input.
+    pub file: Option<PathBuf>,
+
+    /// `text` shows each flagged sentence with a caret under the figure; `json` is the full report.
+    #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+    pub format: CheckFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Folder of golden check cases (`<area code>/<case>.txt`).
+    #[arg(long, default_value = "golden/check")]
+    pub cases: PathBuf,
+
+    /// List every escaped mutant, not just the first ten.
+    #[arg(long)]
+    pub show_escapes: bool,
 }
 
 #[derive(Debug, Subcommand)]

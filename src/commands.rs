@@ -1,6 +1,11 @@
 //! What each subcommand does, given parsed flags; prints to stdout and returns the exit code.
 
-use crate::cli::{Cli, Command, FactsCommand, PromptArgs, PromptFormat, RenderArgs, ShowArgs};
+use crate::check;
+use crate::cli::{
+    CheckArgs, CheckFormat, Cli, Command, EvalArgs, FactsCommand, PromptArgs, PromptFormat,
+    RenderArgs, ShowArgs,
+};
+use crate::eval;
 use crate::facts::{self, FactRow, FactSet, LoadError};
 use crate::prompt::Prompter;
 use anyhow::{Context, Result};
@@ -13,6 +18,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Facts(FactsCommand::Show(args)) => facts_show(&cli, args),
         Command::Prompt(args) => prompt(&cli, args),
         Command::Render(args) => render(&cli, args),
+        Command::Check(args) => check_text(&cli, args),
+        Command::EvalChecker(args) => eval_checker(&cli, args),
     }
 }
 
@@ -169,4 +176,50 @@ fn render(cli: &Cli, args: &RenderArgs) -> Result<ExitCode> {
         println!("written under {}", out.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn check_text(cli: &Cli, args: &CheckArgs) -> Result<ExitCode> {
+    let set = load(cli)?;
+    let area = set.find_area(&args.area).map_err(anyhow::Error::msg)?;
+    let section = set
+        .find_section(&args.section)
+        .map_err(anyhow::Error::msg)?;
+    let text = match args.file.as_deref() {
+        None => read_stdin()?,
+        Some(p) if p.as_os_str() == "-" => read_stdin()?,
+        Some(p) => {
+            std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?
+        }
+    };
+    let report = check::check(&text, &set.section_facts(area, section));
+    match args.format {
+        CheckFormat::Text => print!("{}", report.render_text(&text)),
+        CheckFormat::Json => println!("{}", report.to_json()),
+    }
+    Ok(if report.pass {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn read_stdin() -> Result<String> {
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+        .context("reading standard input")?;
+    Ok(text)
+}
+
+fn eval_checker(cli: &Cli, args: &EvalArgs) -> Result<ExitCode> {
+    let set = load(cli)?;
+    let cases = eval::load_cases(&args.cases)
+        .with_context(|| format!("reading cases in {}", args.cases.display()))?;
+    let mut summary = eval::evaluate(&set, &cases).context("evaluating the checker")?;
+    summary.show_all_escapes = args.show_escapes;
+    print!("{}", summary.render());
+    Ok(if summary.meets_targets() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

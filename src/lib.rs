@@ -1,7 +1,9 @@
 //! narrator: writes the explanatory text on council adult social care pages, and proves every
 //! number in it. See ARCHITECTURE.md for the codemap.
 
+pub mod check;
 pub mod cli;
 pub mod commands;
+pub mod eval;
 pub mod facts;
 pub mod prompt;

@@ -53,9 +53,10 @@ pub fn load(dir: &Path) -> Result<FactSet, LoadError> {
     let metrics = loader.metrics(&dir.join("metrics.toml"))?;
     let facts = loader.facts(&dir.join("facts"), &areas, &metrics)?;
     let sections = loader.sections(&dir.join("sections.toml"), &areas, &metrics, &facts)?;
+    let allowlist = loader.allowlist(&dir.join("allowlist.toml"))?;
     if loader.problems.is_empty() {
         let facts = facts.into_iter().map(|(fact, _)| fact).collect();
-        Ok(FactSet::new(areas, metrics, sections, facts))
+        Ok(FactSet::new(areas, metrics, sections, facts, allowlist))
     } else {
         Err(LoadError::Invalid(loader.problems))
     }
@@ -277,21 +278,33 @@ impl Loader {
         Ok(areas.into_iter().map(|(a, _)| a).collect())
     }
 
-    fn metrics(&mut self, path: &Path) -> Result<BTreeMap<MetricId, Metric>, LoadError> {
-        let text = read(path)?;
-        let raw: RawMetrics = match toml::from_str(&text) {
-            Ok(r) => r,
+    /// Parses a TOML file, reporting a syntax or shape error at its line and column.
+    fn toml<T: serde::de::DeserializeOwned>(
+        &mut self,
+        path: &Path,
+        text: &str,
+        what: &str,
+    ) -> Option<T> {
+        match toml::from_str(text) {
+            Ok(v) => Some(v),
             Err(e) => {
                 let offset = e.span().map_or(0, |s| s.start);
                 self.at_span(
                     path,
-                    &text,
+                    text,
                     offset,
-                    format!("invalid metric catalogue: {}", e.message()),
+                    format!("invalid {what}: {}", e.message()),
                 );
-                self.catalogue_unreadable = true;
-                return Ok(BTreeMap::new());
+                None
             }
+        }
+    }
+
+    fn metrics(&mut self, path: &Path) -> Result<BTreeMap<MetricId, Metric>, LoadError> {
+        let text = read(path)?;
+        let Some(raw) = self.toml::<RawMetrics>(path, &text, "metric catalogue") else {
+            self.catalogue_unreadable = true;
+            return Ok(BTreeMap::new());
         };
         let mut metrics = BTreeMap::new();
         let mut links = Vec::new();
@@ -564,6 +577,17 @@ impl Loader {
         Ok(Value::Number(n))
     }
 
+    /// Optional: named things whose numbers the checker treats as structural.
+    fn allowlist(&mut self, path: &Path) -> Result<Vec<String>, LoadError> {
+        if !path.exists() {
+            return Ok(Vec::new());
+        }
+        let text = read(path)?;
+        Ok(self
+            .toml::<RawAllowlist>(path, &text, "allowlist")
+            .map_or_else(Vec::new, |raw| raw.names))
+    }
+
     fn sections(
         &mut self,
         path: &Path,
@@ -572,18 +596,8 @@ impl Loader {
         facts: &[(Fact, Origin)],
     ) -> Result<Vec<Section>, LoadError> {
         let text = read(path)?;
-        let raw: RawSections = match toml::from_str(&text) {
-            Ok(r) => r,
-            Err(e) => {
-                let offset = e.span().map_or(0, |s| s.start);
-                self.at_span(
-                    path,
-                    &text,
-                    offset,
-                    format!("invalid sections file: {}", e.message()),
-                );
-                return Ok(Vec::new());
-            }
+        let Some(raw) = self.toml::<RawSections>(path, &text, "sections file") else {
+            return Ok(Vec::new());
         };
         let england = areas.iter().find(|a| a.code().is_england());
         let mut ids = HashSet::new();
@@ -744,4 +758,10 @@ struct RawSection {
     comparators: Vec<Spanned<String>>,
     #[serde(default)]
     compare: Vec<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAllowlist {
+    names: Vec<String>,
 }

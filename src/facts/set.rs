@@ -65,6 +65,7 @@ pub struct FactSet {
     metrics: BTreeMap<MetricId, Metric>,
     sections: Vec<Section>,
     facts: Vec<Fact>,
+    structural_names: Vec<String>,
     by_area_metric: HashMap<(AreaCode, MetricId), Vec<usize>>,
 }
 
@@ -74,6 +75,7 @@ impl FactSet {
         metrics: BTreeMap<MetricId, Metric>,
         sections: Vec<Section>,
         facts: Vec<Fact>,
+        structural_names: Vec<String>,
     ) -> Self {
         let mut by_area_metric: HashMap<(AreaCode, MetricId), Vec<usize>> = HashMap::new();
         for (i, fact) in facts.iter().enumerate() {
@@ -90,6 +92,7 @@ impl FactSet {
             metrics,
             sections,
             facts,
+            structural_names,
             by_area_metric,
         }
     }
@@ -202,6 +205,7 @@ impl FactSet {
                         label: metric.label().to_string(),
                         unit: metric.unit(),
                         polarity: metric.polarity(),
+                        denominator: metric.denominator().cloned(),
                         period: fact.period,
                         period_spelled: fact.period.spelled(),
                         value: fact.value.clone(),
@@ -216,6 +220,7 @@ impl FactSet {
             rows
         };
         SectionFacts {
+            structural_names: self.structural_names.clone(),
             area: area.clone(),
             region: region.cloned(),
             section: section.clone(),
@@ -242,6 +247,8 @@ pub struct FactRow {
     pub label: String,
     pub unit: Unit,
     pub polarity: Polarity,
+    /// For a rate or share: the population metric it is of (lets the checker derive counts).
+    pub denominator: Option<MetricId>,
     pub period: Period,
     pub period_spelled: String,
     pub value: Value,
@@ -260,9 +267,14 @@ pub struct SectionFacts {
     section: Section,
     rows: Vec<FactRow>,
     context: Vec<FactRow>,
+    /// Named things whose numbers are not claims ("Care Act 2014"), from `data/allowlist.toml`.
+    structural_names: Vec<String>,
 }
 
 impl SectionFacts {
+    pub fn structural_names(&self) -> &[String] {
+        &self.structural_names
+    }
     pub fn area(&self) -> &Area {
         &self.area
     }

@@ -1,6 +1,9 @@
 //! The one integration test binary: drives the `narrator` binary and the library end to end.
 
+mod check_cli;
+mod check_props;
 mod facts_check;
+mod golden_check;
 mod golden_prompts;
 mod helpers;
 mod prompt_cli;

@@ -1,0 +1,707 @@
+//! The verdicts: matching each mention against the facts, their permitted derivations, the
+//! owner and period the sentence gives it, and the comparison words around it.
+
+use super::report::{Derivation, Mention, Report, Verdict};
+use super::rules::{self, Owner};
+use super::scan::{scan, Allowlist, MentionUnit, RawMention, Shape, WrittenPeriod};
+use crate::facts::{FactRow, MetricId, Period, SectionFacts, Unit};
+use std::collections::BTreeSet;
+
+#[derive(Clone, Debug)]
+struct Candidate {
+    id: String,
+    metric: MetricId,
+    unit: Unit,
+    value: f64,
+    period: Period,
+    owner: Owner,
+    denominator: Option<MetricId>,
+    /// Content words of the metric's label and id, for telling which measure a sentence names.
+    words: Vec<rules::Word>,
+}
+
+/// Checks every numeric mention of `text` against the facts one prompt received. Pure: no I/O.
+pub fn check(text: &str, facts: &SectionFacts) -> Report {
+    Checker::new(facts).check(text)
+}
+
+/// A checker prepared for one prompt's facts, for checking several drafts (re-asks) against
+/// them without preparing the facts again each time.
+pub struct Checker<'a> {
+    facts: &'a SectionFacts,
+    candidates: Vec<Candidate>,
+    cues: rules::OwnerCues,
+    allowlist: Allowlist,
+}
+
+impl<'a> Checker<'a> {
+    pub fn new(facts: &'a SectionFacts) -> Self {
+        Self {
+            facts,
+            candidates: candidates(facts),
+            cues: rules::OwnerCues::new(facts.area().name(), facts.region().map(|r| r.name())),
+            allowlist: Allowlist::new(facts.structural_names()),
+        }
+    }
+
+    /// Checks every numeric mention of `text`. Pure: no I/O.
+    pub fn check(&self, text: &str) -> Report {
+        judge(
+            text,
+            self.facts,
+            &self.candidates,
+            &self.cues,
+            &self.allowlist,
+        )
+    }
+}
+
+fn judge(
+    text: &str,
+    facts: &SectionFacts,
+    candidates: &[Candidate],
+    cues: &rules::OwnerCues,
+    allowlist: &Allowlist,
+) -> Report {
+    let sentences = rules::sentences(text);
+    let raw = scan(text, allowlist);
+    let cue_spans = cues.find(text);
+    let text_words = rules::content_words_at(text);
+    let mut work: Vec<Work> = raw
+        .into_iter()
+        .map(|m| {
+            let sentence = sentences
+                .iter()
+                .position(|&(s, e)| m.start >= s && m.start < e)
+                .unwrap_or(0);
+            Work {
+                raw: m,
+                sentence,
+                unit: MentionUnit::Bare,
+                also_unit: None,
+                owner: None,
+                direct: Vec::new(),
+                context: Vec::new(),
+                measure_mismatch: None,
+                verdict: None,
+                facts: Vec::new(),
+                derivation: None,
+                message: String::new(),
+            }
+        })
+        .collect();
+
+    // Pass 1: units (a bare figure may share the unit of the figure before it), owners, direct matches.
+    for i in 0..work.len() {
+        let prev_value = (0..i)
+            .rev()
+            .find(|&j| work[j].sentence == work[i].sentence && work[j].is_value());
+        let seg_start = prev_value.map_or(sentences[work[i].sentence].0, |j| work[j].raw.end);
+        let sentence_end = sentences[work[i].sentence].1;
+        if let Shape::Number { unit, .. } = work[i].raw.shape {
+            work[i].unit = unit;
+            // "16.2%, below England's 17.6" and "£8,582.81 per 100,000, above England's £7,878.45":
+            // a figure may carry the unit of the figure it is compared with.
+            // Also "£5,724 and £4,576 per 100,000": the unit may follow the next figure.
+            if matches!(unit, MentionUnit::Bare | MentionUnit::Pounds) {
+                let next_unit = (i + 1..work.len())
+                    .take_while(|&j| work[j].sentence == work[i].sentence)
+                    .find(|&j| work[j].is_value())
+                    .and_then(|j| match work[j].raw.shape {
+                        Shape::Number { unit, .. } => Some(unit),
+                        _ => None,
+                    });
+                let carried = |u: &MentionUnit| {
+                    matches!(
+                        u,
+                        MentionUnit::Percent
+                            | MentionUnit::Pounds
+                            | MentionUnit::PoundsPer100k
+                            | MentionUnit::PoundsPerHead
+                    ) && *u != unit
+                };
+                work[i].also_unit = prev_value
+                    .map(|j| work[j].also_unit.unwrap_or(work[j].unit))
+                    .filter(carried)
+                    .or(next_unit.filter(carried));
+            }
+        }
+        let next_value = (i + 1..work.len())
+            .find(|&j| work[j].sentence == work[i].sentence && work[j].is_value());
+        let context_end = next_value.map_or(sentence_end, |j| work[j].raw.start);
+        let following = &text[work[i].raw.end..context_end];
+        let clause = work[i].raw.end + rules::clause_end(following);
+        let (a, b) = (work[i].raw.start, work[i].raw.end);
+        // Words are in text order: pick the two runs by binary search.
+        let range = |from: usize, to: usize| {
+            let lo = text_words.partition_point(|&(at, _)| at < from);
+            let hi = text_words.partition_point(|&(at, _)| at < to);
+            &text_words[lo..hi.max(lo)]
+        };
+        work[i].context = range(seg_start, a)
+            .iter()
+            .chain(range(b, clause))
+            .map(|&(_, w)| w)
+            .collect();
+        work[i].owner =
+            rules::OwnerCues::following(&cue_spans, text, work[i].raw.end, sentence_end)
+                .or_else(|| rules::OwnerCues::last_in(&cue_spans, seg_start, work[i].raw.start));
+        let w = &work[i];
+        let direct: Vec<usize> = candidates
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| w.matches_directly(c))
+            .map(|(k, _)| k)
+            .collect();
+        work[i].direct = direct;
+    }
+
+    // Pass 2: supported figures: a direct match of the right owner and a period the sentence allows.
+    let mut sentence_periods: Vec<Vec<WrittenPeriod>> = vec![Vec::new(); sentences.len()];
+    for w in &work {
+        if let Shape::Period(p) = w.raw.shape {
+            sentence_periods[w.sentence].push(p);
+        }
+    }
+    for i in 0..work.len() {
+        if work[i].direct.is_empty() {
+            continue;
+        }
+        let periods = &sentence_periods[work[i].sentence];
+        let owner = work[i].owner;
+        let ok: Vec<usize> = work[i]
+            .direct
+            .iter()
+            .copied()
+            .filter(|&k| owner_ok(owner, candidates[k].owner))
+            .filter(|&k| {
+                periods.is_empty() || periods.iter().any(|p| period_ok(*p, candidates[k].period))
+            })
+            .collect();
+        if ok.is_empty() {
+            continue;
+        }
+        // Which measure do the words around the figure name? Prefer matches of that measure, and
+        // refuse the figure when the sentence clearly names another measure than any it matches.
+        let w = &work[i];
+        let scores: Vec<usize> = candidates
+            .iter()
+            .map(|c| rules::affinity(&c.words, &w.context))
+            .collect();
+        let score = |k: usize| scores[k];
+        let best_match = ok.iter().map(|&k| score(k)).max().unwrap_or(0);
+        let named = candidates
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| owner_ok(owner, c.owner) && w.unit_fits(c.unit))
+            .max_by_key(|(k, _)| score(*k));
+        if let Some((k, c)) = named {
+            if score(k) >= rules::MEASURE_NAMED && best_match + rules::MEASURE_MARGIN <= score(k) {
+                let w = &mut work[i];
+                w.measure_mismatch = Some(format!(
+                    "the sentence is about {}, which is {}; this figure is {}",
+                    c.metric,
+                    crate::facts::format_grouped(c.value, 2)
+                        .trim_end_matches('0')
+                        .trim_end_matches('.'),
+                    describe(&candidates[ok[0]])
+                ));
+                continue;
+            }
+        }
+        let mut ok = ok;
+        ok.sort_by_key(|&k| std::cmp::Reverse(score(k)));
+        let w = &mut work[i];
+        w.verdict = Some(Verdict::Supported);
+        w.message = format!("matches {}", describe(&candidates[ok[0]]));
+        w.facts = ok;
+    }
+
+    // Pass 3: derived figures over the facts quoted in this or the previous sentence, then flags.
+    for i in 0..work.len() {
+        if work[i].verdict.is_some() || !work[i].is_value() {
+            continue;
+        }
+        let s = work[i].sentence;
+        let quoted: BTreeSet<usize> = work
+            .iter()
+            .filter(|w| {
+                (w.sentence == s || w.sentence + 1 == s) && w.verdict == Some(Verdict::Supported)
+            })
+            .flat_map(|w| w.facts.iter().copied())
+            .collect();
+        // A figure given to a place with no facts cannot be derived from them either.
+        let elsewhere = work[i].owner == Some(Owner::Elsewhere);
+        if let Some(d) = derive(&work[i], &quoted, candidates).filter(|_| !elsewhere) {
+            let w = &mut work[i];
+            w.verdict = Some(Verdict::Derived);
+            w.message = format!(
+                "{} of {}",
+                d.operation.replace('_', " "),
+                d.facts.join(" and ")
+            );
+            w.facts = d
+                .facts
+                .iter()
+                .filter_map(|id| candidates.iter().position(|c| &c.id == id))
+                .collect();
+            w.derivation = Some(d);
+            continue;
+        }
+        let periods = &sentence_periods[s];
+        let w = &mut work[i];
+        if let Some(why) = w.measure_mismatch.take() {
+            w.verdict = Some(Verdict::Misattributed);
+            w.facts = w.direct.clone();
+            w.message = why;
+            continue;
+        }
+        let owner_matches: Vec<usize> = w
+            .direct
+            .iter()
+            .copied()
+            .filter(|&k| owner_ok(w.owner, candidates[k].owner))
+            .collect();
+        if !w.direct.is_empty() && owner_matches.is_empty() {
+            let c = &candidates[w.direct[0]];
+            w.verdict = Some(Verdict::Misattributed);
+            w.facts = w.direct.clone();
+            w.message = format!(
+                "the text gives it to {}, but it is {}",
+                owner_name(w.owner, facts),
+                describe(c)
+            );
+        } else if !owner_matches.is_empty() {
+            let c = &candidates[owner_matches[0]];
+            w.verdict = Some(Verdict::WrongPeriod);
+            w.facts = owner_matches.clone();
+            let written: Vec<String> = periods.iter().map(written_period).collect();
+            w.message = format!(
+                "the sentence dates it {}, but it is {}",
+                written.join(" / "),
+                describe(c)
+            );
+        } else {
+            w.verdict = Some(Verdict::Unsupported);
+            w.message = "no fact or permitted derivation gives this figure".to_string();
+        }
+    }
+
+    // Pass 4: periods and structural numbers.
+    for i in 0..work.len() {
+        match work[i].raw.shape {
+            Shape::Structural(why) => {
+                work[i].verdict = Some(Verdict::Structural);
+                work[i].message = why.to_string();
+            }
+            Shape::Period(p) => {
+                let s = work[i].sentence;
+                let quoted: Vec<&Candidate> = work
+                    .iter()
+                    .filter(|w| w.sentence == s && matches!(w.verdict, Some(v) if v != Verdict::Period && v != Verdict::Structural))
+                    .flat_map(|w| w.facts.iter().map(|&k| &candidates[k]))
+                    .collect();
+                let of_quoted = quoted.iter().any(|c| period_ok(p, c.period));
+                let of_any = candidates.iter().any(|c| period_ok(p, c.period));
+                let w = &mut work[i];
+                if of_quoted || (quoted.is_empty() && of_any) {
+                    w.verdict = Some(Verdict::Period);
+                    w.message = "the period of a fact".to_string();
+                } else {
+                    w.verdict = Some(Verdict::WrongPeriod);
+                    w.message = if of_any {
+                        format!(
+                            "no figure this sentence quotes is for {}",
+                            written_period(&p)
+                        )
+                    } else {
+                        format!("no fact in this prompt is for {}", written_period(&p))
+                    };
+                }
+            }
+            _ => {}
+        }
+    }
+
+    // Pass 5: comparison words between two figures of the same kind in a sentence.
+    directions(text, &sentences, &mut work);
+
+    let mentions = work
+        .into_iter()
+        .map(|w| Mention {
+            span: (w.raw.start, w.raw.end),
+            text: text[w.raw.start..w.raw.end].to_string(),
+            value: w.value(),
+            unit: w.unit_name(),
+            verdict: w.verdict.expect("every mention gets a verdict"),
+            facts: w.facts.iter().map(|&k| candidates[k].id.clone()).collect(),
+            derivation: w.derivation,
+            message: w.message,
+        })
+        .collect();
+    Report::new(mentions)
+}
+
+struct Work {
+    raw: RawMention,
+    sentence: usize,
+    unit: MentionUnit,
+    also_unit: Option<MentionUnit>,
+    owner: Option<Owner>,
+    direct: Vec<usize>,
+    /// Content words between the figures either side of this one, in its sentence.
+    context: Vec<rules::Word>,
+    /// Set when the figure matches a fact but the sentence names another measure.
+    measure_mismatch: Option<String>,
+    verdict: Option<Verdict>,
+    /// Indices into the candidates of the facts the verdict rests on.
+    facts: Vec<usize>,
+    derivation: Option<Derivation>,
+    message: String,
+}
+
+impl Work {
+    /// A figure that claims a value (not a period or a structural number).
+    fn is_value(&self) -> bool {
+        matches!(
+            self.raw.shape,
+            Shape::Number { .. } | Shape::Ratio { .. } | Shape::Fraction { .. }
+        )
+    }
+
+    fn value(&self) -> Option<f64> {
+        match self.raw.shape {
+            Shape::Number { value, .. }
+            | Shape::Ratio { value, .. }
+            | Shape::Fraction { value, .. } => Some(value),
+            _ => None,
+        }
+    }
+
+    /// The unit written, or the one carried over from the figure it is compared with.
+    fn effective_unit(&self) -> MentionUnit {
+        self.also_unit.unwrap_or(self.unit)
+    }
+
+    fn unit_name(&self) -> &'static str {
+        match self.raw.shape {
+            Shape::Number { .. } => self.unit.name(),
+            Shape::Ratio { .. } => "ratio",
+            Shape::Fraction { .. } => "fraction",
+            Shape::Period(_) => "period",
+            Shape::Structural(_) => "structural",
+        }
+    }
+
+    /// Could a fact of `unit` be what this figure states, by its written or carried unit?
+    fn unit_fits(&self, unit: Unit) -> bool {
+        match self.raw.shape {
+            Shape::Number { unit: written, .. } => {
+                rules::unit_compatible(written, unit, self.raw.ordinal)
+                    || self
+                        .also_unit
+                        .is_some_and(|u| rules::unit_compatible(u, unit, false))
+            }
+            Shape::Fraction { .. } => unit == Unit::Percent,
+            _ => false,
+        }
+    }
+
+    fn matches_directly(&self, c: &Candidate) -> bool {
+        match self.raw.shape {
+            Shape::Number {
+                value,
+                step,
+                sig_step,
+                ..
+            } => {
+                // Figures are written as magnitudes; the sign is in the words ("an underspend
+                // of £300,000", "fell by 2%").
+                self.unit_fits(c.unit)
+                    && rules::value_matches(value, step, sig_step, self.raw.hedge, c.value.abs())
+            }
+            Shape::Fraction { value, one_in } => {
+                self.unit_fits(c.unit)
+                    && rules::fraction_matches(value, one_in, self.raw.hedge, c.value)
+            }
+            _ => false,
+        }
+    }
+}
+
+fn owner_ok(said: Option<Owner>, fact: Owner) -> bool {
+    said.is_none_or(|o| o == fact)
+}
+
+fn period_ok(written: WrittenPeriod, fact: Period) -> bool {
+    match (written, fact) {
+        (WrittenPeriod::Year(y), Period::Year(f) | Period::Census(f) | Period::Month(f, _)) => {
+            y == f
+        }
+        (WrittenPeriod::FinancialYear(y), Period::FinancialYear(f)) => y == f,
+        (WrittenPeriod::Month(y, m), Period::Month(fy, fm)) => y == fy && m == fm,
+        _ => false,
+    }
+}
+
+fn written_period(p: &WrittenPeriod) -> String {
+    match p {
+        WrittenPeriod::Year(y) => y.to_string(),
+        WrittenPeriod::FinancialYear(y) => Period::FinancialYear(*y).spelled(),
+        WrittenPeriod::Month(y, m) => Period::Month(*y, *m).spelled(),
+    }
+}
+
+fn owner_name(o: Option<Owner>, facts: &SectionFacts) -> String {
+    match o {
+        Some(Owner::Council) | None => facts.area().name().to_string(),
+        Some(Owner::England) => "England".to_string(),
+        Some(Owner::Region) => facts
+            .region()
+            .map_or("the region".to_string(), |r| r.name().to_string()),
+        Some(Owner::Elsewhere) => "another place".to_string(),
+    }
+}
+
+fn describe(c: &Candidate) -> String {
+    format!("{} ({})", c.id, c.value)
+}
+
+fn candidates(facts: &SectionFacts) -> Vec<Candidate> {
+    let mut out: Vec<Candidate> = Vec::new();
+    let mut push = |row: &FactRow, owner: Owner, area: &str, value: Option<f64>| {
+        let Some(value) = value else { return };
+        let id = format!("{area}:{}:{}", row.metric, row.period);
+        if out.iter().any(|c| c.id == id) {
+            return;
+        }
+        out.push(Candidate {
+            id,
+            metric: row.metric.clone(),
+            unit: row.unit,
+            value,
+            period: row.period,
+            owner,
+            denominator: row.denominator.clone(),
+            words: rules::content_words(&format!(
+                "{} {}",
+                row.label,
+                row.metric.as_str().replace('_', " ")
+            )),
+        });
+    };
+    for row in facts.rows().iter().chain(facts.context()) {
+        let council = Some((Owner::Council, facts.area().code().as_str(), &row.value));
+        let england = row
+            .england
+            .as_ref()
+            .map(|e| (Owner::England, e.area.as_str(), &e.value));
+        let region = row
+            .region
+            .as_ref()
+            .map(|r| (Owner::Region, r.area.as_str(), &r.value));
+        for (owner, area, value) in [council, england, region].into_iter().flatten() {
+            push(row, owner, area, value.as_number().map(|n| n.value()));
+        }
+    }
+    out
+}
+
+/// Tries the permitted derivations over the facts quoted nearby and their close relations.
+fn derive(w: &Work, quoted: &BTreeSet<usize>, cands: &[Candidate]) -> Option<Derivation> {
+    // The pool: quoted facts, the same metrics' other owners and periods, and populations of rates.
+    let mut pool: BTreeSet<usize> = quoted.clone();
+    for &q in quoted {
+        for (k, c) in cands.iter().enumerate() {
+            let sibling = c.metric == cands[q].metric;
+            let population = cands[q].denominator.as_ref() == Some(&c.metric);
+            if sibling || population {
+                pool.insert(k);
+            }
+        }
+    }
+    let pool: Vec<usize> = pool.into_iter().collect();
+    let hedge = w.raw.hedge;
+    // A figure the text gives to an owner must be derived from at least one of that owner's facts.
+    let owner_fits =
+        |a: &Candidate, b: &Candidate| w.owner.is_none_or(|o| a.owner == o || b.owner == o);
+    // Operands a reader can follow: one measure across owners (same period) or periods (same
+    // owner), or two measures of the same owner and period.
+    let comparable = |a: &Candidate, b: &Candidate| {
+        if a.metric == b.metric {
+            (a.owner == b.owner) != (a.period == b.period)
+        } else {
+            a.owner == b.owner && a.period == b.period
+        }
+    };
+    let found = |op: &'static str, a: &Candidate, b: &Candidate, value: f64| Derivation {
+        operation: op,
+        facts: vec![a.id.clone(), b.id.clone()],
+        value,
+    };
+    match w.raw.shape {
+        Shape::Ratio { value, step } => {
+            for &i in &pool {
+                for &j in &pool {
+                    let (a, b) = (&cands[i], &cands[j]);
+                    if i == j
+                        || a.unit != b.unit
+                        || b.value == 0.0
+                        || !comparable(a, b)
+                        || !owner_fits(a, b)
+                    {
+                        continue;
+                    }
+                    let r = a.value / b.value;
+                    if rules::ratio_matches(value, step, hedge, r) {
+                        return Some(found("ratio", a, b, r));
+                    }
+                }
+            }
+            None
+        }
+        Shape::Number {
+            value,
+            step,
+            sig_step,
+            unit,
+        } => {
+            // A derived figure that rounds to nothing ("0") says nothing.
+            let m = |x: f64| {
+                x.abs() >= step / 2.0 && rules::value_matches(value, step, sig_step, hedge, x.abs())
+            };
+            for &i in &pool {
+                let a = &cands[i];
+                for &j in &pool {
+                    let b = &cands[j];
+                    if i == j || !owner_fits(a, b) {
+                        continue;
+                    }
+                    if a.unit == b.unit && a.unit != Unit::Category && comparable(a, b) {
+                        let unit_ok = rules::unit_compatible(unit, a.unit, false)
+                            || w.also_unit
+                                .is_some_and(|u| rules::unit_compatible(u, a.unit, false));
+                        let diff_unit_ok = match a.unit {
+                            Unit::Percent => unit == MentionUnit::PercentagePoints,
+                            Unit::Score => unit == MentionUnit::PercentagePoints || unit_ok,
+                            _ => unit_ok,
+                        };
+                        if diff_unit_ok && i < j && m(a.value - b.value) {
+                            let op = if unit == MentionUnit::PercentagePoints {
+                                "percentage_point_difference"
+                            } else {
+                                "difference"
+                            };
+                            return Some(found(op, a, b, (a.value - b.value).abs()));
+                        }
+                        // Both quoted nearby, or one metric's values: the pairs a reader can follow.
+                        let related =
+                            a.metric == b.metric || (quoted.contains(&i) && quoted.contains(&j));
+                        if related
+                            && b.value != 0.0
+                            && unit == MentionUnit::Percent
+                            && a.unit != Unit::Percent
+                        {
+                            let change = (a.value - b.value) / b.value * 100.0;
+                            if m(change) {
+                                return Some(found("percentage_change", a, b, change));
+                            }
+                            let share = a.value / b.value * 100.0;
+                            if a.metric != b.metric && m(share) {
+                                return Some(found("share", a, b, share));
+                            }
+                        }
+                        // A change in a percentage, as a percentage, only over time.
+                        if a.metric == b.metric
+                            && a.owner == b.owner
+                            && b.value != 0.0
+                            && unit == MentionUnit::Percent
+                            && a.unit == Unit::Percent
+                        {
+                            let change = (a.value - b.value) / b.value * 100.0;
+                            if m(change) {
+                                return Some(found("percentage_change", a, b, change));
+                            }
+                        }
+                        let same_scope =
+                            a.owner == b.owner && a.period == b.period && a.metric != b.metric;
+                        if i < j && unit_ok && same_scope && m(a.value + b.value) {
+                            return Some(found("sum", a, b, a.value + b.value));
+                        }
+                    }
+                    // Counts from rates per 100,000 and a population, and back.
+                    if a.unit == Unit::Per100k && a.denominator.as_ref() == Some(&b.metric) {
+                        let count = a.value * b.value / 100_000.0;
+                        if unit == MentionUnit::Bare && m(count) {
+                            return Some(found("count_from_rate", a, b, count));
+                        }
+                    }
+                    if a.unit == Unit::Count
+                        && b.unit == Unit::Count
+                        && a.metric != b.metric
+                        && b.value != 0.0
+                    {
+                        let is_population = cands
+                            .iter()
+                            .any(|r| r.denominator.as_ref() == Some(&b.metric));
+                        let rate = a.value / b.value * 100_000.0;
+                        if is_population && unit == MentionUnit::Per100k && m(rate) {
+                            return Some(found("rate_from_count", a, b, rate));
+                        }
+                    }
+                }
+            }
+            None
+        }
+        _ => None,
+    }
+}
+
+/// Flags the second of two figures when the comparison word between them is contradicted.
+fn directions(text: &str, sentences: &[(usize, usize)], work: &mut [Work]) {
+    let comparable = |w: &Work| -> bool {
+        matches!(w.raw.shape, Shape::Number { .. })
+            && w.unit != MentionUnit::PercentagePoints
+            && !matches!(
+                w.verdict,
+                Some(Verdict::Derived) | Some(Verdict::Structural) | Some(Verdict::Period)
+            )
+    };
+    let idx: Vec<usize> = (0..work.len()).filter(|&i| comparable(&work[i])).collect();
+    for pair in idx.windows(2) {
+        let (a, b) = (pair[0], pair[1]);
+        if work[a].sentence != work[b].sentence {
+            continue;
+        }
+        let (ua, ub) = (work[a].effective_unit(), work[b].effective_unit());
+        let same_kind = ua == ub || ua == MentionUnit::Bare || ub == MentionUnit::Bare;
+        if !same_kind {
+            continue;
+        }
+        let between = &text[work[a].raw.end..work[b].raw.start];
+        let comparison = rules::comparison(between, work[b].raw.hedge.is_some()).or_else(|| {
+            if !rules::has_linker(between) {
+                return None;
+            }
+            let prev = idx
+                .iter()
+                .rev()
+                .find(|&&j| j < a && work[j].sentence == work[a].sentence);
+            let start = prev.map_or(sentences[work[a].sentence].0, |&j| work[j].raw.end);
+            rules::comparison(&text[start..work[a].raw.start], false)
+        });
+        let Some((direction, strength, word)) = comparison else {
+            continue;
+        };
+        let (Some(x), Some(y)) = (work[a].value(), work[b].value()) else {
+            continue;
+        };
+        if let Some(why) = rules::contradiction(direction, strength, x, y) {
+            let wb = &mut work[b];
+            if !wb.verdict.is_some_and(Verdict::is_flag) {
+                wb.verdict = Some(Verdict::WrongDirection);
+                wb.message = format!("\"{word}\" {why}");
+            }
+        }
+    }
+}

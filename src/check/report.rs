@@ -1,0 +1,158 @@
+//! The check report: one verdict per mention, serialisable to JSON and printable for people.
+
+use serde::Serialize;
+use std::fmt::Write as _;
+
+/// What the checker concluded about one mention. These names are used in the JSON report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Supported,
+    Derived,
+    Period,
+    Structural,
+    Unsupported,
+    Misattributed,
+    WrongPeriod,
+    WrongDirection,
+}
+
+impl Verdict {
+    pub const ALL: [Verdict; 8] = [
+        Verdict::Supported,
+        Verdict::Derived,
+        Verdict::Period,
+        Verdict::Structural,
+        Verdict::Unsupported,
+        Verdict::Misattributed,
+        Verdict::WrongPeriod,
+        Verdict::WrongDirection,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Supported => "supported",
+            Verdict::Derived => "derived",
+            Verdict::Period => "period",
+            Verdict::Structural => "structural",
+            Verdict::Unsupported => "unsupported",
+            Verdict::Misattributed => "misattributed",
+            Verdict::WrongPeriod => "wrong_period",
+            Verdict::WrongDirection => "wrong_direction",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Verdict> {
+        Verdict::ALL.into_iter().find(|v| v.name() == raw)
+    }
+
+    /// Flagged verdicts make a report fail.
+    pub fn is_flag(self) -> bool {
+        matches!(
+            self,
+            Verdict::Unsupported
+                | Verdict::Misattributed
+                | Verdict::WrongPeriod
+                | Verdict::WrongDirection
+        )
+    }
+}
+
+/// How a derived figure was computed.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Derivation {
+    pub operation: &'static str,
+    pub facts: Vec<String>,
+    pub value: f64,
+}
+
+/// One numeric mention and what the checker made of it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Mention {
+    /// Byte offsets into the checked text.
+    pub span: (usize, usize),
+    pub text: String,
+    pub value: Option<f64>,
+    pub unit: &'static str,
+    pub verdict: Verdict,
+    /// Fact ids `area:metric:period` the verdict rests on.
+    pub facts: Vec<String>,
+    pub derivation: Option<Derivation>,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Report {
+    pub pass: bool,
+    pub mentions: Vec<Mention>,
+}
+
+impl Report {
+    pub(crate) fn new(mentions: Vec<Mention>) -> Self {
+        let pass = !mentions.iter().any(|m| m.verdict.is_flag());
+        Self { pass, mentions }
+    }
+
+    pub fn flagged(&self) -> impl Iterator<Item = &Mention> {
+        self.mentions.iter().filter(|m| m.verdict.is_flag())
+    }
+
+    pub fn count(&self, verdict: Verdict) -> usize {
+        self.mentions
+            .iter()
+            .filter(|m| m.verdict == verdict)
+            .count()
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("reports always serialise")
+    }
+
+    /// For people: a summary line, then each flagged sentence with a caret under the figure.
+    pub fn render_text(&self, text: &str) -> String {
+        let mut out = String::new();
+        let counts: Vec<String> = Verdict::ALL
+            .iter()
+            .filter(|v| self.count(**v) > 0)
+            .map(|v| format!("{} {}", self.count(*v), v.name()))
+            .collect();
+        let _ = writeln!(
+            out,
+            "{}: {} figures ({})",
+            if self.pass { "PASS" } else { "FAIL" },
+            self.mentions.len(),
+            counts.join(", ")
+        );
+        for m in self.flagged() {
+            let line_start = text[..m.span.0].rfind('\n').map_or(0, |i| i + 1);
+            let line_end = text[m.span.1..]
+                .find('\n')
+                .map_or(text.len(), |i| m.span.1 + i);
+            let line_no = text[..m.span.0].matches('\n').count() + 1;
+            // Show at most ~100 characters around the figure so the caret stays readable.
+            let from = floor_char(text, m.span.0.saturating_sub(60).max(line_start));
+            let to = ceil_char(text, (m.span.1 + 40).min(line_end));
+            let prefix = format!("  line {line_no}: ");
+            let _ = writeln!(out, "\n{}: {}", m.verdict.name(), m.message);
+            let _ = writeln!(out, "{prefix}{}", &text[from..to]);
+            let pad = prefix.chars().count() + text[from..m.span.0].chars().count();
+            let width = text[m.span.0..m.span.1].chars().count().max(1);
+            let _ = writeln!(out, "{}{}", " ".repeat(pad), "^".repeat(width));
+        }
+        out
+    }
+}
+
+fn floor_char(s: &str, mut i: usize) -> usize {
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+fn ceil_char(s: &str, mut i: usize) -> usize {
+    while !s.is_char_boundary(i) {
+        i += 1;
+    }
+    i
+}
