@@ -7,3 +7,4 @@ pub mod commands;
 pub mod eval;
 pub mod facts;
 pub mod prompt;
+pub mod store;

@@ -38,3 +38,58 @@ pub fn stderr(out: &Output) -> String {
 pub fn blessing() -> bool {
     std::env::var("NARRATOR_BLESS").is_ok_and(|v| v == "1")
 }
+
+/// A fresh, empty database of each dialect: a SQLite file in a temporary folder, and a new
+/// PostgreSQL database on the local server (`NARRATOR_TEST_POSTGRES`, default
+/// postgres://postgres@127.0.0.1:5432/postgres). PostgreSQL being unreachable fails the test:
+/// the store suite never skips silently.
+pub struct TestDatabases {
+    _dir: tempfile::TempDir,
+    pub sqlite: String,
+    pub postgres: String,
+    admin: String,
+    name: String,
+}
+
+impl TestDatabases {
+    pub async fn new() -> TestDatabases {
+        use sqlx::Executor;
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite = format!("sqlite://{}", dir.path().join("narrator.db").display());
+        let admin = std::env::var("NARRATOR_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string());
+        let name = format!("narrator_test_{}_{}", std::process::id(), fastrand::u64(..));
+        sqlx::any::install_default_drivers();
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin)
+            .await
+            .unwrap_or_else(|e| {
+                panic!("PostgreSQL must be reachable at {admin} for the store tests: {e}")
+            });
+        conn.execute(format!("CREATE DATABASE {name}").as_str())
+            .await
+            .unwrap();
+        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+        let postgres = format!("{base}/{name}");
+        TestDatabases {
+            _dir: dir,
+            sqlite,
+            postgres,
+            admin,
+            name,
+        }
+    }
+
+    pub fn both(&self) -> [&str; 2] {
+        [&self.sqlite, &self.postgres]
+    }
+
+    pub async fn drop_postgres(self) {
+        use sqlx::Executor;
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&self.admin)
+            .await
+            .unwrap();
+        let _ = conn
+            .execute(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name).as_str())
+            .await;
+    }
+}

@@ -8,3 +8,4 @@ mod golden_prompts;
 mod helpers;
 mod prompt_cli;
 mod seed_coverage;
+mod store;

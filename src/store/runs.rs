@@ -1,0 +1,455 @@
+//! Runs, jobs and drafts. Queries are written once with `$N` placeholders, which both SQLite
+//! and PostgreSQL accept; the one difference, `FOR UPDATE SKIP LOCKED`, is added for PostgreSQL.
+
+use super::db::{Dialect, Store, StoreError};
+use crate::check::Report;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+/// A new run and the (area, section) jobs it covers.
+pub struct NewRun<'a> {
+    pub started_by: &'a str,
+    pub scope: &'a str,
+    pub model: &'a str,
+    pub params: &'a str,
+    pub jobs: &'a [(String, String)],
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct RunRow {
+    pub id: i64,
+    pub started_by: String,
+    pub scope: String,
+    pub model: String,
+    pub params: String,
+    pub status: String,
+    pub created_ms: i64,
+    pub finished_ms: Option<i64>,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub cost: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct JobRow {
+    pub id: i64,
+    pub run_id: i64,
+    pub area_code: String,
+    pub section: String,
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub draft_id: Option<i64>,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+}
+
+/// One attempt's draft. It cannot be built without the check report of its text.
+pub struct NewDraft<'a> {
+    pub job_id: i64,
+    pub run_id: i64,
+    pub area_code: &'a str,
+    pub section: &'a str,
+    pub attempt: i64,
+    pub text: &'a str,
+    pub facts_fp: &'a str,
+    pub prompt_fp: &'a str,
+    pub model: &'a str,
+    pub params: &'a str,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub report: &'a Report,
+}
+
+/// How a job ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum JobOutcome {
+    /// Its latest draft passed the check.
+    NeedsReview { draft_id: i64 },
+    /// Every attempt failed the check; the last draft is kept.
+    FailedChecks { draft_id: i64 },
+    /// The provider failed permanently or retries ran out.
+    Failed { error: String },
+    /// An identical passing draft exists (same facts, prompt, model and parameters).
+    Skipped { draft_id: i64 },
+}
+
+const RUN_COLUMNS: &str = "id, started_by, scope, model, params, status, created_ms, finished_ms, prompt_tokens, completion_tokens, cost";
+const JOB_COLUMNS: &str =
+    "id, run_id, area_code, section, status, attempts, last_error, draft_id, prompt_tokens, completion_tokens";
+
+fn run_row(r: &AnyRow) -> Result<RunRow, sqlx::Error> {
+    Ok(RunRow {
+        id: r.try_get("id")?,
+        started_by: r.try_get("started_by")?,
+        scope: r.try_get("scope")?,
+        model: r.try_get("model")?,
+        params: r.try_get("params")?,
+        status: r.try_get("status")?,
+        created_ms: r.try_get("created_ms")?,
+        finished_ms: r.try_get("finished_ms")?,
+        prompt_tokens: r.try_get("prompt_tokens")?,
+        completion_tokens: r.try_get("completion_tokens")?,
+        cost: r.try_get("cost")?,
+    })
+}
+
+fn job_row(r: &AnyRow) -> Result<JobRow, sqlx::Error> {
+    Ok(JobRow {
+        id: r.try_get("id")?,
+        run_id: r.try_get("run_id")?,
+        area_code: r.try_get("area_code")?,
+        section: r.try_get("section")?,
+        status: r.try_get("status")?,
+        attempts: r.try_get("attempts")?,
+        last_error: r.try_get("last_error")?,
+        draft_id: r.try_get("draft_id")?,
+        prompt_tokens: r.try_get("prompt_tokens")?,
+        completion_tokens: r.try_get("completion_tokens")?,
+    })
+}
+
+pub fn now_ms() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is after 1970");
+    i64::try_from(now.as_millis()).expect("milliseconds since 1970 fit in i64")
+}
+
+impl Store {
+    /// Creates a run and all its jobs in one transaction: a run never exists half-made.
+    pub async fn create_run(&self, new: &NewRun<'_>) -> Result<i64, StoreError> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let run_id: i64 = sqlx::query(
+            "INSERT INTO runs (started_by, scope, model, params, status, created_ms) VALUES ($1, $2, $3, $4, 'running', $5) RETURNING id",
+        )
+        .bind(new.started_by)
+        .bind(new.scope)
+        .bind(new.model)
+        .bind(new.params)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("id")?;
+        for (area, section) in new.jobs {
+            sqlx::query(
+                "INSERT INTO jobs (run_id, area_code, section, status, updated_ms) VALUES ($1, $2, $3, 'queued', $4)",
+            )
+            .bind(run_id)
+            .bind(area.as_str())
+            .bind(section.as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(run_id)
+    }
+
+    /// The latest run of the same scope, model and parameters that has not finished: running
+    /// the same command again resumes it.
+    pub async fn unfinished_run(
+        &self,
+        scope: &str,
+        model: &str,
+        params: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id FROM runs WHERE scope = $1 AND model = $2 AND params = $3 AND status <> 'finished' ORDER BY id DESC LIMIT 1",
+        )
+        .bind(scope)
+        .bind(model)
+        .bind(params)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| r.try_get("id")).transpose()?)
+    }
+
+    pub async fn run(&self, id: i64) -> Result<Option<RunRow>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(run_row).transpose()?)
+    }
+
+    /// The most recent runs first.
+    pub async fn runs(&self, limit: i64) -> Result<Vec<RunRow>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT $1"
+        ))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(run_row).collect::<Result<_, _>>()?)
+    }
+
+    pub async fn jobs(&self, run_id: i64) -> Result<Vec<JobRow>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE run_id = $1 ORDER BY id"
+        ))
+        .bind(run_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(job_row).collect::<Result<_, _>>()?)
+    }
+
+    /// Atomically leases the next claimable job of a run: queued and due, or running with an
+    /// expired lease (its worker died). PostgreSQL skips rows other workers hold; SQLite
+    /// serialises writers, so the single UPDATE ... RETURNING is atomic there.
+    pub async fn claim_job(
+        &self,
+        run_id: i64,
+        holder: &str,
+        lease_ms: i64,
+    ) -> Result<Option<JobRow>, StoreError> {
+        let now = now_ms();
+        let lock = match self.dialect() {
+            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+            Dialect::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE jobs SET status = 'running', lease_holder = $1, lease_expires_ms = $2, updated_ms = $3 \
+             WHERE id = (SELECT id FROM jobs WHERE run_id = $4 AND not_before_ms <= $3 \
+               AND (status = 'queued' OR (status = 'running' AND lease_expires_ms < $3)) \
+               ORDER BY id LIMIT 1{lock}) \
+             RETURNING {JOB_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(holder)
+            .bind(now + lease_ms)
+            .bind(now)
+            .bind(run_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(job_row).transpose()?)
+    }
+
+    /// Extends a lease this holder still has; false when it was lost (another worker took it).
+    pub async fn renew_lease(
+        &self,
+        job_id: i64,
+        holder: &str,
+        lease_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let done = sqlx::query(
+            "UPDATE jobs SET lease_expires_ms = $1, updated_ms = $2 WHERE id = $3 AND lease_holder = $4 AND status = 'running'",
+        )
+        .bind(now + lease_ms)
+        .bind(now)
+        .bind(job_id)
+        .bind(holder)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Stores one attempt's draft with its check report, and counts the attempt and its tokens
+    /// on the job, in one transaction.
+    pub async fn insert_draft(&self, d: &NewDraft<'_>) -> Result<i64, StoreError> {
+        let report = d.report.to_json();
+        let status = if d.report.pass {
+            "needs_review"
+        } else {
+            "failed_checks"
+        };
+        let mut tx = self.pool.begin().await?;
+        let id: i64 = sqlx::query(
+            "INSERT INTO drafts (job_id, run_id, area_code, section, attempt, text, facts_fp, prompt_fp, model, params, \
+             prompt_tokens, completion_tokens, report, pass, status, created_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id",
+        )
+        .bind(d.job_id)
+        .bind(d.run_id)
+        .bind(d.area_code)
+        .bind(d.section)
+        .bind(d.attempt)
+        .bind(d.text)
+        .bind(d.facts_fp)
+        .bind(d.prompt_fp)
+        .bind(d.model)
+        .bind(d.params)
+        .bind(d.prompt_tokens)
+        .bind(d.completion_tokens)
+        .bind(report.as_str())
+        .bind(i64::from(d.report.pass))
+        .bind(status)
+        .bind(now_ms())
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("id")?;
+        sqlx::query(
+            "UPDATE jobs SET attempts = attempts + 1, prompt_tokens = prompt_tokens + $1, \
+             completion_tokens = completion_tokens + $2, updated_ms = $3 WHERE id = $4",
+        )
+        .bind(d.prompt_tokens)
+        .bind(d.completion_tokens)
+        .bind(now_ms())
+        .bind(d.job_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Counts provider tokens spent on an attempt that produced no draft (a failed request).
+    pub async fn add_job_tokens(
+        &self,
+        job_id: i64,
+        prompt: i64,
+        completion: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE jobs SET prompt_tokens = prompt_tokens + $1, completion_tokens = completion_tokens + $2 WHERE id = $3",
+        )
+        .bind(prompt)
+        .bind(completion)
+        .bind(job_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Ends a job this holder leases. Returns false when the lease was lost meanwhile.
+    pub async fn finish_job(
+        &self,
+        job_id: i64,
+        holder: &str,
+        outcome: &JobOutcome,
+    ) -> Result<bool, StoreError> {
+        let (status, draft_id, error) = match outcome {
+            JobOutcome::NeedsReview { draft_id } => ("needs_review", Some(*draft_id), None),
+            JobOutcome::FailedChecks { draft_id } => ("failed_checks", Some(*draft_id), None),
+            JobOutcome::Failed { error } => ("failed", None, Some(error.as_str())),
+            JobOutcome::Skipped { draft_id } => ("skipped", Some(*draft_id), None),
+        };
+        let done = sqlx::query(
+            "UPDATE jobs SET status = $1, draft_id = $2, last_error = $3, lease_holder = NULL, lease_expires_ms = NULL, \
+             updated_ms = $4 WHERE id = $5 AND lease_holder = $6 AND status = 'running'",
+        )
+        .bind(status)
+        .bind(draft_id)
+        .bind(error)
+        .bind(now_ms())
+        .bind(job_id)
+        .bind(holder)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Puts a leased job back in the queue, not to be claimed before `not_before_ms`.
+    pub async fn requeue_job(
+        &self,
+        job_id: i64,
+        holder: &str,
+        not_before_ms: i64,
+        error: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE jobs SET status = 'queued', lease_holder = NULL, lease_expires_ms = NULL, not_before_ms = $1, \
+             last_error = $2, updated_ms = $3 WHERE id = $4 AND lease_holder = $5 AND status = 'running'",
+        )
+        .bind(not_before_ms)
+        .bind(error)
+        .bind(now_ms())
+        .bind(job_id)
+        .bind(holder)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// A passing draft made from the same facts, prompt, model and parameters, if any.
+    pub async fn reusable_draft(
+        &self,
+        area_code: &str,
+        section: &str,
+        facts_fp: &str,
+        prompt_fp: &str,
+        model: &str,
+        params: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id FROM drafts WHERE area_code = $1 AND section = $2 AND facts_fp = $3 AND prompt_fp = $4 \
+             AND model = $5 AND params = $6 AND pass = 1 ORDER BY id DESC LIMIT 1",
+        )
+        .bind(area_code)
+        .bind(section)
+        .bind(facts_fp)
+        .bind(prompt_fp)
+        .bind(model)
+        .bind(params)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| r.try_get("id")).transpose()?)
+    }
+
+    /// Jobs of a run that are not finished (queued or running).
+    pub async fn open_jobs(&self, run_id: i64) -> Result<i64, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM jobs WHERE run_id = $1 AND status IN ('queued', 'running')",
+        )
+        .bind(run_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get("n")?)
+    }
+
+    /// Closes a run with its token totals and cost; `finished` when no job is open.
+    pub async fn finish_run(
+        &self,
+        run_id: i64,
+        cost_per_1k: (f64, f64),
+    ) -> Result<RunRow, StoreError> {
+        let open = self.open_jobs(run_id).await?;
+        let status = if open == 0 { "finished" } else { "interrupted" };
+        let totals = sqlx::query(
+            "SELECT CAST(COALESCE(SUM(prompt_tokens), 0) AS BIGINT) AS p, CAST(COALESCE(SUM(completion_tokens), 0) AS BIGINT) AS c FROM jobs WHERE run_id = $1",
+        )
+        .bind(run_id)
+        .fetch_one(&self.pool)
+        .await?;
+        let (p, c): (i64, i64) = (totals.try_get("p")?, totals.try_get("c")?);
+        let cost = p as f64 / 1000.0 * cost_per_1k.0 + c as f64 / 1000.0 * cost_per_1k.1;
+        let finished = (status == "finished").then(now_ms);
+        sqlx::query(
+            "UPDATE runs SET status = $1, finished_ms = $2, prompt_tokens = $3, completion_tokens = $4, cost = $5 WHERE id = $6",
+        )
+        .bind(status)
+        .bind(finished)
+        .bind(p)
+        .bind(c)
+        .bind(cost)
+        .bind(run_id)
+        .execute(&self.pool)
+        .await?;
+        self.run(run_id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("run {run_id} vanished")))
+    }
+
+    /// A draft's text and report JSON.
+    pub async fn draft(&self, id: i64) -> Result<Option<(String, String, bool)>, StoreError> {
+        let row = sqlx::query("SELECT text, report, pass FROM drafts WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| -> Result<_, StoreError> {
+            let pass: i64 = r.try_get("pass")?;
+            Ok((r.try_get("text")?, r.try_get("report")?, pass == 1))
+        })
+        .transpose()
+    }
+
+    /// Number of drafts stored for a job (every attempt is kept).
+    pub async fn draft_count(&self, job_id: i64) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM drafts WHERE job_id = $1")
+            .bind(job_id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("n")?)
+    }
+}

@@ -1,0 +1,218 @@
+//! The store suite, run against SQLite and PostgreSQL alike.
+
+use crate::helpers::TestDatabases;
+use narrator::check::Report;
+use narrator::store::{JobOutcome, NewDraft, NewRun, Store};
+
+fn report(pass: bool) -> Report {
+    let text = if pass {
+        "It was 16.2%."
+    } else {
+        "It was 99.9%."
+    };
+    let set = narrator::facts::load(&crate::helpers::data_dir()).unwrap();
+    let area = set.find_area("E06000022").unwrap();
+    let section = set.find_section("working-age").unwrap();
+    narrator::check::check(text, &set.section_facts(area, section))
+}
+
+async fn suite(url: &str) {
+    let store = Store::connect(url).await.unwrap();
+    // Migrations are idempotent: connecting again applies nothing new.
+    let store2 = Store::connect(url).await.unwrap();
+    let jobs = vec![
+        ("E06000022".to_string(), "carers".to_string()),
+        ("E08000026".to_string(), "funding".to_string()),
+    ];
+    let new = NewRun {
+        started_by: "editor",
+        scope: "test",
+        model: "m",
+        params: "{}",
+        jobs: &jobs,
+    };
+    let run = store.create_run(&new).await.unwrap();
+    assert_eq!(
+        store.unfinished_run("test", "m", "{}").await.unwrap(),
+        Some(run)
+    );
+    assert_eq!(store.jobs(run).await.unwrap().len(), 2);
+
+    // Two holders claim: each gets a different job, then nothing is left.
+    let a = store
+        .claim_job(run, "worker-a", 60_000)
+        .await
+        .unwrap()
+        .unwrap();
+    let b = store2
+        .claim_job(run, "worker-b", 60_000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(a.id, b.id);
+    assert!(store
+        .claim_job(run, "worker-c", 60_000)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store.renew_lease(a.id, "worker-a", 60_000).await.unwrap());
+    assert!(
+        !store.renew_lease(a.id, "worker-b", 60_000).await.unwrap(),
+        "only the holder renews"
+    );
+
+    // Drafts are stored with their reports; every attempt counts.
+    let failing = report(false);
+    let passing = report(true);
+    let draft = |attempt, report| NewDraft {
+        job_id: a.id,
+        run_id: run,
+        area_code: &a.area_code,
+        section: &a.section,
+        attempt,
+        text: "text",
+        facts_fp: "f",
+        prompt_fp: "p",
+        model: "m",
+        params: "{}",
+        prompt_tokens: 100,
+        completion_tokens: 50,
+        report,
+    };
+    let d1 = store.insert_draft(&draft(1, &failing)).await.unwrap();
+    let d2 = store.insert_draft(&draft(2, &passing)).await.unwrap();
+    assert_ne!(d1, d2);
+    assert_eq!(store.draft_count(a.id).await.unwrap(), 2);
+    let (_, report_json, pass) = store.draft(d2).await.unwrap().unwrap();
+    assert!(pass);
+    assert!(report_json.contains("\"pass\": true"), "{report_json}");
+    assert_eq!(
+        store
+            .reusable_draft(&a.area_code, &a.section, "f", "p", "m", "{}")
+            .await
+            .unwrap(),
+        Some(d2)
+    );
+    assert_eq!(
+        store
+            .reusable_draft(&a.area_code, &a.section, "other", "p", "m", "{}")
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(store
+        .finish_job(a.id, "worker-a", &JobOutcome::NeedsReview { draft_id: d2 })
+        .await
+        .unwrap());
+    assert!(
+        !store
+            .finish_job(a.id, "worker-a", &JobOutcome::NeedsReview { draft_id: d2 })
+            .await
+            .unwrap(),
+        "finished once"
+    );
+
+    // A requeued job is claimable again only when due.
+    let due = narrator::store::now_ms() + 60_000;
+    assert!(store
+        .requeue_job(b.id, "worker-b", due, "rate limited")
+        .await
+        .unwrap());
+    assert!(store
+        .claim_job(run, "worker-c", 60_000)
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(store.open_jobs(run).await.unwrap(), 1);
+    let interrupted = store.finish_run(run, (0.5, 1.5)).await.unwrap();
+    assert_eq!(interrupted.status, "interrupted");
+    assert_eq!(
+        (interrupted.prompt_tokens, interrupted.completion_tokens),
+        (200, 100)
+    );
+    assert!((interrupted.cost - (0.2 * 0.5 + 0.1 * 1.5)).abs() < 1e-9);
+
+    // An expired lease is retaken by another worker (its first holder died).
+    let run2 = store
+        .create_run(&NewRun {
+            scope: "test2",
+            ..new
+        })
+        .await
+        .unwrap();
+    let dead = store
+        .claim_job(run2, "dead-worker", -1)
+        .await
+        .unwrap()
+        .unwrap();
+    let retaken = store
+        .claim_job(run2, "live-worker", 60_000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(dead.id, retaken.id);
+    assert!(!store
+        .finish_job(
+            dead.id,
+            "dead-worker",
+            &JobOutcome::Failed { error: "x".into() }
+        )
+        .await
+        .unwrap());
+    store.close().await;
+    store2.close().await;
+}
+
+#[tokio::test]
+async fn the_store_suite_passes_on_sqlite_and_postgresql() {
+    let dbs = TestDatabases::new().await;
+    for url in dbs.both() {
+        suite(url).await;
+    }
+    dbs.drop_postgres().await;
+}
+
+#[tokio::test]
+async fn a_draft_cannot_be_stored_without_a_report_even_by_hand() {
+    let dbs = TestDatabases::new().await;
+    for url in dbs.both() {
+        let store = Store::connect(url).await.unwrap();
+        let jobs = vec![("E06000022".to_string(), "carers".to_string())];
+        let run = store
+            .create_run(&NewRun {
+                started_by: "e",
+                scope: "s",
+                model: "m",
+                params: "{}",
+                jobs: &jobs,
+            })
+            .await
+            .unwrap();
+        let job = store.jobs(run).await.unwrap()[0].id;
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(url).await.unwrap();
+        let empty = sqlx::query(
+            "INSERT INTO drafts (job_id, run_id, area_code, section, attempt, text, facts_fp, prompt_fp, model, params, \
+             prompt_tokens, completion_tokens, report, pass, status, created_ms) \
+             VALUES ($1, $2, 'E06000022', 'carers', 1, 't', 'f', 'p', 'm', '{}', 0, 0, '', 1, 'needs_review', 0)",
+        )
+        .bind(job)
+        .bind(run)
+        .execute(&pool)
+        .await;
+        assert!(empty.is_err(), "{url}: an empty report was accepted");
+        store.close().await;
+        pool.close().await;
+    }
+    dbs.drop_postgres().await;
+}
+
+#[tokio::test]
+async fn an_unknown_database_url_is_a_clear_error() {
+    let err = Store::connect("mysql://root@localhost/db")
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("neither sqlite:// nor postgres://"), "{err}");
+}
