@@ -42,6 +42,162 @@ pub enum Command {
 
     /// Mutate every passing golden narrative and print how many mutants the checker catches.
     EvalChecker(EvalArgs),
+
+    /// Generate drafts for councils and sections through the model, check every figure,
+    /// re-ask on failures, and store every attempt. Running the same command again resumes
+    /// an interrupted run.
+    Run(RunArgs),
+
+    /// List runs, or show one run's jobs.
+    #[command(subcommand)]
+    Runs(RunsCommand),
+
+    /// Work the open runs made for this model and parameters, claiming jobs with leases;
+    /// start several (on several machines) against one PostgreSQL database.
+    Worker(WorkerArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// Return once no open run has work, instead of waiting for new runs.
+    #[arg(long)]
+    pub exit_when_idle: bool,
+
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DatabaseArgs {
+    /// `sqlite://path` (the default, a file under .narrator/) or `postgres://...` when several
+    /// workers share a queue.
+    #[arg(
+        long,
+        env = "NARRATOR_DATABASE_URL",
+        default_value = "sqlite://.narrator/narrator.db"
+    )]
+    pub database_url: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ProviderArgs {
+    /// Base URL of an OpenAI-compatible API (OpenAI, vLLM, Ollama, llama.cpp's server).
+    #[arg(
+        long,
+        env = "NARRATOR_BASE_URL",
+        default_value = "http://127.0.0.1:8000/v1"
+    )]
+    pub base_url: String,
+
+    /// API key; never printed, logged or stored.
+    #[arg(
+        long,
+        env = "NARRATOR_API_KEY",
+        default_value = "",
+        hide_env_values = true,
+        hide_default_value = true
+    )]
+    pub api_key: String,
+
+    /// Model name as the endpoint knows it.
+    #[arg(long, env = "NARRATOR_MODEL", default_value = "smollm2-135m-instruct")]
+    pub model: String,
+
+    #[arg(long, env = "NARRATOR_TEMPERATURE", default_value_t = 0.2)]
+    pub temperature: f32,
+
+    /// Most tokens one answer may have.
+    #[arg(long, env = "NARRATOR_MAX_TOKENS", default_value_t = 700)]
+    pub max_tokens: u32,
+
+    /// Seconds one request may take before it counts as timed out.
+    #[arg(long, env = "NARRATOR_TIMEOUT_SECS", default_value_t = 120)]
+    pub timeout_secs: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Council by code or name; repeat for several.
+    #[arg(long = "area")]
+    pub areas: Vec<String>,
+
+    /// Section id; repeat for several. None means every section.
+    #[arg(long = "section")]
+    pub sections: Vec<String>,
+
+    /// Every council.
+    #[arg(long)]
+    pub all: bool,
+
+    /// Generate again even where a passing draft from the same facts, prompt, model and
+    /// parameters exists.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Continue this run id instead of the latest unfinished run of the same scope.
+    #[arg(long)]
+    pub resume: Option<i64>,
+
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
+
+    /// Requests per minute the provider allows.
+    #[arg(long, env = "NARRATOR_RPM", default_value_t = 60.0)]
+    pub rpm: f64,
+
+    /// Tokens per minute the provider allows (prompt estimate plus max tokens are charged).
+    #[arg(long, env = "NARRATOR_TPM", default_value_t = 100_000.0)]
+    pub tpm: f64,
+
+    /// Drafts per job: the first and up to this many minus one corrections.
+    #[arg(long, default_value_t = 3)]
+    pub max_attempts: usize,
+
+    /// Retries of one request on 429, 5xx, timeouts and connection errors.
+    #[arg(long, default_value_t = 5)]
+    pub max_retries: usize,
+
+    /// Seconds a job's lease lasts without renewal (a dead worker's jobs are retaken after it).
+    #[arg(long, default_value_t = 30)]
+    pub lease_secs: u64,
+
+    /// Who started the run, as recorded with it.
+    #[arg(long, env = "USER", default_value = "editor")]
+    pub started_by: String,
+
+    /// Price per 1,000 prompt tokens, for the cost column.
+    #[arg(long, env = "NARRATOR_PRICE_PROMPT", default_value_t = 0.0)]
+    pub price_prompt: f64,
+
+    /// Price per 1,000 completion tokens.
+    #[arg(long, env = "NARRATOR_PRICE_COMPLETION", default_value_t = 0.0)]
+    pub price_completion: f64,
+
+    #[command(flatten)]
+    pub provider: ProviderArgs,
+
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// The most recent runs.
+    List {
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// One run: each job's status, attempts, last error and draft.
+    Show {
+        id: i64,
+        #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+        format: CheckFormat,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 #[derive(Debug, Args)]

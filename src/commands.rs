@@ -5,9 +5,13 @@ use crate::cli::{
     CheckArgs, CheckFormat, Cli, Command, EvalArgs, FactsCommand, PromptArgs, PromptFormat,
     RenderArgs, ShowArgs,
 };
+use crate::cli::{RunArgs, RunsCommand};
 use crate::eval;
 use crate::facts::{self, FactRow, FactSet, LoadError};
 use crate::prompt::Prompter;
+use crate::provider::Provider;
+use crate::run::{RunSummary, Runner, Scope};
+use crate::store::Store;
 use anyhow::{Context, Result};
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -20,6 +24,16 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Render(args) => render(&cli, args),
         Command::Check(args) => check_text(&cli, args),
         Command::EvalChecker(args) => eval_checker(&cli, args),
+        Command::Run(args) => runtime()?.block_on(run_jobs(&cli, args)),
+        Command::Worker(args) => runtime()?.block_on(worker(&cli, args)),
+        Command::Runs(RunsCommand::List { limit, database }) => {
+            runtime()?.block_on(runs_list(&database.database_url, *limit))
+        }
+        Command::Runs(RunsCommand::Show {
+            id,
+            format,
+            database,
+        }) => runtime()?.block_on(runs_show(&database.database_url, *id, *format)),
     }
 }
 
@@ -222,4 +236,207 @@ fn eval_checker(cli: &Cli, args: &EvalArgs) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+async fn open_store(url: &str) -> Result<Store> {
+    // A SQLite file's folder is made on first use.
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        let path = path.split('?').next().unwrap_or(path);
+        if let Some(dir) = std::path::Path::new(path)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+    }
+    Store::connect(url).await.context("opening the database")
+}
+
+/// The runner a `run` or `worker` command works with, and its store.
+async fn runner(cli: &Cli, args: &RunArgs) -> Result<(std::sync::Arc<Runner>, Store)> {
+    let set = load(cli)?;
+    let prompter = Prompter::new(&cli.prompts)?;
+    let provider = Provider::new(crate::config::provider_settings(&args.provider)?)
+        .context("setting up the provider")?;
+    let options = crate::config::run_options(args)?;
+    let store = open_store(&args.database.database_url).await?;
+    let runner = Runner::new(store.clone(), set, prompter, provider, options);
+    stop_on_ctrl_c(runner.stop_flag());
+    Ok((runner, store))
+}
+
+/// Ctrl-C: stop claiming jobs and let the ones in flight finish; a second Ctrl-C exits at
+/// once (leases expire and the next run or worker takes those jobs back).
+fn stop_on_ctrl_c(stop: std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("stopping: finishing the requests in flight (Ctrl-C again to quit now)");
+            stop.store(true, std::sync::atomic::Ordering::SeqCst);
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
+}
+
+async fn worker(cli: &Cli, args: &crate::cli::WorkerArgs) -> Result<ExitCode> {
+    let (runner, store) = runner(cli, &args.run).await?;
+    eprintln!(
+        "worker {}: waiting for runs of model {}",
+        std::process::id(),
+        args.run.provider.model
+    );
+    for summary in runner
+        .serve(args.exit_when_idle)
+        .await
+        .context("working runs")?
+    {
+        print!("{}", render_summary(&summary));
+    }
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run_jobs(cli: &Cli, args: &RunArgs) -> Result<ExitCode> {
+    let (runner, store) = runner(cli, args).await?;
+    let scope = Scope::resolve(runner.facts(), &args.areas, &args.sections, args.all)
+        .map_err(anyhow::Error::msg)?;
+    let (run_id, resumed) = match args.resume {
+        Some(id) => {
+            store
+                .run(id)
+                .await?
+                .with_context(|| format!("no run {id}"))?;
+            (id, true)
+        }
+        None => runner
+            .start_or_resume(&scope)
+            .await
+            .context("creating the run")?,
+    };
+    let jobs = store.jobs(run_id).await?.len();
+    eprintln!(
+        "{} run {run_id}: {jobs} jobs ({}), model {} at {}",
+        if resumed { "resuming" } else { "starting" },
+        scope.key(),
+        args.provider.model,
+        args.provider.base_url
+    );
+    let summary = runner
+        .work(run_id, resumed)
+        .await
+        .context("running the jobs")?;
+    print!("{}", render_summary(&summary));
+    store.close().await;
+    let failed = summary
+        .jobs
+        .iter()
+        .any(|j| j.status == "failed" || j.status == "failed_checks");
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn render_summary(s: &RunSummary) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\n{:<10} {:<16} {:<14} {:>8} {:>8} {:>8}  draft",
+        "area", "section", "status", "attempts", "prompt", "output"
+    );
+    for j in &s.jobs {
+        let _ = writeln!(
+            out,
+            "{:<10} {:<16} {:<14} {:>8} {:>8} {:>8}  {}",
+            j.area_code,
+            j.section,
+            j.status,
+            j.attempts,
+            j.prompt_tokens,
+            j.completion_tokens,
+            j.draft_id.map_or("-".to_string(), |d| d.to_string())
+        );
+    }
+    let counts: Vec<String> = s
+        .by_status()
+        .iter()
+        .map(|(k, v)| format!("{v} {k}"))
+        .collect();
+    let _ = writeln!(
+        out,
+        "run {} {}: {} in {:.1}s; {} retries; tokens {} prompt + {} output; cost {:.4}",
+        s.run.id,
+        s.run.status,
+        counts.join(", "),
+        s.wall.as_secs_f64(),
+        s.retries,
+        s.run.prompt_tokens,
+        s.run.completion_tokens,
+        s.run.cost
+    );
+    out
+}
+
+async fn runs_list(url: &str, limit: i64) -> Result<ExitCode> {
+    let store = open_store(url).await?;
+    println!(
+        "{:>5} {:<12} {:<24} {:<28} {:>9} {:>9}  scope",
+        "id", "status", "model", "started by", "prompt", "output"
+    );
+    for r in store.runs(limit).await? {
+        println!(
+            "{:>5} {:<12} {:<24} {:<28} {:>9} {:>9}  {}",
+            r.id, r.status, r.model, r.started_by, r.prompt_tokens, r.completion_tokens, r.scope
+        );
+    }
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn runs_show(url: &str, id: i64, format: CheckFormat) -> Result<ExitCode> {
+    let store = open_store(url).await?;
+    let run = store
+        .run(id)
+        .await?
+        .with_context(|| format!("no run {id}"))?;
+    let jobs = store.jobs(id).await?;
+    store.close().await;
+    match format {
+        CheckFormat::Json => {
+            let value = serde_json::json!({ "run": run, "jobs": jobs });
+            println!("{}", serde_json::to_string_pretty(&value)?);
+        }
+        CheckFormat::Text => {
+            println!(
+                "run {} ({}) by {}: {} model {} {}",
+                run.id, run.status, run.started_by, run.scope, run.model, run.params
+            );
+            println!(
+                "{:>5} {:<10} {:<16} {:<14} {:>8} {:>6}  last error",
+                "job", "area", "section", "status", "attempts", "draft"
+            );
+            for j in jobs {
+                println!(
+                    "{:>5} {:<10} {:<16} {:<14} {:>8} {:>6}  {}",
+                    j.id,
+                    j.area_code,
+                    j.section,
+                    j.status,
+                    j.attempts,
+                    j.draft_id.map_or("-".to_string(), |d| d.to_string()),
+                    j.last_error.unwrap_or_default()
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

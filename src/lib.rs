@@ -4,7 +4,10 @@
 pub mod check;
 pub mod cli;
 pub mod commands;
+pub mod config;
 pub mod eval;
 pub mod facts;
 pub mod prompt;
+pub mod provider;
+pub mod run;
 pub mod store;

@@ -166,6 +166,24 @@ impl Store {
         Ok(row.map(|r| r.try_get("id")).transpose()?)
     }
 
+    /// Runs not finished that were made for this model and parameters, oldest first: the
+    /// runs a worker with these settings may work on.
+    pub async fn open_runs(&self, model: &str, params: &str) -> Result<Vec<i64>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT r.id FROM runs r JOIN jobs j ON j.run_id = r.id \
+             WHERE r.status <> 'finished' AND r.model = $1 AND r.params = $2 AND j.status IN ('queued', 'running') \
+             ORDER BY r.id",
+        )
+        .bind(model)
+        .bind(params)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| r.try_get("id"))
+            .collect::<Result<_, _>>()?)
+    }
+
     pub async fn run(&self, id: i64) -> Result<Option<RunRow>, StoreError> {
         let row = sqlx::query(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = $1"))
             .bind(id)

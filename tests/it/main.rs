@@ -6,6 +6,8 @@ mod facts_check;
 mod golden_check;
 mod golden_prompts;
 mod helpers;
+mod mock_llm;
 mod prompt_cli;
+mod run;
 mod seed_coverage;
 mod store;

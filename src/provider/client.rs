@@ -1,0 +1,225 @@
+//! One chat-completion request through `async-openai`, with narrator's own HTTP service so
+//! the client does no retrying of its own and every failure keeps its status and headers.
+
+use super::error::{parse_retry_after, HttpFailure, ProviderError};
+use async_openai::config::OpenAIConfig;
+use async_openai::error::OpenAIError;
+use async_openai::middleware::HttpRequestFactory;
+use async_openai::types::chat::{
+    ChatCompletionRequestAssistantMessageArgs, ChatCompletionRequestMessage,
+    ChatCompletionRequestSystemMessageArgs, ChatCompletionRequestUserMessageArgs,
+    CreateChatCompletionRequestArgs, FinishReason,
+};
+use async_openai::Client;
+use std::fmt;
+use std::time::Duration;
+
+/// A secret (the API key): never printed, logged or stored.
+#[derive(Clone, Default)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() { "(none)" } else { "***" })
+    }
+}
+
+/// Everything needed to talk to one OpenAI-compatible endpoint.
+#[derive(Clone, Debug)]
+pub struct ProviderSettings {
+    pub base_url: String,
+    pub api_key: Secret,
+    pub model: String,
+    pub temperature: f32,
+    pub max_tokens: u32,
+    pub timeout: Duration,
+}
+
+impl ProviderSettings {
+    /// The model parameters that make drafts comparable, as stored with each draft.
+    pub fn params(&self) -> String {
+        format!(
+            "{{\"temperature\":{},\"max_tokens\":{}}}",
+            self.temperature, self.max_tokens
+        )
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    System,
+    User,
+    Assistant,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChatMessage {
+    pub role: Role,
+    pub content: String,
+}
+
+/// A usable answer and what it cost.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Completion {
+    pub text: String,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+}
+
+/// A rough token count for budgeting before sending: about four characters a token.
+pub fn estimate_tokens(messages: &[ChatMessage]) -> u32 {
+    let chars: usize = messages.iter().map(|m| m.content.len() + 8).sum();
+    u32::try_from(chars / 4 + 1).unwrap_or(u32::MAX)
+}
+
+pub struct Provider {
+    client: Client<OpenAIConfig>,
+    settings: ProviderSettings,
+}
+
+impl Provider {
+    pub fn new(settings: ProviderSettings) -> Result<Provider, ProviderError> {
+        // The default reqwest client has no timeout: set one for the whole request.
+        let http = reqwest::Client::builder()
+            .timeout(settings.timeout)
+            .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
+            .build()
+            .map_err(|e| {
+                ProviderError::InvalidRequest(format!("cannot build the HTTP client: {e}"))
+            })?;
+        let service = tower::service_fn(move |factory: HttpRequestFactory| {
+            let http = http.clone();
+            async move {
+                let request = factory.build().await?;
+                let response = http.execute(request).await.map_err(OpenAIError::Reqwest)?;
+                if response.status().is_success() {
+                    return Ok(response);
+                }
+                // Keep status, Retry-After and body: async-openai would otherwise reduce a
+                // failure to its message, and our one retry loop needs all three.
+                let status = response.status().as_u16();
+                let retry_after =
+                    parse_retry_after(response.headers(), std::time::SystemTime::now());
+                let body = response.text().await.unwrap_or_default();
+                let failure = HttpFailure {
+                    status,
+                    retry_after,
+                    body,
+                };
+                Err(OpenAIError::Boxed(Box::new(failure)))
+            }
+        });
+        let config = OpenAIConfig::new()
+            .with_api_base(settings.base_url.trim_end_matches('/'))
+            .with_api_key(settings.api_key.expose());
+        let client = Client::with_config(config).with_http_service(service);
+        Ok(Provider { client, settings })
+    }
+
+    pub fn settings(&self) -> &ProviderSettings {
+        &self.settings
+    }
+
+    /// Sends one request, once. Retrying is the caller's (see `retry::complete_with_retries`).
+    pub async fn complete(&self, messages: &[ChatMessage]) -> Result<Completion, ProviderError> {
+        let messages = messages
+            .iter()
+            .map(to_request_message)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ProviderError::InvalidRequest(e.to_string()))?;
+        #[allow(deprecated)]
+        let request = CreateChatCompletionRequestArgs::default()
+            .model(self.settings.model.clone())
+            .messages(messages)
+            .temperature(self.settings.temperature)
+            // `max_tokens` rather than `max_completion_tokens`: llama.cpp, vLLM and Ollama read it.
+            .max_tokens(self.settings.max_tokens)
+            .build()
+            .map_err(|e| ProviderError::InvalidRequest(e.to_string()))?;
+        let response = self
+            .client
+            .chat()
+            .create(request)
+            .await
+            .map_err(ProviderError::from_openai)?;
+        let (prompt_tokens, completion_tokens) = response.usage.as_ref().map_or((0, 0), |u| {
+            (i64::from(u.prompt_tokens), i64::from(u.completion_tokens))
+        });
+        let unusable = |reason: &str| ProviderError::Unusable {
+            reason: reason.to_string(),
+            prompt_tokens,
+            completion_tokens,
+        };
+        let choice = response
+            .choices
+            .into_iter()
+            .next()
+            .ok_or_else(|| unusable("no choices in the answer"))?;
+        if let Some(refusal) = choice.message.refusal.filter(|r| !r.trim().is_empty()) {
+            return Err(unusable(&format!("the model refused: {refusal}")));
+        }
+        if choice.finish_reason == Some(FinishReason::Length) {
+            return Err(unusable(
+                "truncated: the answer hit the token limit (finish_reason length)",
+            ));
+        }
+        if choice.finish_reason == Some(FinishReason::ContentFilter) {
+            return Err(unusable("withheld by the provider's content filter"));
+        }
+        let text = choice.message.content.unwrap_or_default();
+        if text.trim().is_empty() {
+            return Err(unusable("empty content"));
+        }
+        Ok(Completion {
+            text,
+            prompt_tokens,
+            completion_tokens,
+        })
+    }
+}
+
+fn to_request_message(m: &ChatMessage) -> Result<ChatCompletionRequestMessage, OpenAIError> {
+    Ok(match m.role {
+        Role::System => ChatCompletionRequestSystemMessageArgs::default()
+            .content(m.content.as_str())
+            .build()?
+            .into(),
+        Role::User => ChatCompletionRequestUserMessageArgs::default()
+            .content(m.content.as_str())
+            .build()?
+            .into(),
+        Role::Assistant => ChatCompletionRequestAssistantMessageArgs::default()
+            .content(m.content.clone())
+            .build()?
+            .into(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_never_prints() {
+        let s = ProviderSettings {
+            base_url: "http://x".into(),
+            api_key: Secret::new("sk-very-secret"),
+            model: "m".into(),
+            temperature: 0.2,
+            max_tokens: 10,
+            timeout: Duration::from_secs(1),
+        };
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("sk-very-secret"), "{shown}");
+        assert!(shown.contains("***"));
+    }
+}

@@ -1,0 +1,223 @@
+//! One job: the (area, section) prompt, up to N attempts, each checked and stored.
+
+use crate::check::{Checker, Report};
+use crate::facts::{FactSet, SectionFacts};
+use crate::prompt::Prompter;
+use crate::provider::{
+    complete_with_retries, Attempted, ChatMessage, Provider, RateLimiter, RetryPolicy, Role,
+};
+use crate::store::{JobOutcome, JobRow, NewDraft, Store, StoreError};
+use std::time::Duration;
+use tracing::Instrument;
+
+/// What happened to a job this time round.
+#[derive(Debug)]
+pub enum JobResult {
+    Finished {
+        outcome: JobOutcome,
+        retries: usize,
+    },
+    /// The provider asked to wait longer than the cap: back in the queue until then.
+    Requeued {
+        after: Duration,
+        error: String,
+        retries: usize,
+    },
+}
+
+pub(crate) struct JobContext<'a> {
+    pub store: &'a Store,
+    pub facts: &'a FactSet,
+    pub prompter: &'a Prompter,
+    pub provider: &'a Provider,
+    pub limiter: &'a RateLimiter,
+    pub policy: &'a RetryPolicy,
+    pub max_attempts: usize,
+    pub force: bool,
+}
+
+/// The message that sends a failed draft back: each flagged figure, its verdict and why.
+pub fn feedback_message(report: &Report) -> String {
+    let mut out = String::from(
+        "The checker could not prove these figures in your text from the facts given:\n",
+    );
+    for m in report.flagged() {
+        out.push_str(&format!(
+            "- \"{}\": {} ({})\n",
+            m.text,
+            m.verdict.name(),
+            m.message
+        ));
+    }
+    out.push_str(
+        "Rewrite the whole text so that every figure is one from the tables (or worked out from \
+         them), with its period and whose figure it is, and comparison words that agree with the \
+         figures. Reply with the corrected text only.",
+    );
+    out
+}
+
+pub(crate) async fn process(ctx: &JobContext<'_>, job: &JobRow) -> Result<JobResult, JobError> {
+    let area = ctx
+        .facts
+        .find_area(&job.area_code)
+        .map_err(JobError::Input)?;
+    let section = ctx
+        .facts
+        .find_section(&job.section)
+        .map_err(JobError::Input)?;
+    let view: SectionFacts = ctx.facts.section_facts(area, section);
+    let messages = ctx
+        .prompter
+        .render(&view)
+        .map_err(|e| JobError::Input(e.to_string()))?;
+    let (facts_fp, prompt_fp) = (view.fingerprint(), messages.fingerprint());
+    let settings = ctx.provider.settings();
+    let params = settings.params();
+    if !ctx.force {
+        let reusable = ctx
+            .store
+            .reusable_draft(
+                &job.area_code,
+                &job.section,
+                &facts_fp,
+                &prompt_fp,
+                &settings.model,
+                &params,
+            )
+            .await?;
+        if let Some(draft_id) = reusable {
+            return Ok(JobResult::Finished {
+                outcome: JobOutcome::Skipped { draft_id },
+                retries: 0,
+            });
+        }
+    }
+    let checker = Checker::new(&view);
+    let mut conversation = vec![
+        ChatMessage {
+            role: Role::System,
+            content: messages.system().to_string(),
+        },
+        ChatMessage {
+            role: Role::User,
+            content: messages.user().to_string(),
+        },
+    ];
+    let mut retries = 0;
+    let mut last_draft = None;
+    let mut unusable = None;
+    // Attempts already stored (a resumed job) count towards the limit.
+    let first = usize::try_from(job.attempts).unwrap_or(0) + 1;
+    for attempt in first..=ctx.max_attempts.max(first) {
+        let span = tracing::info_span!("attempt", attempt);
+        let attempted = complete_with_retries(ctx.provider, ctx.limiter, ctx.policy, &conversation)
+            .instrument(span)
+            .await;
+        let completion = match attempted {
+            Attempted::Done {
+                completion,
+                retries: r,
+            } => {
+                retries += r;
+                completion
+            }
+            Attempted::Requeue {
+                after,
+                error,
+                retries: r,
+            } => {
+                return Ok(JobResult::Requeued {
+                    after,
+                    error: error.to_string(),
+                    retries: retries + r,
+                });
+            }
+            Attempted::Failed {
+                error:
+                    crate::provider::ProviderError::Unusable {
+                        reason,
+                        prompt_tokens,
+                        completion_tokens,
+                    },
+                retries: r,
+            } => {
+                // A truncated, empty or refused answer is a failed attempt: try again.
+                retries += r;
+                ctx.store
+                    .add_job_tokens(job.id, prompt_tokens, completion_tokens)
+                    .await?;
+                tracing::info!(%reason, "unusable answer");
+                unusable = Some(reason);
+                continue;
+            }
+            Attempted::Failed { error, retries: r } => {
+                return Ok(JobResult::Finished {
+                    outcome: JobOutcome::Failed {
+                        error: error.to_string(),
+                    },
+                    retries: retries + r,
+                });
+            }
+        };
+        tracing::debug!(text = %completion.text, "draft");
+        let report = checker.check(&completion.text);
+        let draft_id = ctx
+            .store
+            .insert_draft(&NewDraft {
+                job_id: job.id,
+                run_id: job.run_id,
+                area_code: &job.area_code,
+                section: &job.section,
+                attempt: i64::try_from(attempt).unwrap_or(i64::MAX),
+                text: &completion.text,
+                facts_fp: &facts_fp,
+                prompt_fp: &prompt_fp,
+                model: &settings.model,
+                params: &params,
+                prompt_tokens: completion.prompt_tokens,
+                completion_tokens: completion.completion_tokens,
+                report: &report,
+            })
+            .await?;
+        tracing::info!(
+            pass = report.pass,
+            flagged = report.flagged().count(),
+            draft_id,
+            "checked"
+        );
+        if report.pass {
+            return Ok(JobResult::Finished {
+                outcome: JobOutcome::NeedsReview { draft_id },
+                retries,
+            });
+        }
+        last_draft = Some(draft_id);
+        conversation.push(ChatMessage {
+            role: Role::Assistant,
+            content: completion.text,
+        });
+        conversation.push(ChatMessage {
+            role: Role::User,
+            content: feedback_message(&report),
+        });
+    }
+    let outcome = match (last_draft, unusable) {
+        (Some(draft_id), _) => JobOutcome::FailedChecks { draft_id },
+        (None, Some(reason)) => JobOutcome::Failed {
+            error: format!("every attempt was unusable; last: {reason}"),
+        },
+        (None, None) => JobOutcome::Failed {
+            error: "no attempts left".to_string(),
+        },
+    };
+    Ok(JobResult::Finished { outcome, retries })
+}
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum JobError {
+    #[error("{0}")]
+    Input(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}

@@ -1,0 +1,7 @@
+//! A regeneration run: claim a job, render its prompt, generate, check, re-ask, store.
+
+mod job;
+mod runner;
+
+pub use job::{feedback_message, JobResult};
+pub use runner::{RunOptions, RunSummary, Runner, Scope};

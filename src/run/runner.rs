@@ -1,0 +1,347 @@
+//! Runs: choosing the jobs, resuming an unfinished run of the same scope, and the worker
+//! tasks that claim jobs with leases until none is left.
+
+use super::job::{process, JobContext, JobError, JobResult};
+use crate::facts::FactSet;
+use crate::prompt::Prompter;
+use crate::provider::{Limits, Provider, RateLimiter, RetryPolicy};
+use crate::store::{now_ms, JobOutcome, JobRow, NewRun, RunRow, Store, StoreError};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tracing::Instrument;
+
+/// Which councils and sections a run covers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Scope {
+    areas: Vec<String>,
+    sections: Vec<String>,
+}
+
+impl Scope {
+    /// Areas by code or name (any case); no areas and `all` means every council; no sections
+    /// means every section that applies to each council.
+    pub fn resolve(
+        set: &FactSet,
+        areas: &[String],
+        sections: &[String],
+        all: bool,
+    ) -> Result<Scope, String> {
+        if areas.is_empty() && !all {
+            return Err("name at least one --area, or --all for every council".to_string());
+        }
+        let mut codes: Vec<String> = if all {
+            set.councils().map(|a| a.code().to_string()).collect()
+        } else {
+            areas
+                .iter()
+                .map(|q| set.find_area(q).map(|a| a.code().to_string()))
+                .collect::<Result<_, _>>()?
+        };
+        codes.sort();
+        codes.dedup();
+        let mut ids: Vec<String> = sections
+            .iter()
+            .map(|s| set.find_section(s).map(|s| s.id().to_string()))
+            .collect::<Result<_, _>>()?;
+        ids.sort();
+        ids.dedup();
+        Ok(Scope {
+            areas: codes,
+            sections: ids,
+        })
+    }
+
+    /// A stable text naming the scope: the same command gives the same key, so it resumes.
+    pub fn key(&self) -> String {
+        let sections = if self.sections.is_empty() {
+            "*".to_string()
+        } else {
+            self.sections.join(",")
+        };
+        format!("areas={};sections={sections}", self.areas.join(","))
+    }
+
+    /// The (area code, section) jobs: every chosen section that has facts for the area.
+    pub fn jobs(&self, set: &FactSet) -> Vec<(String, String)> {
+        let mut jobs = Vec::new();
+        for code in &self.areas {
+            let Ok(area) = set.find_area(code) else {
+                continue;
+            };
+            for section in set.sections_for(area) {
+                if self.sections.is_empty() || self.sections.iter().any(|s| s == section.id()) {
+                    jobs.push((code.clone(), section.id().to_string()));
+                }
+            }
+        }
+        jobs
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    pub started_by: String,
+    pub force: bool,
+    pub max_attempts: usize,
+    pub lease: Duration,
+    pub retry: RetryPolicy,
+    pub limits: Limits,
+    /// Price per 1,000 prompt and completion tokens.
+    pub prices: (f64, f64),
+}
+
+/// What a run did, for the summary table.
+#[derive(Clone, Debug)]
+pub struct RunSummary {
+    pub run: RunRow,
+    pub resumed: bool,
+    pub jobs: Vec<JobRow>,
+    pub retries: usize,
+    pub wall: Duration,
+}
+
+impl RunSummary {
+    pub fn by_status(&self) -> BTreeMap<String, usize> {
+        let mut m = BTreeMap::new();
+        for j in &self.jobs {
+            *m.entry(j.status.clone()).or_default() += 1;
+        }
+        m
+    }
+}
+
+pub struct Runner {
+    store: Store,
+    facts: Arc<FactSet>,
+    prompter: Arc<Prompter>,
+    provider: Arc<Provider>,
+    limiter: RateLimiter,
+    options: RunOptions,
+    stop: Arc<AtomicBool>,
+    holder_prefix: String,
+}
+
+impl Runner {
+    pub fn new(
+        store: Store,
+        facts: FactSet,
+        prompter: Prompter,
+        provider: Provider,
+        options: RunOptions,
+    ) -> Arc<Runner> {
+        let limiter = RateLimiter::new(options.limits);
+        Arc::new(Runner {
+            store,
+            facts: Arc::new(facts),
+            prompter: Arc::new(prompter),
+            provider: Arc::new(provider),
+            limiter,
+            options,
+            stop: Arc::new(AtomicBool::new(false)),
+            holder_prefix: format!("pid{}-{:08x}", std::process::id(), fastrand::u32(..)),
+        })
+    }
+
+    /// Works every open run made for this worker's model and parameters, run after run; with
+    /// `exit_when_idle` it returns once none has a claimable job, else it waits for new runs.
+    pub async fn serve(
+        self: &Arc<Self>,
+        exit_when_idle: bool,
+    ) -> Result<Vec<RunSummary>, StoreError> {
+        let settings = self.provider.settings();
+        let mut done = Vec::new();
+        while !self.stop.load(Ordering::SeqCst) {
+            let open = self
+                .store
+                .open_runs(&settings.model, &settings.params())
+                .await?;
+            if open.is_empty() {
+                if exit_when_idle {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                continue;
+            }
+            for run_id in open {
+                done.push(self.work(run_id, true).await?);
+            }
+        }
+        Ok(done)
+    }
+
+    pub fn facts(&self) -> &FactSet {
+        &self.facts
+    }
+
+    /// Set to stop claiming new jobs; jobs in flight finish.
+    pub fn stop_flag(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.stop)
+    }
+
+    /// Resumes the unfinished run of this scope, model and parameters, or creates one.
+    pub async fn start_or_resume(&self, scope: &Scope) -> Result<(i64, bool), StoreError> {
+        let settings = self.provider.settings();
+        let (key, params) = (scope.key(), settings.params());
+        if let Some(id) = self
+            .store
+            .unfinished_run(&key, &settings.model, &params)
+            .await?
+        {
+            return Ok((id, true));
+        }
+        let jobs = scope.jobs(&self.facts);
+        let id = self
+            .store
+            .create_run(&NewRun {
+                started_by: &self.options.started_by,
+                scope: &key,
+                model: &settings.model,
+                params: &params,
+                jobs: &jobs,
+            })
+            .await?;
+        Ok((id, false))
+    }
+
+    /// Works a run until no job is open (or a stop is asked for), with as many worker tasks as
+    /// the concurrency bound, then closes it with its totals.
+    pub async fn work(
+        self: &Arc<Self>,
+        run_id: i64,
+        resumed: bool,
+    ) -> Result<RunSummary, StoreError> {
+        let started = Instant::now();
+        let retries = Arc::new(AtomicUsize::new(0));
+        let workers = self.options.limits.concurrency.max(1);
+        let mut tasks = tokio::task::JoinSet::new();
+        for n in 0..workers {
+            let me = Arc::clone(self);
+            let retries = Arc::clone(&retries);
+            let holder = format!("{}-w{n}", self.holder_prefix);
+            tasks.spawn(async move { me.worker(run_id, holder, retries).await });
+        }
+        let mut first_error = None;
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    self.stop.store(true, Ordering::SeqCst);
+                    first_error.get_or_insert(e);
+                }
+                Err(panic) => {
+                    self.stop.store(true, Ordering::SeqCst);
+                    first_error.get_or_insert(StoreError::Corrupt(format!(
+                        "a worker task failed: {panic}"
+                    )));
+                }
+            }
+        }
+        if let Some(e) = first_error {
+            return Err(e);
+        }
+        let run = self.store.finish_run(run_id, self.options.prices).await?;
+        let jobs = self.store.jobs(run_id).await?;
+        Ok(RunSummary {
+            run,
+            resumed,
+            jobs,
+            retries: retries.load(Ordering::SeqCst),
+            wall: started.elapsed(),
+        })
+    }
+
+    async fn worker(
+        &self,
+        run_id: i64,
+        holder: String,
+        retries: Arc<AtomicUsize>,
+    ) -> Result<(), StoreError> {
+        let lease_ms = i64::try_from(self.options.lease.as_millis()).unwrap_or(i64::MAX);
+        let ctx = JobContext {
+            store: &self.store,
+            facts: &self.facts,
+            prompter: &self.prompter,
+            provider: &self.provider,
+            limiter: &self.limiter,
+            policy: &self.options.retry,
+            max_attempts: self.options.max_attempts,
+            force: self.options.force,
+        };
+        while !self.stop.load(Ordering::SeqCst) {
+            let Some(job) = self.store.claim_job(run_id, &holder, lease_ms).await? else {
+                if self.store.open_jobs(run_id).await? == 0 {
+                    return Ok(());
+                }
+                // Jobs are leased by others or waiting out a Retry-After.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            };
+            let span = tracing::info_span!("job", id = job.id, area = %job.area_code, section = %job.section);
+            // Keep the lease alive while the job runs; a dead process stops renewing and
+            // another worker retakes the job once the lease expires.
+            let heartbeat = {
+                let store = self.store.clone();
+                let (id, holder, lease) = (job.id, holder.clone(), self.options.lease);
+                tokio::spawn(async move {
+                    loop {
+                        tokio::time::sleep(lease / 3).await;
+                        let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
+                        if !store
+                            .renew_lease(id, &holder, lease_ms)
+                            .await
+                            .unwrap_or(false)
+                        {
+                            break;
+                        }
+                    }
+                })
+            };
+            let result = process(&ctx, &job).instrument(span).await;
+            heartbeat.abort();
+            match result {
+                Ok(JobResult::Finished {
+                    outcome,
+                    retries: r,
+                }) => {
+                    retries.fetch_add(r, Ordering::SeqCst);
+                    log_outcome(&job, &outcome);
+                    if !self.store.finish_job(job.id, &holder, &outcome).await? {
+                        tracing::warn!(
+                            "lease lost before the job finished; another worker owns it"
+                        );
+                    }
+                }
+                Ok(JobResult::Requeued {
+                    after,
+                    error,
+                    retries: r,
+                }) => {
+                    retries.fetch_add(r, Ordering::SeqCst);
+                    let due = now_ms() + i64::try_from(after.as_millis()).unwrap_or(i64::MAX / 2);
+                    tracing::info!(wait_s = after.as_secs(), %error, "requeued");
+                    self.store.requeue_job(job.id, &holder, due, &error).await?;
+                }
+                Err(JobError::Input(error)) => {
+                    let outcome = JobOutcome::Failed { error };
+                    log_outcome(&job, &outcome);
+                    self.store.finish_job(job.id, &holder, &outcome).await?;
+                }
+                Err(JobError::Store(e)) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
+fn log_outcome(job: &JobRow, outcome: &JobOutcome) {
+    let what = match outcome {
+        JobOutcome::NeedsReview { draft_id } => format!("needs_review (draft {draft_id})"),
+        JobOutcome::FailedChecks { draft_id } => format!("failed_checks (draft {draft_id})"),
+        JobOutcome::Failed { error } => format!("failed: {error}"),
+        JobOutcome::Skipped { draft_id } => format!("skipped: draft {draft_id} is current"),
+    };
+    tracing::info!(area = %job.area_code, section = %job.section, "{what}");
+    eprintln!("{} {}: {what}", job.area_code, job.section);
+}

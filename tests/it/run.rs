@@ -1,0 +1,535 @@
+//! Regeneration runs against the scripted mock server: re-asking, retries, permanent errors,
+//! skipping what is current, and resuming after the process is killed.
+
+use crate::helpers::{data_dir, prompts_dir, root};
+use crate::mock_llm::{MockLlm, Reply};
+use narrator::facts;
+use narrator::prompt::Prompter;
+use narrator::provider::{Limits, Provider, ProviderSettings, RetryPolicy, Secret};
+use narrator::run::{RunOptions, RunSummary, Runner, Scope};
+use narrator::store::Store;
+use std::time::{Duration, Instant};
+
+const GOOD: &str = "In 2023-24, Coventry spent £46,992 per 100,000 people on adult social care, slightly below the England average of £47,758.16.";
+const WRONG: &str = "In 2023-24, Coventry spent £49,992 per 100,000 people on adult social care.";
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    store: Store,
+}
+
+async fn setup() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("runs.db").display());
+    let store = Store::connect(&url).await.unwrap();
+    Setup { _dir: dir, store }
+}
+
+fn options() -> RunOptions {
+    RunOptions {
+        started_by: "test".into(),
+        force: false,
+        max_attempts: 3,
+        lease: Duration::from_secs(30),
+        retry: RetryPolicy {
+            max_retries: 3,
+            min_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(50),
+            retry_after_cap: Duration::from_secs(5),
+        },
+        limits: Limits {
+            requests_per_minute: 60_000.0,
+            tokens_per_minute: 1e9,
+            concurrency: 2,
+        },
+        prices: (0.5, 1.5),
+    }
+}
+
+fn provider(mock: &MockLlm, max_tokens: u32, timeout: Duration) -> Provider {
+    Provider::new(ProviderSettings {
+        base_url: mock.url.clone(),
+        api_key: Secret::new("sk-test"),
+        model: "mock".into(),
+        temperature: 0.2,
+        max_tokens,
+        timeout,
+    })
+    .unwrap()
+}
+
+fn runner(store: &Store, provider: Provider, options: RunOptions) -> std::sync::Arc<Runner> {
+    let set = facts::load(&data_dir()).unwrap();
+    Runner::new(
+        store.clone(),
+        set,
+        Prompter::new(&prompts_dir()).unwrap(),
+        provider,
+        options,
+    )
+}
+
+fn scope(areas: &[&str], sections: &[&str]) -> Scope {
+    let set = facts::load(&data_dir()).unwrap();
+    let areas: Vec<String> = areas.iter().map(|a| a.to_string()).collect();
+    let sections: Vec<String> = sections.iter().map(|s| s.to_string()).collect();
+    Scope::resolve(&set, &areas, &sections, false).unwrap()
+}
+
+async fn run_one(
+    mock: &MockLlm,
+    setup: &Setup,
+    options: RunOptions,
+    area: &str,
+    section: &str,
+) -> RunSummary {
+    let runner = runner(
+        &setup.store,
+        provider(mock, 500, Duration::from_secs(1)),
+        options,
+    );
+    let (id, resumed) = runner
+        .start_or_resume(&scope(&[area], &[section]))
+        .await
+        .unwrap();
+    runner.work(id, resumed).await.unwrap()
+}
+
+async fn coventry_funding(script: Vec<Reply>) -> (MockLlm, Setup, RunSummary) {
+    let mock = MockLlm::start(script, false).await;
+    let setup = setup().await;
+    let summary = run_one(&mock, &setup, options(), "Coventry", "funding").await;
+    (mock, setup, summary)
+}
+
+#[tokio::test]
+async fn a_correct_draft_is_stored_with_its_report_for_review() {
+    let (mock, setup, s) = coventry_funding(vec![Reply::chat(GOOD)]).await;
+    let job = &s.jobs[0];
+    assert_eq!((job.status.as_str(), job.attempts), ("needs_review", 1));
+    let (text, report, pass) = setup
+        .store
+        .draft(job.draft_id.unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(text, GOOD);
+    assert!(
+        pass && report.contains("\"verdict\": \"supported\""),
+        "{report}"
+    );
+    assert_eq!(mock.requests().len(), 1);
+    assert_eq!(s.run.status, "finished");
+    assert_eq!((s.run.prompt_tokens, s.run.completion_tokens), (120, 80));
+    assert!((s.run.cost - (0.12 * 0.5 + 0.08 * 1.5)).abs() < 1e-9);
+    let sent = &mock.requests()[0];
+    assert_eq!(sent["model"], "mock");
+    assert_eq!(sent["messages"][0]["role"], "system");
+}
+
+#[tokio::test]
+async fn a_wrong_figure_is_sent_back_and_the_correction_stored() {
+    let (mock, setup, s) = coventry_funding(vec![Reply::chat(WRONG), Reply::chat(GOOD)]).await;
+    let job = &s.jobs[0];
+    assert_eq!((job.status.as_str(), job.attempts), ("needs_review", 2));
+    assert_eq!(
+        setup.store.draft_count(job.id).await.unwrap(),
+        2,
+        "every attempt is stored"
+    );
+    let second = &mock.requests()[1];
+    let messages = second["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 4);
+    assert_eq!(messages[2]["content"], WRONG);
+    let feedback = messages[3]["content"].as_str().unwrap();
+    assert!(feedback.contains("\"£49,992\": unsupported"), "{feedback}");
+}
+
+#[tokio::test]
+async fn three_wrong_drafts_end_in_failed_checks() {
+    let (_mock, setup, s) = coventry_funding(vec![
+        Reply::chat(WRONG),
+        Reply::chat(WRONG),
+        Reply::chat(WRONG),
+    ])
+    .await;
+    let job = &s.jobs[0];
+    assert_eq!((job.status.as_str(), job.attempts), ("failed_checks", 3));
+    let (_, _, pass) = setup
+        .store
+        .draft(job.draft_id.unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!pass, "the last report is kept with the job");
+}
+
+#[tokio::test]
+async fn a_429_is_retried_after_the_wait_it_asks_for() {
+    let started = Instant::now();
+    let (mock, _setup, s) = coventry_funding(vec![
+        Reply::status(
+            429,
+            r#"{"error":{"message":"slow down","type":"requests"}}"#,
+        )
+        .header("retry-after", "1"),
+        Reply::chat(GOOD),
+    ])
+    .await;
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(s.jobs[0].status, "needs_review");
+    assert_eq!((mock.requests().len(), s.retries), (2, 1));
+}
+
+#[tokio::test]
+async fn retry_after_in_milliseconds_and_as_a_date_are_honoured() {
+    // An HTTP date has whole seconds: three seconds ahead is more than two seconds away.
+    let date = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(3));
+    let started = Instant::now();
+    let (_mock, _setup, s) = coventry_funding(vec![
+        Reply::status(429, "{}").header("retry-after-ms", "300"),
+        Reply::status(503, "{}").header("retry-after", &date),
+        Reply::chat(GOOD),
+    ])
+    .await;
+    assert!(
+        started.elapsed() >= Duration::from_millis(2300),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(s.jobs[0].status, "needs_review");
+}
+
+#[tokio::test]
+async fn a_retry_after_beyond_the_cap_requeues_the_job_instead_of_blocking() {
+    let mock = MockLlm::start(
+        vec![Reply::status(429, "{}").header("retry-after", "3600")],
+        false,
+    )
+    .await;
+    let setup = setup().await;
+    let mut opts = options();
+    opts.retry.retry_after_cap = Duration::from_secs(1);
+    let runner = runner(
+        &setup.store,
+        provider(&mock, 500, Duration::from_secs(1)),
+        opts,
+    );
+    let (id, _) = runner
+        .start_or_resume(&scope(&["Coventry"], &["funding"]))
+        .await
+        .unwrap();
+    let stop = runner.stop_flag();
+    let work = tokio::spawn({
+        let runner = runner.clone();
+        async move { runner.work(id, false).await.unwrap() }
+    });
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let s = work.await.unwrap();
+    assert_eq!(
+        s.jobs[0].status, "queued",
+        "waiting out the hour in the queue, not in a worker"
+    );
+    assert!(
+        s.jobs[0]
+            .last_error
+            .as_deref()
+            .unwrap_or("")
+            .contains("429"),
+        "{:?}",
+        s.jobs[0].last_error
+    );
+    assert_eq!(s.run.status, "interrupted");
+}
+
+#[tokio::test]
+async fn server_errors_then_success() {
+    let (mock, _setup, s) = coventry_funding(vec![
+        Reply::status(500, "oops"),
+        Reply::status(502, "bad gateway"),
+        Reply::chat(GOOD),
+    ])
+    .await;
+    assert_eq!(s.jobs[0].status, "needs_review");
+    assert_eq!(mock.requests().len(), 3);
+}
+
+#[tokio::test]
+async fn a_timeout_is_retried() {
+    let (mock, _setup, s) = coventry_funding(vec![
+        Reply::chat(GOOD).delayed(Duration::from_secs(3)),
+        Reply::chat(GOOD),
+    ])
+    .await;
+    assert_eq!(s.jobs[0].status, "needs_review");
+    assert_eq!(mock.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn malformed_json_is_retried() {
+    let (mock, _setup, s) = coventry_funding(vec![
+        Reply::status(200, "{\"choices\": [ not json"),
+        Reply::chat(GOOD),
+    ])
+    .await;
+    assert_eq!(s.jobs[0].status, "needs_review");
+    assert_eq!(mock.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn a_truncated_answer_is_a_failed_attempt() {
+    let (mock, setup, s) = coventry_funding(vec![
+        Reply::finished("In 2023-24, Coventry spent", "length"),
+        Reply::chat(GOOD),
+    ])
+    .await;
+    let job = &s.jobs[0];
+    assert_eq!(job.status, "needs_review");
+    assert_eq!(
+        setup.store.draft_count(job.id).await.unwrap(),
+        1,
+        "no draft from a truncated answer"
+    );
+    assert_eq!(mock.requests().len(), 2);
+    assert_eq!(
+        job.prompt_tokens, 240,
+        "the truncated answer's tokens still count"
+    );
+}
+
+#[tokio::test]
+async fn an_invalid_key_is_permanent_and_not_retried() {
+    let (mock, _setup, s) = coventry_funding(vec![Reply::status(
+        401,
+        r#"{"error":{"message":"Incorrect API key provided"}}"#,
+    )])
+    .await;
+    let job = &s.jobs[0];
+    assert_eq!(job.status, "failed");
+    assert!(
+        job.last_error.as_deref().unwrap().contains("401"),
+        "{:?}",
+        job.last_error
+    );
+    assert_eq!(mock.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn an_exhausted_quota_is_permanent() {
+    let (mock, _setup, s) = coventry_funding(vec![Reply::status(
+        429,
+        r#"{"error":{"code":"insufficient_quota"}}"#,
+    )])
+    .await;
+    assert_eq!(s.jobs[0].status, "failed");
+    assert_eq!(mock.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn a_current_draft_is_not_generated_again_unless_forced() {
+    let mock = MockLlm::start(vec![Reply::chat(GOOD), Reply::chat(GOOD)], false).await;
+    let setup = setup().await;
+    let first = run_one(&mock, &setup, options(), "Coventry", "funding").await;
+    assert_eq!(first.jobs[0].status, "needs_review");
+    let second = run_one(&mock, &setup, options(), "Coventry", "funding").await;
+    assert_eq!(second.jobs[0].status, "skipped");
+    assert_eq!(second.jobs[0].draft_id, first.jobs[0].draft_id);
+    assert_eq!(mock.requests().len(), 1);
+    let forced = run_one(
+        &mock,
+        &setup,
+        RunOptions {
+            force: true,
+            ..options()
+        },
+        "Coventry",
+        "funding",
+    )
+    .await;
+    assert_eq!(forced.jobs[0].status, "needs_review");
+    assert_eq!(mock.requests().len(), 2);
+}
+
+/// Kills `narrator run` with SIGKILL part-way, runs the same command again, and checks every
+/// job finished once: one draft per job, no job generated twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_run_is_finished_by_running_the_same_command_again() {
+    let mock = MockLlm::start(Vec::new(), true).await;
+    mock.set_echo_delay(Duration::from_millis(300));
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("kill.db").display());
+    let args: Vec<String> = [
+        "run",
+        "--area",
+        "Coventry",
+        "--area",
+        "E06000022",
+        "--concurrency",
+        "1",
+        "--lease-secs",
+        "2",
+        "--max-attempts",
+        "1",
+        "--model",
+        "mock",
+        "--base-url",
+        &mock.url,
+        "--database-url",
+        &db,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let spawn = move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_narrator"))
+            .args(&args)
+            .current_dir(root())
+            .env("NARRATOR_API_KEY", "sk-test")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut first = spawn();
+    let store = Store::connect(&db).await.unwrap();
+    // Wait until a few jobs are done, then kill the process outright.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let done = match store.runs(1).await.unwrap().first() {
+            Some(run) => store
+                .jobs(run.id)
+                .await
+                .unwrap()
+                .iter()
+                .filter(|j| j.draft_id.is_some())
+                .count(),
+            None => 0,
+        };
+        if done >= 3 || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let run = store.runs(1).await.unwrap()[0].clone();
+    let jobs_before = store.jobs(run.id).await.unwrap();
+    let total = jobs_before.len();
+    let done_before = jobs_before.iter().filter(|j| j.draft_id.is_some()).count();
+    assert!(
+        done_before >= 3 && done_before < total,
+        "killed after {done_before} of {total} jobs"
+    );
+
+    let status = tokio::task::spawn_blocking(move || spawn().wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.code().is_some(), "the second run ends normally");
+    let runs = store.runs(10).await.unwrap();
+    assert_eq!(
+        runs.len(),
+        1,
+        "the same command resumed the run instead of starting another"
+    );
+    assert_eq!(runs[0].status, "finished");
+    let jobs = store.jobs(run.id).await.unwrap();
+    for job in &jobs {
+        assert!(
+            job.draft_id.is_some(),
+            "{} {} has no draft: {}",
+            job.area_code,
+            job.section,
+            job.status
+        );
+        assert_eq!(
+            store.draft_count(job.id).await.unwrap(),
+            1,
+            "{} {} generated twice",
+            job.area_code,
+            job.section
+        );
+    }
+    // At most the one request in flight when the process died was repeated.
+    assert!(
+        mock.requests().len() <= total + 1,
+        "{} requests for {total} jobs",
+        mock.requests().len()
+    );
+}
+
+/// Three `narrator worker` processes share one PostgreSQL queue: every job is claimed once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_workers_on_postgresql_never_generate_a_job_twice() {
+    let dbs = crate::helpers::TestDatabases::new().await;
+    let mock = MockLlm::start(Vec::new(), true).await;
+    mock.set_echo_delay(Duration::from_millis(50));
+    let store = Store::connect(&dbs.postgres).await.unwrap();
+    // The same model and parameters as the workers' defaults, so they take this run.
+    let runner = runner(
+        &store,
+        provider(&mock, 700, Duration::from_secs(5)),
+        options(),
+    );
+    let (run_id, _) = runner
+        .start_or_resume(&scope(&["Coventry", "E06000022"], &[]))
+        .await
+        .unwrap();
+    let total = store.jobs(run_id).await.unwrap().len();
+    assert!(total >= 10, "{total} jobs");
+
+    let workers: Vec<_> = (0..3)
+        .map(|_| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_narrator"))
+                .args([
+                    "worker",
+                    "--exit-when-idle",
+                    "--model",
+                    "mock",
+                    "--max-attempts",
+                    "1",
+                    "--concurrency",
+                    "2",
+                ])
+                .args(["--base-url", &mock.url, "--database-url", &dbs.postgres])
+                .current_dir(root())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let statuses = tokio::task::spawn_blocking(move || {
+        workers
+            .into_iter()
+            .map(|mut w| w.wait().unwrap())
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    assert!(statuses.iter().all(|s| s.success()), "{statuses:?}");
+    for job in store.jobs(run_id).await.unwrap() {
+        assert!(
+            job.draft_id.is_some(),
+            "{} {}: {}",
+            job.area_code,
+            job.section,
+            job.status
+        );
+        assert_eq!(
+            store.draft_count(job.id).await.unwrap(),
+            1,
+            "{} {} generated twice",
+            job.area_code,
+            job.section
+        );
+    }
+    assert_eq!(mock.requests().len(), total, "one request per job");
+    assert_eq!(store.run(run_id).await.unwrap().unwrap().status, "finished");
+    store.close().await;
+    dbs.drop_postgres().await;
+}
