@@ -55,6 +55,11 @@ pub enum Command {
     /// Work the open runs made for this model and parameters, claiming jobs with leases;
     /// start several (on several machines) against one PostgreSQL database.
     Worker(WorkerArgs),
+
+    /// The whole pipeline on this machine: validate the data, start the local model (installing
+    /// it once) unless NARRATOR_BASE_URL names another, write and check drafts for every seed
+    /// council and section, and print a summary with the pass rate.
+    Demo(RunArgs),
 }
 
 #[derive(Debug, Args)]
@@ -67,7 +72,7 @@ pub struct WorkerArgs {
     pub run: RunArgs,
 }
 
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct DatabaseArgs {
     /// `sqlite://path` (the default, a file under .narrator/) or `postgres://...` when several
     /// workers share a queue.
@@ -79,7 +84,7 @@ pub struct DatabaseArgs {
     pub database_url: String,
 }
 
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct ProviderArgs {
     /// Base URL of an OpenAI-compatible API (OpenAI, vLLM, Ollama, llama.cpp's server).
     #[arg(
@@ -115,7 +120,7 @@ pub struct ProviderArgs {
     pub timeout_secs: u64,
 }
 
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct RunArgs {
     /// Council by code or name; repeat for several.
     #[arg(long = "area")]

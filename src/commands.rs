@@ -26,6 +26,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::EvalChecker(args) => eval_checker(&cli, args),
         Command::Run(args) => runtime()?.block_on(run_jobs(&cli, args)),
         Command::Worker(args) => runtime()?.block_on(worker(&cli, args)),
+        Command::Demo(args) => runtime()?.block_on(demo(&cli, args)),
         Command::Runs(RunsCommand::List { limit, database }) => {
             runtime()?.block_on(runs_list(&database.database_url, *limit))
         }
@@ -280,6 +281,7 @@ fn stop_on_ctrl_c(stop: std::sync::Arc<std::sync::atomic::AtomicBool>) {
             eprintln!("stopping: finishing the requests in flight (Ctrl-C again to quit now)");
             stop.store(true, std::sync::atomic::Ordering::SeqCst);
             if tokio::signal::ctrl_c().await.is_ok() {
+                crate::local::kill_local_server();
                 std::process::exit(130);
             }
         }
@@ -306,6 +308,25 @@ async fn worker(cli: &Cli, args: &crate::cli::WorkerArgs) -> Result<ExitCode> {
 
 async fn run_jobs(cli: &Cli, args: &RunArgs) -> Result<ExitCode> {
     let (runner, store) = runner(cli, args).await?;
+    let summary = run_scope(&runner, &store, args).await?;
+    store.close().await;
+    let failed = summary
+        .jobs
+        .iter()
+        .any(|j| j.status == "failed" || j.status == "failed_checks");
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Creates or resumes the run of the flags' scope, works it, and prints its summary table.
+async fn run_scope(
+    runner: &std::sync::Arc<Runner>,
+    store: &Store,
+    args: &RunArgs,
+) -> Result<RunSummary> {
     let scope = Scope::resolve(runner.facts(), &args.areas, &args.sections, args.all)
         .map_err(anyhow::Error::msg)?;
     let (run_id, resumed) = match args.resume {
@@ -321,10 +342,10 @@ async fn run_jobs(cli: &Cli, args: &RunArgs) -> Result<ExitCode> {
             .await
             .context("creating the run")?,
     };
-    let jobs = store.jobs(run_id).await?.len();
     eprintln!(
-        "{} run {run_id}: {jobs} jobs ({}), model {} at {}",
+        "{} run {run_id}: {} jobs ({}), model {} at {}",
         if resumed { "resuming" } else { "starting" },
+        store.jobs(run_id).await?.len(),
         scope.key(),
         args.provider.model,
         args.provider.base_url
@@ -334,16 +355,7 @@ async fn run_jobs(cli: &Cli, args: &RunArgs) -> Result<ExitCode> {
         .await
         .context("running the jobs")?;
     print!("{}", render_summary(&summary));
-    store.close().await;
-    let failed = summary
-        .jobs
-        .iter()
-        .any(|j| j.status == "failed" || j.status == "failed_checks");
-    Ok(if failed {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(summary)
 }
 
 fn render_summary(s: &RunSummary) -> String {
@@ -439,4 +451,78 @@ async fn runs_show(url: &str, id: i64, format: CheckFormat) -> Result<ExitCode> 
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn demo(cli: &Cli, args: &RunArgs) -> Result<ExitCode> {
+    let set = load(cli)?;
+    eprintln!(
+        "data: {} councils, {} sections, {} facts: valid",
+        set.councils().count(),
+        set.sections().len(),
+        set.facts().len()
+    );
+    let mut args = args.clone();
+    args.all = args.areas.is_empty();
+    // Another endpoint named in the environment replaces the local model.
+    let _local = if std::env::var_os("NARRATOR_BASE_URL").is_none() {
+        let server = crate::local::LocalServer::start()
+            .await
+            .context("starting the local model")?;
+        args.provider.base_url = server.url().to_string();
+        // llama.cpp's server answers one request at a time on two cores: queueing more only
+        // turns waits into timeouts.
+        args.concurrency = 1;
+        Some(server)
+    } else {
+        None
+    };
+    let (runner, store) = runner(cli, &args).await?;
+    let summary = run_scope(&runner, &store, &args).await?;
+    let run_id = summary.run.id;
+    let reports = store.run_reports(run_id).await?;
+    print!("{}", render_demo_totals(&summary, &reports));
+    println!(
+        "drafts are in {}; see them with `narrator runs show {run_id}` (the review page comes with the review issues)",
+        args.database.database_url
+    );
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Pass rate and flagged figures by verdict over every draft of the run.
+fn render_demo_totals(s: &RunSummary, reports: &[String]) -> String {
+    let mut by_verdict: std::collections::BTreeMap<String, usize> =
+        std::collections::BTreeMap::new();
+    let mut passed = 0;
+    for r in reports {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(r) else {
+            continue;
+        };
+        if v["pass"] == true {
+            passed += 1;
+        }
+        for m in v["mentions"].as_array().into_iter().flatten() {
+            let verdict = m["verdict"].as_str().unwrap_or("?");
+            if matches!(
+                verdict,
+                "unsupported" | "misattributed" | "wrong_period" | "wrong_direction"
+            ) {
+                *by_verdict.entry(verdict.to_string()).or_default() += 1;
+            }
+        }
+    }
+    let jobs = s.jobs.len().max(1);
+    let ok = s
+        .jobs
+        .iter()
+        .filter(|j| j.status == "needs_review" || j.status == "skipped")
+        .count();
+    let flagged: Vec<String> = by_verdict.iter().map(|(k, v)| format!("{v} {k}")).collect();
+    format!(
+        "drafts: {} written, {passed} passed the check; jobs passing: {ok} of {} ({:.0}%); flagged figures: {}\n",
+        reports.len(),
+        s.jobs.len(),
+        ok as f64 * 100.0 / jobs as f64,
+        if flagged.is_empty() { "none".to_string() } else { flagged.join(", ") }
+    )
 }

@@ -7,6 +7,7 @@ pub mod commands;
 pub mod config;
 pub mod eval;
 pub mod facts;
+pub mod local;
 pub mod prompt;
 pub mod provider;
 pub mod run;

@@ -93,6 +93,7 @@ pub(crate) async fn process(ctx: &JobContext<'_>, job: &JobRow) -> Result<JobRes
             });
         }
     }
+    tracing::debug!(system = messages.system(), user = messages.user(), "prompt");
     let checker = Checker::new(&view);
     let mut conversation = vec![
         ChatMessage {

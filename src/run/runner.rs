@@ -222,6 +222,14 @@ impl Runner {
             let holder = format!("{}-w{n}", self.holder_prefix);
             tasks.spawn(async move { me.worker(run_id, holder, retries).await });
         }
+        let progress = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| {
+            tokio::spawn(progress(
+                self.store.clone(),
+                run_id,
+                Arc::clone(&retries),
+                started,
+            ))
+        });
         let mut first_error = None;
         while let Some(joined) = tasks.join_next().await {
             match joined {
@@ -237,6 +245,10 @@ impl Runner {
                     )));
                 }
             }
+        }
+        if let Some(p) = progress {
+            p.abort();
+            eprintln!();
         }
         if let Some(e) = first_error {
             return Err(e);
@@ -344,4 +356,36 @@ fn log_outcome(job: &JobRow, outcome: &JobOutcome) {
     };
     tracing::info!(area = %job.area_code, section = %job.section, "{what}");
     eprintln!("{} {}: {what}", job.area_code, job.section);
+}
+
+/// On a terminal: one status line, redrawn every second (done, failed, retries, tokens, ETA).
+async fn progress(store: Store, run_id: i64, retries: Arc<AtomicUsize>, started: Instant) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let Ok(jobs) = store.jobs(run_id).await else {
+            continue;
+        };
+        let total = jobs.len();
+        let count = |status: &str| jobs.iter().filter(|j| j.status == status).count();
+        let open = count("queued") + count("running");
+        let done = total - open;
+        let tokens: i64 = jobs
+            .iter()
+            .map(|j| j.prompt_tokens + j.completion_tokens)
+            .sum();
+        let elapsed = started.elapsed().as_secs_f64();
+        let eta = if done > 0 {
+            format!("{:.0}s", elapsed / done as f64 * open as f64)
+        } else {
+            "?".to_string()
+        };
+        eprint!(
+            "\r\x1b[2K[run {run_id}] {done}/{total} done: {} for review, {} failed checks, {} failed, {} skipped; {} retries; {tokens} tokens; ETA {eta}",
+            count("needs_review"),
+            count("failed_checks"),
+            count("failed"),
+            count("skipped"),
+            retries.load(Ordering::SeqCst),
+        );
+    }
 }

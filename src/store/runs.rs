@@ -462,6 +462,18 @@ impl Store {
         .transpose()
     }
 
+    /// Every draft's check report (JSON) of a run.
+    pub async fn run_reports(&self, run_id: i64) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query("SELECT report FROM drafts WHERE run_id = $1 ORDER BY id")
+            .bind(run_id)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| r.try_get("report"))
+            .collect::<Result<_, _>>()?)
+    }
+
     /// Number of drafts stored for a job (every attempt is kept).
     pub async fn draft_count(&self, job_id: i64) -> Result<i64, StoreError> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM drafts WHERE job_id = $1")

@@ -6,6 +6,7 @@ mod facts_check;
 mod golden_check;
 mod golden_prompts;
 mod helpers;
+mod local_model;
 mod mock_llm;
 mod prompt_cli;
 mod run;
