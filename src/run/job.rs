@@ -146,7 +146,7 @@ pub(crate) async fn process(ctx: &JobContext<'_>, job: &JobRow) -> Result<JobRes
                 // A truncated, empty or refused answer is a failed attempt: try again.
                 retries += r;
                 ctx.store
-                    .add_job_tokens(job.id, prompt_tokens, completion_tokens)
+                    .record_unusable_attempt(job.id, prompt_tokens, completion_tokens, &reason)
                     .await?;
                 tracing::info!(%reason, "unusable answer");
                 unusable = Some(reason);

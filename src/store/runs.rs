@@ -312,19 +312,23 @@ impl Store {
         Ok(id)
     }
 
-    /// Counts provider tokens spent on an attempt that produced no draft (a failed request).
-    pub async fn add_job_tokens(
+    /// Counts an attempt whose answer could not be a draft (truncated, empty, refused), with
+    /// the tokens it spent, and why.
+    pub async fn record_unusable_attempt(
         &self,
         job_id: i64,
         prompt: i64,
         completion: i64,
+        reason: &str,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE jobs SET prompt_tokens = prompt_tokens + $1, completion_tokens = completion_tokens + $2 WHERE id = $3",
+            "UPDATE jobs SET attempts = attempts + 1, prompt_tokens = prompt_tokens + $1, \
+             completion_tokens = completion_tokens + $2, last_error = $4 WHERE id = $3",
         )
         .bind(prompt)
         .bind(completion)
         .bind(job_id)
+        .bind(reason)
         .execute(&self.pool)
         .await?;
         Ok(())

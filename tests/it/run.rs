@@ -289,7 +289,7 @@ async fn a_truncated_answer_is_a_failed_attempt() {
     ])
     .await;
     let job = &s.jobs[0];
-    assert_eq!(job.status, "needs_review");
+    assert_eq!((job.status.as_str(), job.attempts), ("needs_review", 2));
     assert_eq!(
         setup.store.draft_count(job.id).await.unwrap(),
         1,
