@@ -494,12 +494,23 @@ fn render_demo_totals(s: &RunSummary, reports: &[String]) -> String {
     let mut by_verdict: std::collections::BTreeMap<String, usize> =
         std::collections::BTreeMap::new();
     let mut passed = 0;
+    let mut passed_without_figures = 0;
     for r in reports {
         let Ok(v) = serde_json::from_str::<serde_json::Value>(r) else {
             continue;
         };
         if v["pass"] == true {
             passed += 1;
+            // A text with no figure passes trivially: say how often that happened.
+            let proven = v["mentions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|m| m["verdict"].as_str())
+                .any(|v| v == "supported" || v == "derived");
+            if !proven {
+                passed_without_figures += 1;
+            }
         }
         for m in v["mentions"].as_array().into_iter().flatten() {
             let verdict = m["verdict"].as_str().unwrap_or("?");
@@ -519,7 +530,7 @@ fn render_demo_totals(s: &RunSummary, reports: &[String]) -> String {
         .count();
     let flagged: Vec<String> = by_verdict.iter().map(|(k, v)| format!("{v} {k}")).collect();
     format!(
-        "drafts: {} written, {passed} passed the check; jobs passing: {ok} of {} ({:.0}%); flagged figures: {}\n",
+        "drafts: {} written, {passed} passed the check ({passed_without_figures} of them quote no figure); jobs passing: {ok} of {} ({:.0}%); flagged figures: {}\n",
         reports.len(),
         s.jobs.len(),
         ok as f64 * 100.0 / jobs as f64,
