@@ -102,7 +102,9 @@ impl Drop for LocalServer {
 pub fn kill_local_server() {
     let pid = LOCAL_SERVER_PID.swap(0, Ordering::SeqCst);
     if pid != 0 {
-        // The script execs python, so its pid is the server's.
-        let _ = Command::new("kill").arg(pid.to_string()).status();
+        // The script execs python, so its pid is the server's. SIGKILL: on SIGTERM the server
+        // would first finish the generation in flight, which can take minutes, and it keeps
+        // nothing worth a graceful stop.
+        let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
     }
 }
