@@ -105,6 +105,8 @@ pub fn kill_local_server() {
         // The script execs python, so its pid is the server's. SIGKILL: on SIGTERM the server
         // would first finish the generation in flight, which can take minutes, and it keeps
         // nothing worth a graceful stop.
-        let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
     }
 }

@@ -437,23 +437,7 @@ async fn a_killed_run_is_finished_by_running_the_same_command_again() {
         "the same command resumed the run instead of starting another"
     );
     assert_eq!(runs[0].status, "finished");
-    let jobs = store.jobs(run.id).await.unwrap();
-    for job in &jobs {
-        assert!(
-            job.draft_id.is_some(),
-            "{} {} has no draft: {}",
-            job.area_code,
-            job.section,
-            job.status
-        );
-        assert_eq!(
-            store.draft_count(job.id).await.unwrap(),
-            1,
-            "{} {} generated twice",
-            job.area_code,
-            job.section
-        );
-    }
+    assert_every_job_made_once(&store, run.id).await;
     // At most the one request in flight when the process died was repeated.
     assert!(
         mock.requests().len() <= total + 1,
@@ -512,24 +496,23 @@ async fn several_workers_on_postgresql_never_generate_a_job_twice() {
     .await
     .unwrap();
     assert!(statuses.iter().all(|s| s.success()), "{statuses:?}");
-    for job in store.jobs(run_id).await.unwrap() {
-        assert!(
-            job.draft_id.is_some(),
-            "{} {}: {}",
-            job.area_code,
-            job.section,
-            job.status
-        );
-        assert_eq!(
-            store.draft_count(job.id).await.unwrap(),
-            1,
-            "{} {} generated twice",
-            job.area_code,
-            job.section
-        );
-    }
+    assert_every_job_made_once(&store, run_id).await;
     assert_eq!(mock.requests().len(), total, "one request per job");
     assert_eq!(store.run(run_id).await.unwrap().unwrap().status, "finished");
     store.close().await;
     dbs.drop_postgres().await;
+}
+
+/// Every job of the run has a draft, and exactly one: none was lost, none generated twice.
+async fn assert_every_job_made_once(store: &Store, run_id: i64) {
+    for job in store.jobs(run_id).await.unwrap() {
+        let (area, section) = (&job.area_code, &job.section);
+        assert!(
+            job.draft_id.is_some(),
+            "{area} {section} has no draft: {}",
+            job.status
+        );
+        let drafts = store.draft_count(job.id).await.unwrap();
+        assert_eq!(drafts, 1, "{area} {section} generated {drafts} times");
+    }
 }
