@@ -516,3 +516,77 @@ async fn assert_every_job_made_once(store: &Store, run_id: i64) {
         assert_eq!(drafts, 1, "{area} {section} generated {drafts} times");
     }
 }
+
+/// Ctrl-C (SIGINT) stops claiming jobs and lets the request in flight finish: the run is left
+/// interrupted with nothing half-done, and the same command finishes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_finishes_the_request_in_flight_and_the_run_resumes() {
+    let mock = MockLlm::start(Vec::new(), true).await;
+    mock.set_echo_delay(Duration::from_millis(700));
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("int.db").display());
+    let args: Vec<String> = [
+        "run",
+        "--area",
+        "Coventry",
+        "--concurrency",
+        "1",
+        "--max-attempts",
+        "1",
+        "--model",
+        "mock",
+        "--base-url",
+        &mock.url,
+        "--database-url",
+        &db,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let spawn = move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_narrator"))
+            .args(&args)
+            .current_dir(root())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut first = spawn.clone()();
+    // Interrupt while the first request is in flight.
+    while mock.requests().is_empty() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    std::process::Command::new("kill")
+        .args(["-INT", &first.id().to_string()])
+        .status()
+        .unwrap();
+    let status = tokio::task::spawn_blocking(move || first.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        status.code().is_some(),
+        "it exits by itself, not by a signal: {status:?}"
+    );
+    let store = Store::connect(&db).await.unwrap();
+    let run = store.runs(1).await.unwrap()[0].clone();
+    assert_eq!(run.status, "interrupted");
+    let jobs = store.jobs(run.id).await.unwrap();
+    assert_eq!(
+        jobs.iter().filter(|j| j.draft_id.is_some()).count(),
+        1,
+        "the request in flight was finished and stored"
+    );
+    assert!(
+        jobs.iter().all(|j| j.status != "running"),
+        "no job left leased"
+    );
+
+    let status = tokio::task::spawn_blocking(move || spawn().wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.code().is_some());
+    assert_eq!(store.run(run.id).await.unwrap().unwrap().status, "finished");
+    assert_every_job_made_once(&store, run.id).await;
+    assert_eq!(mock.requests().len(), jobs.len(), "one request per job");
+}
