@@ -363,7 +363,7 @@ async fn a_killed_run_is_finished_by_running_the_same_command_again() {
     mock.set_echo_delay(Duration::from_millis(300));
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("kill.db").display());
-    let args: Vec<String> = [
+    let spawn = narrator_command(&[
         "run",
         "--area",
         "Coventry",
@@ -381,20 +381,7 @@ async fn a_killed_run_is_finished_by_running_the_same_command_again() {
         &mock.url,
         "--database-url",
         &db,
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let spawn = move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_narrator"))
-            .args(&args)
-            .current_dir(root())
-            .env("NARRATOR_API_KEY", "sk-test")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap()
-    };
+    ]);
     let mut first = spawn();
     let store = Store::connect(&db).await.unwrap();
     // Wait until a few jobs are done, then kill the process outright.
@@ -525,7 +512,7 @@ async fn ctrl_c_finishes_the_request_in_flight_and_the_run_resumes() {
     mock.set_echo_delay(Duration::from_millis(700));
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("int.db").display());
-    let args: Vec<String> = [
+    let spawn = narrator_command(&[
         "run",
         "--area",
         "Coventry",
@@ -539,20 +526,8 @@ async fn ctrl_c_finishes_the_request_in_flight_and_the_run_resumes() {
         &mock.url,
         "--database-url",
         &db,
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let spawn = move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_narrator"))
-            .args(&args)
-            .current_dir(root())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap()
-    };
-    let mut first = spawn.clone()();
+    ]);
+    let mut first = spawn();
     // Interrupt while the first request is in flight.
     while mock.requests().is_empty() {
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -589,4 +564,20 @@ async fn ctrl_c_finishes_the_request_in_flight_and_the_run_resumes() {
     assert_eq!(store.run(run.id).await.unwrap().unwrap().status, "finished");
     assert_every_job_made_once(&store, run.id).await;
     assert_eq!(mock.requests().len(), jobs.len(), "one request per job");
+}
+
+/// A function that starts `narrator` with these arguments (with output discarded), as many
+/// times as a test needs the same command.
+fn narrator_command(args: &[&str]) -> impl Fn() -> std::process::Child + Clone + Send + 'static {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_narrator"))
+            .args(&args)
+            .current_dir(root())
+            .env("NARRATOR_API_KEY", "sk-test")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    }
 }
