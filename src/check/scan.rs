@@ -141,66 +141,44 @@ const TENS: [&str; 8] = [
 const AGES: [u32; 12] = [16, 18, 25, 50, 60, 64, 65, 74, 75, 79, 84, 85];
 
 /// The kinds of mention, in priority order (the first that matches at a position wins).
-fn alternatives() -> [(bool, String); 9] {
+fn alternatives() -> [String; 9] {
     let month =
         "january|february|march|april|may|june|july|august|september|october|november|december";
     let small = "two|three|four|five|six|seven|eight|nine|ten";
     let word = "eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety";
-    // (starts with a digit or £?, pattern)
     [
-        (false, format!(r"(?P<month>\b(?:{month})\s+(?P<my>(?:19|20)\d\d)\b)")),
-        (true, r"(?P<fy>\b(?P<fy1>(?:19|20)\d\d)\s?[-/–]\s?(?P<fy2>(?:19|20)?\d\d)\b)".to_string()),
-        (true, r"(?P<band>\b(?P<b1>\d{1,2})\s?(?:to|-|–)\s?(?P<b2>\d{1,2})\b)".to_string()),
-        (true, format!(r"(?P<onein>\b(?:one|1)\s+in\s+(?P<oin>every\s+)?(?P<oiv>{small}|\d+)\b)")),
-        (true, format!(r"(?P<times>\b(?P<tw>{small}|\d+(?:\.\d+)?)\s+times\b)")),
-        (false, r"(?P<twice>\b(?:twice|double|doubled|halved)\b)".to_string()),
-        (false, r"(?P<frac>\b(?:a\s+half|half|a\s+third|one\s+third|a\s+quarter|one\s+quarter|two\s+thirds|three\s+quarters)\b)".to_string()),
-        (true, r"(?P<num>(?P<pound>£\s?)?(?P<digits>\d{1,3}(?:,\d{3})+|\d+)(?P<dec>\.\d+)?(?P<suffix>\s?%|\s?per\s?cent\b|\s?(?:million|billion|thousand)\b|(?:m|bn|k)\b|(?:st|nd|rd|th)\b|\+)?)".to_string()),
-        (false, format!(r"(?P<word>\b(?:{word}|{small})(?:-(?:one|two|three|four|five|six|seven|eight|nine))?\b)")),
+        format!(r"(?P<month>\b(?:{month})\s+(?P<my>(?:19|20)\d\d)\b)"),
+        r"(?P<fy>\b(?P<fy1>(?:19|20)\d\d)\s?[-/–]\s?(?P<fy2>(?:19|20)?\d\d)\b)".to_string(),
+        r"(?P<band>\b(?P<b1>\d{1,2})\s?(?:to|-|–)\s?(?P<b2>\d{1,2})\b)".to_string(),
+        format!(r"(?P<onein>\b(?:one|1)\s+in\s+(?P<oin>every\s+)?(?P<oiv>{small}|\d+)\b)"),
+        format!(r"(?P<times>\b(?P<tw>{small}|\d+(?:\.\d+)?)\s+times\b)"),
+        r"(?P<twice>\b(?:twice|double|doubled|halved)\b)".to_string(),
+        r"(?P<frac>\b(?:a\s+half|half|a\s+third|one\s+third|a\s+quarter|one\s+quarter|two\s+thirds|three\s+quarters)\b)".to_string(),
+        NUMBER.to_string(),
+        format!(r"(?P<word>\b(?:{word}|{small})(?:-(?:one|two|three|four|five|six|seven|eight|nine))?\b)"),
     ]
 }
 
-/// Joins alternatives into one case-insensitive pattern. ASCII word boundaries let the regex
-/// engine use its fast automata (unicode ones do not).
-fn build(parts: impl Iterator<Item = String>) -> Regex {
-    let pattern = format!("(?i){}", parts.collect::<Vec<_>>().join("|"));
-    Regex::new(&pattern.replace(r"\b", r"(?-u:\b)")).expect("the mention pattern is valid")
+/// A figure in digits: optional £, grouped digits, decimals, and an attached %, scale or
+/// ordinal suffix.
+const NUMBER: &str = r"(?P<num>(?P<pound>£\s?)?(?P<digits>\d{1,3}(?:,\d{3})+|\d+)(?P<dec>\.\d+)?(?P<suffix>\s?%|\s?per\s?cent\b|\s?(?:million|billion|thousand)\b|(?:m|bn|k)\b|(?:st|nd|rd|th)\b|\+)?)";
+
+/// A case-insensitive pattern with ASCII word boundaries, which let the regex engine use its
+/// fast automata (unicode ones do not).
+fn build(pattern: &str) -> Regex {
+    Regex::new(&format!("(?i){}", pattern.replace(r"\b", r"(?-u:\b)")))
+        .expect("the mention pattern is valid")
 }
 
-/// Finds where mentions are (no groups: the fast path).
-static MENTION: LazyLock<Regex> =
-    LazyLock::new(|| build(alternatives().into_iter().map(|(_, p)| p)));
-/// Reads the parts of a mention that starts with a digit or £, and of one that starts with a
-/// letter: two small patterns are much cheaper to take apart than the whole one.
-/// A whole mention that is a plain figure (`£1,930.5m`, `16.2%`, `142nd`).
-static PLAIN_NUMBER: LazyLock<Regex> = LazyLock::new(|| {
-    let (_, num) = &alternatives()[7];
-    Regex::new(&format!("(?i)^(?:{})$", num.replace(r"\b", r"(?-u:\b)")))
-        .expect("the number pattern is valid")
-});
-static DIGIT_MENTION: LazyLock<(Regex, Groups)> = LazyLock::new(|| {
-    let re = build(
-        alternatives()
-            .into_iter()
-            .filter(|(d, _)| *d)
-            .map(|(_, p)| p.replace("(?:one|1)", "1")),
-    );
+/// Every kind of mention, in priority order. `find_iter` locates mentions with the fast
+/// automata; groups are asked for only on the short text of a mention that is not a plain figure.
+static MENTION: LazyLock<(Regex, Groups)> = LazyLock::new(|| {
+    let re = build(&alternatives().join("|"));
     let g = Groups::of(&re);
     (re, g)
 });
-static WORD_MENTION: LazyLock<(Regex, Groups)> = LazyLock::new(|| {
-    let parts = alternatives().into_iter().map(|(d, p)| {
-        match (d, p.contains("onein"), p.contains("times")) {
-            (_, true, _) => p.replace("(?:one|1)", "one"),
-            (_, _, true) => p.replace(r"|\d+(?:\.\d+)?", ""),
-            (false, _, _) => p,
-            (true, _, _) => String::new(),
-        }
-    });
-    let re = build(parts.filter(|p| !p.is_empty()));
-    let g = Groups::of(&re);
-    (re, g)
-});
+/// A whole mention that is a plain figure (`£1,930.5m`, `16.2%`, `142nd`): taken apart by hand.
+static PLAIN_NUMBER: LazyLock<Regex> = LazyLock::new(|| build(&format!("^(?:{NUMBER})$")));
 
 /// Indices of the mention pattern's groups, looked up once (by-name lookups hash every time).
 struct Groups {
@@ -290,7 +268,8 @@ pub fn scan(text: &str, structural: &Allowlist) -> Vec<RawMention> {
         .map(|ac| ac.find_iter(text).map(|m| (m.start(), m.end())).collect())
         .unwrap_or_default();
     let mut out = Vec::new();
-    for found in MENTION.find_iter(text) {
+    let (mention_re, g) = &*MENTION;
+    for found in mention_re.find_iter(text) {
         let (start, end) = (found.start(), found.end());
         // Only the words next to a figure matter; slicing keeps the scan linear in the text.
         let before = tail(&text[..start], 48);
@@ -336,12 +315,7 @@ pub fn scan(text: &str, structural: &Allowlist) -> Vec<RawMention> {
             ));
             continue;
         }
-        let (re, g) = if digit_first {
-            &*DIGIT_MENTION
-        } else {
-            &*WORD_MENTION
-        };
-        let Some(caps) = re.captures(t) else {
+        let Some(caps) = mention_re.captures(t) else {
             continue;
         };
         // Group offsets are into `t`; shift them into the text.
