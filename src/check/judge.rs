@@ -333,6 +333,7 @@ fn judge(
             text: text[w.raw.start..w.raw.end].to_string(),
             value: w.value(),
             unit: w.unit_name(),
+            hedge: w.raw.hedge.map(|h| h.name()),
             verdict: w.verdict.expect("every mention gets a verdict"),
             facts: w.facts.iter().map(|&k| candidates[k].id.clone()).collect(),
             derivation: w.derivation,

@@ -74,6 +74,8 @@ pub struct Mention {
     pub text: String,
     pub value: Option<f64>,
     pub unit: &'static str,
+    /// The hedge rule the figure was judged by (`about`, `nearly`, `over`, `under`), if any.
+    pub hedge: Option<&'static str>,
     pub verdict: Verdict,
     /// Fact ids `area:metric:period` the verdict rests on.
     pub facts: Vec<String>,

@@ -57,6 +57,18 @@ pub enum Hedge {
     Under,
 }
 
+impl Hedge {
+    /// The rule's name in the JSON report.
+    pub fn name(self) -> &'static str {
+        match self {
+            Hedge::About => "about",
+            Hedge::Nearly => "nearly",
+            Hedge::Over => "over",
+            Hedge::Under => "under",
+        }
+    }
+}
+
 /// A period as written in prose.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WrittenPeriod {

@@ -295,7 +295,7 @@ fn mutants(text: &str, report: &Report, facts: &SectionFacts) -> Vec<Mutant> {
     for m in report.mentions.iter().filter(numeric) {
         // A hedged figure with a changed last digit or rounding can still be true ("more than
         // 8,001" of 8,010), so hedged figures only get the mutants that make them false.
-        let hedged = is_hedged(&text[..m.span.0]);
+        let hedged = m.hedge.is_some();
         let (cs, ce) = core(&m.text).expect("filtered above");
         let (s, e) = (m.span.0 + cs, m.span.0 + ce);
         let (value, decimals) = parse_core(&text[s..e]);
@@ -556,29 +556,6 @@ fn last_comparison_word(segment: &str) -> Option<(usize, usize, &'static str)> {
         }
     }
     best
-}
-
-fn is_hedged(before: &str) -> bool {
-    let lower = before
-        .trim_end()
-        .trim_end_matches('£')
-        .trim_end()
-        .to_lowercase();
-    [
-        "about",
-        "around",
-        "approximately",
-        "roughly",
-        "some",
-        "estimated",
-        "nearly",
-        "almost",
-        "under",
-        "over",
-        "than",
-    ]
-    .iter()
-    .any(|h| lower.ends_with(h))
 }
 
 #[cfg(test)]
