@@ -155,7 +155,7 @@ fn render(cli: &Cli, args: &RenderArgs) -> Result<ExitCode> {
             let messages = prompter.render(&view).with_context(|| {
                 format!("rendering the {} prompt for {}", section.id(), area.name())
             })?;
-            rendered.push((area, section, view.fingerprint(), messages));
+            rendered.push((area, section, view, messages));
         }
     }
     // Write only after every prompt rendered, so a failure leaves no half-written folder.
@@ -172,14 +172,14 @@ fn render(cli: &Cli, args: &RenderArgs) -> Result<ExitCode> {
         "{:<32} {:<16} {:<12} {:<12} facts",
         "area", "section", "facts fp", "prompt fp"
     );
-    for (area, section, facts_fp, messages) in &rendered {
+    for (area, section, view, messages) in &rendered {
         println!(
             "{:<32} {:<16} {:<12} {:<12} {}",
             area.name(),
             section.id(),
-            &facts_fp[..12],
+            &view.fingerprint()[..12],
             &messages.fingerprint()[..12],
-            set.section_facts(area, section).rows().len()
+            view.rows().len()
         );
     }
     println!(
