@@ -60,6 +60,193 @@ pub enum Command {
     /// it once) unless NARRATOR_BASE_URL names another, write and check drafts for every seed
     /// council and section, and print a summary with the pass rate.
     Demo(RunArgs),
+
+    /// Work the review queue: list, claim, show, approve (with edits), reject or skip drafts;
+    /// read a page's history; re-check published text against the current facts.
+    #[command(subcommand)]
+    Review(ReviewCommand),
+
+    /// Thumbs up or down on a published version, from a named member of staff (`--as`) or a
+    /// site visitor (`--visitor TOKEN`).
+    Feedback(FeedbackArgs),
+
+    /// Write the site build's files: one JSON file per area of approved text only, and an
+    /// index with each file's SHA-256. The same store gives byte-identical files.
+    Export(ExportArgs),
+}
+
+/// Who is acting: recorded with every change they make.
+#[derive(Clone, Debug, Args)]
+pub struct ActorArgs {
+    /// Your name as a reviewer or member of staff.
+    #[arg(long = "as", env = "NARRATOR_USER")]
+    pub user: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OnOff {
+    On,
+    Off,
+}
+
+/// The review desk's settings and database.
+#[derive(Clone, Debug, Args)]
+pub struct DeskArgs {
+    /// The person who started a run may not approve its drafts.
+    #[arg(long, env = "NARRATOR_SEPARATION_OF_DUTIES", value_enum, default_value_t = OnOff::On)]
+    pub separation_of_duties: OnOff,
+
+    /// Minutes a claim keeps a draft away from other reviewers.
+    #[arg(long, env = "NARRATOR_CLAIM_MINUTES", default_value_t = 15)]
+    pub claim_minutes: u64,
+
+    /// Down votes since the last review that send a published version back to the queue.
+    #[arg(long, env = "NARRATOR_DOWN_VOTE_THRESHOLD", default_value_t = 3)]
+    pub down_vote_threshold: i64,
+
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+/// Narrows the queue; every flag given must match.
+#[derive(Clone, Debug, Args)]
+pub struct QueueFilterArgs {
+    /// Council by code or name.
+    #[arg(long)]
+    pub area: Option<String>,
+    /// Section id.
+    #[arg(long)]
+    pub section: Option<String>,
+    /// Run id.
+    #[arg(long)]
+    pub run: Option<i64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReviewCommand {
+    /// Drafts waiting for review, oldest first, with who holds a claim on them.
+    Queue {
+        #[command(flatten)]
+        filter: QueueFilterArgs,
+        #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+        format: CheckFormat,
+        #[command(flatten)]
+        desk: DeskArgs,
+    },
+    /// Claim a draft (the oldest the filter allows, or the one given) so no other reviewer
+    /// works on it until the claim expires, and show it.
+    Claim {
+        draft: Option<i64>,
+        #[command(flatten)]
+        filter: QueueFilterArgs,
+        #[command(flatten)]
+        actor: ActorArgs,
+        #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+        format: CheckFormat,
+        #[command(flatten)]
+        desk: DeskArgs,
+    },
+    /// A draft with every figure marked as the checker judged it against today's facts, the
+    /// fact each rests on, the changes against the published version, the facts changed
+    /// since that was approved, and its feedback.
+    Show {
+        draft: i64,
+        #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+        format: CheckFormat,
+        #[command(flatten)]
+        desk: DeskArgs,
+    },
+    /// Publish a draft, optionally with your edits (re-checked); text that fails the check
+    /// needs `--override` with a reason. Exit 1 when the check fails without one.
+    Approve {
+        draft: i64,
+        /// A file holding the edited text (`-` reads standard input).
+        #[arg(long)]
+        edit: Option<PathBuf>,
+        /// Why failing text should be published anyway; recorded and shown.
+        #[arg(long = "override")]
+        override_reason: Option<String>,
+        #[command(flatten)]
+        actor: ActorArgs,
+        #[command(flatten)]
+        desk: DeskArgs,
+    },
+    /// Reject a draft with a reason (a published version back on feedback is withdrawn).
+    Reject {
+        draft: i64,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        actor: ActorArgs,
+        #[command(flatten)]
+        desk: DeskArgs,
+    },
+    /// Pass over a draft: your claim is released and your next claims skip it.
+    Skip {
+        draft: i64,
+        #[command(flatten)]
+        actor: ActorArgs,
+        #[command(flatten)]
+        desk: DeskArgs,
+    },
+    /// Every change to one page's text: who, when, what and why.
+    History {
+        #[arg(long)]
+        area: String,
+        #[arg(long)]
+        section: String,
+        #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+        format: CheckFormat,
+        #[command(flatten)]
+        desk: DeskArgs,
+    },
+    /// Re-check every published version against the current facts, mark those that no
+    /// longer pass as stale (queueing their regeneration), and list the stale ones.
+    Stale {
+        #[command(flatten)]
+        actor: ActorArgs,
+        #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+        format: CheckFormat,
+        #[command(flatten)]
+        desk: DeskArgs,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum VoteArg {
+    Up,
+    Down,
+}
+
+#[derive(Debug, Args)]
+pub struct FeedbackArgs {
+    /// The published version's id (in the export as `version_id`).
+    pub version: i64,
+    pub vote: VoteArg,
+    /// Up to 1,000 characters.
+    #[arg(long)]
+    pub comment: Option<String>,
+    /// Vote as a site visitor with this token (one vote per token per version).
+    #[arg(long, conflicts_with = "user")]
+    pub visitor: Option<String>,
+    #[command(flatten)]
+    pub actor: ActorArgs,
+    #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+    pub format: CheckFormat,
+    #[command(flatten)]
+    pub desk: DeskArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Folder to write into; made if missing.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// What to do with published text whose facts changed under it.
+    #[arg(long, env = "NARRATOR_STALE_POLICY", value_enum, default_value_t = crate::export::StalePolicy::Keep)]
+    pub stale_policy: crate::export::StalePolicy,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 
 #[derive(Debug, Args)]

@@ -1,7 +1,13 @@
-//! Every SQL statement: runs, jobs and drafts, on SQLite (default) or PostgreSQL.
+//! Every SQL statement: runs, jobs, drafts, review, published versions, feedback and the
+//! audit trail, on SQLite (default) or PostgreSQL.
 
 mod db;
+mod review;
 mod runs;
 
 pub use db::{Dialect, Store, StoreError};
+pub use review::{
+    AuditEntry, DraftRow, FeedbackRow, NewVersion, Published, QueueFilter, ReviewItem, StaleMark,
+    VersionRow, Vote, VoteCounts, VoteOutcome, Voter,
+};
 pub use runs::{now_ms, JobOutcome, JobRow, NewDraft, NewRun, RunRow};

@@ -4,6 +4,7 @@
 use super::db::{Dialect, Store, StoreError};
 use crate::check::Report;
 use sqlx::any::AnyRow;
+use sqlx::AnyConnection;
 use sqlx::Row;
 
 /// A new run and the (area, section) jobs it covers.
@@ -116,33 +117,42 @@ pub fn now_ms() -> i64 {
     i64::try_from(now.as_millis()).expect("milliseconds since 1970 fit in i64")
 }
 
+/// Inserts a run and its queued jobs inside the caller's transaction.
+pub(super) async fn insert_run(
+    conn: &mut AnyConnection,
+    new: &NewRun<'_>,
+) -> Result<i64, StoreError> {
+    let now = now_ms();
+    let run_id: i64 = sqlx::query(
+        "INSERT INTO runs (started_by, scope, model, params, status, created_ms) VALUES ($1, $2, $3, $4, 'running', $5) RETURNING id",
+    )
+    .bind(new.started_by)
+    .bind(new.scope)
+    .bind(new.model)
+    .bind(new.params)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get("id")?;
+    for (area, section) in new.jobs {
+        sqlx::query(
+            "INSERT INTO jobs (run_id, area_code, section, status, updated_ms) VALUES ($1, $2, $3, 'queued', $4)",
+        )
+        .bind(run_id)
+        .bind(area.as_str())
+        .bind(section.as_str())
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(run_id)
+}
+
 impl Store {
     /// Creates a run and all its jobs in one transaction: a run never exists half-made.
     pub async fn create_run(&self, new: &NewRun<'_>) -> Result<i64, StoreError> {
-        let now = now_ms();
         let mut tx = self.pool.begin().await?;
-        let run_id: i64 = sqlx::query(
-            "INSERT INTO runs (started_by, scope, model, params, status, created_ms) VALUES ($1, $2, $3, $4, 'running', $5) RETURNING id",
-        )
-        .bind(new.started_by)
-        .bind(new.scope)
-        .bind(new.model)
-        .bind(new.params)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("id")?;
-        for (area, section) in new.jobs {
-            sqlx::query(
-                "INSERT INTO jobs (run_id, area_code, section, status, updated_ms) VALUES ($1, $2, $3, 'queued', $4)",
-            )
-            .bind(run_id)
-            .bind(area.as_str())
-            .bind(section.as_str())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
+        let run_id = insert_run(&mut tx, new).await?;
         tx.commit().await?;
         Ok(run_id)
     }
@@ -334,7 +344,9 @@ impl Store {
         Ok(())
     }
 
-    /// Ends a job this holder leases. Returns false when the lease was lost meanwhile.
+    /// Ends a job this holder leases. A job that ends with a passing draft puts that draft
+    /// in the review queue in the same transaction. Returns false when the lease was lost
+    /// meanwhile.
     pub async fn finish_job(
         &self,
         job_id: i64,
@@ -347,6 +359,8 @@ impl Store {
             JobOutcome::Failed { error } => ("failed", None, Some(error.as_str())),
             JobOutcome::Skipped { draft_id } => ("skipped", Some(*draft_id), None),
         };
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "UPDATE jobs SET status = $1, draft_id = $2, last_error = $3, lease_holder = NULL, lease_expires_ms = NULL, \
              updated_ms = $4 WHERE id = $5 AND lease_holder = $6 AND status = 'running'",
@@ -354,12 +368,19 @@ impl Store {
         .bind(status)
         .bind(draft_id)
         .bind(error)
-        .bind(now_ms())
+        .bind(now)
         .bind(job_id)
         .bind(holder)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        if let JobOutcome::NeedsReview { draft_id } = outcome {
+            super::review::enqueue_draft(&mut tx, *draft_id, now).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Puts a leased job back in the queue, not to be claimed before `not_before_ms`.

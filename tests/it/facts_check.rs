@@ -1,6 +1,6 @@
 //! `narrator facts check`: the real data passes; each bad fixture fails with file:line:column.
 
-use crate::helpers::{narrator, stderr, stdout};
+use crate::helpers::{copy_dir, narrator, stderr, stdout};
 
 #[test]
 fn the_repository_data_passes_the_check() {
@@ -132,19 +132,6 @@ fn a_missing_data_folder_is_an_input_error_naming_it() {
     let out = narrator(&["--data", "no/such/folder", "facts", "check"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("no/such/folder"), "{}", stderr(&out));
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 fn listing(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {

@@ -9,6 +9,7 @@ mod helpers;
 mod local_model;
 mod mock_llm;
 mod prompt_cli;
+mod review;
 mod run;
 mod seed_coverage;
 mod store;

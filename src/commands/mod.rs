@@ -1,5 +1,7 @@
 //! What each subcommand does, given parsed flags; prints to stdout and returns the exit code.
 
+mod review;
+
 use crate::check;
 use crate::cli::{
     CheckArgs, CheckFormat, Cli, Command, EvalArgs, FactsCommand, PromptArgs, PromptFormat,
@@ -35,7 +37,15 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             format,
             database,
         }) => runtime()?.block_on(runs_show(&database.database_url, *id, *format)),
+        Command::Review(command) => runtime()?.block_on(review::review(&cli, command)),
+        Command::Feedback(args) => runtime()?.block_on(review::feedback(&cli, args)),
+        Command::Export(args) => runtime()?.block_on(review::export_files(args)),
     }
+}
+
+fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
 }
 
 fn load(cli: &Cli) -> Result<FactSet> {
@@ -268,6 +278,7 @@ async fn runner(cli: &Cli, args: &RunArgs) -> Result<(std::sync::Arc<Runner>, St
         .context("setting up the provider")?;
     let options = crate::config::run_options(args)?;
     let store = open_store(&args.database.database_url).await?;
+    review::refresh_before_run(&store, &set).await?;
     let runner = Runner::new(store.clone(), set, prompter, provider, options);
     stop_on_ctrl_c(runner.stop_flag());
     Ok((runner, store))
@@ -481,9 +492,21 @@ async fn demo(cli: &Cli, args: &RunArgs) -> Result<ExitCode> {
     let run_id = summary.run.id;
     let reports = store.run_reports(run_id).await?;
     print!("{}", render_demo_totals(&summary, &reports));
+    // The site's files: approved text only, so empty until a reviewer approves something.
+    let out = std::path::Path::new(".narrator/export");
+    let exported = crate::export::export(&store, out, crate::export::StalePolicy::Keep)
+        .await
+        .with_context(|| format!("exporting to {}", out.display()))?;
     println!(
-        "drafts are in {}; see them with `narrator runs show {run_id}` (the review page comes with the review issues)",
+        "drafts are in {}; see them with `narrator runs show {run_id}`, review them with \
+         `narrator review queue` and `narrator review claim --as NAME`",
         args.database.database_url
+    );
+    println!(
+        "export: {} approved section(s) for {} area(s) in {}",
+        exported.sections,
+        exported.areas,
+        out.display()
     );
     store.close().await;
     Ok(ExitCode::SUCCESS)

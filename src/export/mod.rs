@@ -1,0 +1,259 @@
+//! The site build's files: one JSON file per area holding only published (approved) text,
+//! and an index naming each file with its content hash. Built from the store alone, so the
+//! same store always gives byte-identical files.
+
+use crate::facts::hex_digest;
+use crate::store::{Store, StoreError, VersionRow};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// What the export does with a published version whose facts changed under it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum StalePolicy {
+    /// Keep it, flagged `stale`, until a replacement is approved.
+    Keep,
+    /// Leave it out of the export.
+    Withdraw,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+#[derive(Serialize)]
+struct AreaFile<'a> {
+    area_code: &'a str,
+    area_name: &'a str,
+    ai_generated: bool,
+    sections: Vec<SectionEntry<'a>>,
+}
+
+#[derive(Serialize)]
+struct SectionEntry<'a> {
+    section: &'a str,
+    title: &'a str,
+    text: &'a str,
+    version_id: i64,
+    approved_at: String,
+    approved_by: &'a str,
+    facts_period: &'a str,
+    model: &'a str,
+    /// `passed`, `overridden` (published over a failed check, with the reason) or `stale`.
+    check_status: &'static str,
+    override_reason: Option<&'a str>,
+    stale: bool,
+    ai_generated: bool,
+    feedback: Feedback,
+}
+
+#[derive(Serialize)]
+struct Feedback {
+    up: i64,
+    down: i64,
+}
+
+#[derive(Serialize)]
+struct Index {
+    ai_generated: bool,
+    files: Vec<IndexEntry>,
+}
+
+#[derive(Serialize, serde::Deserialize)]
+struct IndexEntry {
+    area_code: String,
+    file: String,
+    sections: usize,
+    sha256: String,
+}
+
+#[derive(Debug, Default, serde::Serialize)]
+pub struct ExportSummary {
+    pub areas: usize,
+    pub sections: usize,
+    pub stale_kept: usize,
+    pub stale_withheld: usize,
+    /// Files of areas in the previous export that no longer have published text.
+    pub removed: Vec<String>,
+}
+
+/// Writes `out/<area code>.json` for every area with published text, then `out/index.json`.
+/// Each file is written to a temporary name and renamed, and the index comes last, so a
+/// reader never sees a half-written file.
+pub async fn export(
+    store: &Store,
+    out: &Path,
+    policy: StalePolicy,
+) -> Result<ExportSummary, ExportError> {
+    let mut summary = ExportSummary::default();
+    let mut by_area: BTreeMap<String, Vec<VersionRow>> = BTreeMap::new();
+    for v in store.published_versions().await? {
+        if v.stale {
+            if policy == StalePolicy::Withdraw {
+                summary.stale_withheld += 1;
+                continue;
+            }
+            summary.stale_kept += 1;
+        }
+        by_area.entry(v.area_code.clone()).or_default().push(v);
+    }
+    let mut files = Vec::new();
+    for (code, versions) in &by_area {
+        let mut sections = Vec::new();
+        for v in versions {
+            let counts = store.vote_counts(v.id).await?;
+            sections.push(SectionEntry {
+                section: &v.section,
+                title: &v.section_title,
+                text: &v.text,
+                version_id: v.id,
+                approved_at: rfc3339(v.approved_ms),
+                approved_by: &v.approved_by,
+                facts_period: &v.facts_period,
+                model: &v.model,
+                check_status: if v.stale {
+                    "stale"
+                } else if v.pass {
+                    "passed"
+                } else {
+                    "overridden"
+                },
+                override_reason: v.override_reason.as_deref(),
+                stale: v.stale,
+                ai_generated: true,
+                feedback: Feedback {
+                    up: counts.up,
+                    down: counts.down,
+                },
+            });
+        }
+        let file = AreaFile {
+            area_code: code,
+            area_name: &versions[0].area_name,
+            ai_generated: true,
+            sections,
+        };
+        let mut bytes = serde_json::to_vec_pretty(&file).expect("export files serialise");
+        bytes.push(b'\n');
+        files.push((code.clone(), file.sections.len(), bytes));
+    }
+    std::fs::create_dir_all(out).map_err(|source| ExportError::Write {
+        path: out.to_path_buf(),
+        source,
+    })?;
+    let previous = previous_files(out);
+    let mut index = Index {
+        ai_generated: true,
+        files: Vec::new(),
+    };
+    for (code, n, bytes) in &files {
+        let name = format!("{code}.json");
+        write_atomically(&out.join(&name), bytes)?;
+        index.files.push(IndexEntry {
+            area_code: code.clone(),
+            file: name,
+            sections: *n,
+            sha256: hex_digest(&Sha256::digest(bytes)),
+        });
+        summary.areas += 1;
+        summary.sections += n;
+    }
+    let mut bytes = serde_json::to_vec_pretty(&index).expect("the index serialises");
+    bytes.push(b'\n');
+    write_atomically(&out.join("index.json"), &bytes)?;
+    // Only after the new index is in place: files the old index named that the new one does
+    // not (an area whose text was withdrawn) are removed.
+    for name in previous {
+        if !index.files.iter().any(|f| f.file == name) {
+            let path = out.join(&name);
+            std::fs::remove_file(&path).map_err(|source| ExportError::Write { path, source })?;
+            summary.removed.push(name);
+        }
+    }
+    Ok(summary)
+}
+
+/// File names the previous index listed (only plain `*.json` names: never a path).
+fn previous_files(out: &Path) -> Vec<String> {
+    #[derive(serde::Deserialize)]
+    struct Old {
+        files: Vec<IndexEntry>,
+    }
+    let Ok(bytes) = std::fs::read(out.join("index.json")) else {
+        return Vec::new();
+    };
+    let Ok(old) = serde_json::from_slice::<Old>(&bytes) else {
+        return Vec::new();
+    };
+    old.files
+        .into_iter()
+        .map(|f| f.file)
+        .filter(|f| {
+            f.ends_with(".json")
+                && f != "index.json"
+                && !f.contains(['/', '\\'])
+                && !f.starts_with('.')
+        })
+        .collect()
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("export");
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    let err = |source| ExportError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    std::fs::write(&tmp, bytes).map_err(err)?;
+    std::fs::rename(&tmp, path).map_err(err)
+}
+
+/// Milliseconds since 1970 as an RFC 3339 UTC time to the second.
+pub fn rfc3339(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_matches_known_instants() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_795_619_216_999), "2026-11-25T15:06:56Z");
+        let http = httpdate::fmt_http_date(
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(4_102_444_799),
+        );
+        assert_eq!(http, "Thu, 31 Dec 2099 23:59:59 GMT");
+        assert_eq!(rfc3339(4_102_444_799_000), "2099-12-31T23:59:59Z");
+    }
+}

@@ -1,0 +1,466 @@
+//! What a reviewer sees of a draft: each figure with the fact it rests on, the changes
+//! against the published version, the facts that changed since that version was approved,
+//! and the feedback it drew.
+
+use super::{Desk, ReviewError};
+use crate::check::{self, Derivation, Report};
+use crate::facts::{FactRow, SectionFacts};
+use crate::store::{DraftRow, FeedbackRow, ReviewItem, VersionRow, VoteCounts};
+use serde::{Deserialize, Serialize};
+use similar::{ChangeTag, TextDiff};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+#[derive(Debug, Serialize)]
+pub struct DraftView {
+    pub draft: DraftRow,
+    pub item: Option<ReviewItem>,
+    /// The draft's text checked against the facts of today.
+    pub report: Report,
+    /// Whether it passed when it was generated.
+    pub passed_when_generated: bool,
+    pub figures: Vec<FigureNote>,
+    pub published: Option<VersionRow>,
+    pub diff: Vec<WordChange>,
+    /// Facts of the page that changed since the published version was approved.
+    pub facts_changed: Vec<FactChange>,
+    /// Votes on the published version (or, for an item back on feedback, on that version).
+    pub feedback: Vec<FeedbackRow>,
+    pub feedback_counts: VoteCounts,
+}
+
+/// One figure of the text, numbered in reading order, with what the checker made of it.
+#[derive(Debug, Serialize)]
+pub struct FigureNote {
+    pub number: usize,
+    pub span: (usize, usize),
+    pub text: String,
+    pub verdict: &'static str,
+    pub flagged: bool,
+    pub message: String,
+    pub facts: Vec<FactNote>,
+    pub derivation: Option<Derivation>,
+}
+
+/// A fact a figure rests on, as a reviewer needs it: whose, what, when, how much, from where.
+#[derive(Debug, Serialize)]
+pub struct FactNote {
+    pub id: String,
+    pub owner: String,
+    pub label: String,
+    pub period: String,
+    pub value: String,
+    pub source: String,
+}
+
+#[derive(Debug, PartialEq, Serialize)]
+#[serde(tag = "op", content = "text", rename_all = "snake_case")]
+pub enum WordChange {
+    Same(String),
+    Added(String),
+    Removed(String),
+}
+
+/// The facts a version was approved against, kept with it so later changes can be shown.
+#[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FactSnapshot {
+    rows: BTreeMap<String, SnapshotRow>,
+}
+
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+struct SnapshotRow {
+    label: String,
+    value: String,
+}
+
+#[derive(Debug, PartialEq, Serialize)]
+pub struct FactChange {
+    /// `metric period`.
+    pub fact: String,
+    pub label: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+impl FactSnapshot {
+    pub fn of(view: &SectionFacts) -> FactSnapshot {
+        let mut rows = BTreeMap::new();
+        for r in view.rows().iter().chain(view.context()) {
+            let mut value = r.display.clone();
+            for c in [&r.england, &r.region].into_iter().flatten() {
+                let _ = write!(value, "; {} {}", c.name, c.display);
+            }
+            let _ = write!(value, " ({})", r.source);
+            rows.insert(
+                format!("{} {}", r.metric, r.period_spelled),
+                SnapshotRow {
+                    label: r.label.clone(),
+                    value,
+                },
+            );
+        }
+        FactSnapshot { rows }
+    }
+
+    /// What changed from `self` (then) to `now`, by fact.
+    pub fn changes(&self, now: &FactSnapshot) -> Vec<FactChange> {
+        let mut keys: Vec<&String> = self.rows.keys().chain(now.rows.keys()).collect();
+        keys.sort();
+        keys.dedup();
+        keys.into_iter()
+            .filter_map(|k| {
+                let (a, b) = (self.rows.get(k), now.rows.get(k));
+                if a.map(|r| &r.value) == b.map(|r| &r.value) {
+                    return None;
+                }
+                Some(FactChange {
+                    fact: k.clone(),
+                    label: a.or(b).map(|r| r.label.clone()).unwrap_or_default(),
+                    before: a.map(|r| r.value.clone()),
+                    after: b.map(|r| r.value.clone()),
+                })
+            })
+            .collect()
+    }
+}
+
+/// Word-level changes from `old` to `new`.
+pub fn word_diff(old: &str, new: &str) -> Vec<WordChange> {
+    let diff = TextDiff::from_words(old, new);
+    let mut out: Vec<WordChange> = Vec::new();
+    for change in diff.iter_all_changes() {
+        let text = change.value().to_string();
+        // Runs of the same kind are merged so the diff reads as phrases, not single words.
+        match (change.tag(), out.last_mut()) {
+            (ChangeTag::Equal, Some(WordChange::Same(s)))
+            | (ChangeTag::Insert, Some(WordChange::Added(s)))
+            | (ChangeTag::Delete, Some(WordChange::Removed(s))) => s.push_str(&text),
+            (ChangeTag::Equal, _) => out.push(WordChange::Same(text)),
+            (ChangeTag::Insert, _) => out.push(WordChange::Added(text)),
+            (ChangeTag::Delete, _) => out.push(WordChange::Removed(text)),
+        }
+    }
+    out
+}
+
+/// Each mention of the report as a numbered note with its facts spelled out.
+pub fn figure_notes(report: &Report, view: &SectionFacts) -> Vec<FigureNote> {
+    let mut by_id: BTreeMap<String, FactNote> = BTreeMap::new();
+    let council = view.area();
+    for r in view.rows().iter().chain(view.context()) {
+        let mut add = |code: &str, owner: &str, value: &str, source: &str, row: &FactRow| {
+            let id = format!("{code}:{}:{}", row.metric, row.period);
+            by_id.entry(id.clone()).or_insert(FactNote {
+                id,
+                owner: owner.to_string(),
+                label: row.label.clone(),
+                period: row.period_spelled.clone(),
+                value: value.to_string(),
+                source: source.to_string(),
+            });
+        };
+        add(
+            council.code().as_str(),
+            council.name(),
+            &r.display,
+            &r.source,
+            r,
+        );
+        for c in [&r.england, &r.region].into_iter().flatten() {
+            add(c.area.as_str(), &c.name, &c.display, &c.source, r);
+        }
+    }
+    report
+        .mentions
+        .iter()
+        .enumerate()
+        .map(|(i, m)| FigureNote {
+            number: i + 1,
+            span: m.span,
+            text: m.text.clone(),
+            verdict: m.verdict.name(),
+            flagged: m.verdict.is_flag(),
+            message: m.message.clone(),
+            facts: m
+                .facts
+                .iter()
+                .map(|id| match by_id.get(id) {
+                    Some(note) => FactNote {
+                        id: note.id.clone(),
+                        owner: note.owner.clone(),
+                        label: note.label.clone(),
+                        period: note.period.clone(),
+                        value: note.value.clone(),
+                        source: note.source.clone(),
+                    },
+                    None => FactNote {
+                        id: id.clone(),
+                        owner: String::new(),
+                        label: String::new(),
+                        period: String::new(),
+                        value: String::new(),
+                        source: String::new(),
+                    },
+                })
+                .collect(),
+            derivation: m.derivation.clone(),
+        })
+        .collect()
+}
+
+impl Desk<'_> {
+    /// Everything a reviewer needs to decide on one draft.
+    pub async fn show(&self, draft_id: i64) -> Result<DraftView, ReviewError> {
+        let draft = self
+            .store
+            .draft_row(draft_id)
+            .await?
+            .ok_or(ReviewError::NoDraft(draft_id))?;
+        let item = self.store.review_item(draft_id).await?;
+        let view = self.page_facts(&draft.area_code, &draft.section)?;
+        let report = check::check(&draft.text, &view);
+        let figures = figure_notes(&report, &view);
+        let published = self
+            .store
+            .published_version(&draft.area_code, &draft.section)
+            .await?;
+        let diff = published
+            .as_ref()
+            .map(|v| word_diff(&v.text, &draft.text))
+            .unwrap_or_default();
+        let facts_changed = match &published {
+            Some(v) => serde_json::from_str::<FactSnapshot>(&v.facts)
+                .map_err(|e| {
+                    crate::store::StoreError::Corrupt(format!(
+                        "version {}'s facts snapshot: {e}",
+                        v.id
+                    ))
+                })?
+                .changes(&FactSnapshot::of(&view)),
+            None => Vec::new(),
+        };
+        let voted = item
+            .as_ref()
+            .and_then(|i| i.version_id)
+            .or(published.as_ref().map(|v| v.id));
+        let (feedback, feedback_counts) = match voted {
+            Some(id) => (
+                self.store.feedback(id).await?,
+                self.store.vote_counts(id).await?,
+            ),
+            None => (Vec::new(), VoteCounts::default()),
+        };
+        Ok(DraftView {
+            passed_when_generated: draft.pass,
+            draft,
+            item,
+            report,
+            figures,
+            published,
+            diff,
+            facts_changed,
+            feedback,
+            feedback_counts,
+        })
+    }
+}
+
+impl DraftView {
+    /// The text with each figure numbered (`[3]`, or `[!3]` when flagged), then a note per
+    /// figure, the changes against the published version, changed facts and feedback.
+    pub fn render_text(&self) -> String {
+        let d = &self.draft;
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "draft {} · {} {} · run {} attempt {} · model {}",
+            d.id, d.area_code, d.section, d.run_id, d.attempt, d.model
+        );
+        match &self.item {
+            Some(item) => {
+                let _ = write!(out, "review: {} ({})", item.state, item.reason);
+                if let Some(holder) = item.claimed_by(crate::store::now_ms()) {
+                    let _ = write!(out, " · claimed by {holder}");
+                }
+                if let Some(by) = &item.decided_by {
+                    let _ = write!(out, " · decided by {by}");
+                }
+                if let Some(note) = &item.note {
+                    let _ = write!(out, " · {note}");
+                }
+                let _ = writeln!(out, " · run started by {}", item.run_started_by);
+            }
+            None => {
+                let _ = writeln!(out, "review: not in the queue (its check failed)");
+            }
+        }
+        let flagged = self.figures.iter().filter(|f| f.flagged).count();
+        let _ = writeln!(
+            out,
+            "check against today's facts: {} · {} figure(s), {} flagged{}",
+            if self.report.pass { "PASS" } else { "FAIL" },
+            self.figures.len(),
+            flagged,
+            if self.report.pass == self.passed_when_generated {
+                ""
+            } else if self.passed_when_generated {
+                " (it passed when generated: the facts changed)"
+            } else {
+                " (it failed when generated)"
+            }
+        );
+        let _ = writeln!(out, "\n{}\n", marked_text(&d.text, &self.figures));
+        for f in &self.figures {
+            let mark = if f.flagged { "!" } else { "" };
+            let _ = writeln!(
+                out,
+                "[{mark}{}] {} {}: {}",
+                f.number, f.text, f.verdict, f.message
+            );
+            for fact in &f.facts {
+                let _ = writeln!(
+                    out,
+                    "      {} · {} · {} · {} · source: {}",
+                    fact.owner, fact.label, fact.period, fact.value, fact.source
+                );
+            }
+            if let Some(dv) = &f.derivation {
+                let _ = writeln!(
+                    out,
+                    "      derived: {} of {} = {}",
+                    dv.operation,
+                    dv.facts.join(", "),
+                    dv.value
+                );
+            }
+        }
+        match &self.published {
+            None => {
+                let _ = writeln!(out, "\nno version of this page is published yet");
+            }
+            Some(v) => {
+                let _ = writeln!(
+                    out,
+                    "\nagainst published version {} (approved by {}{}): [-removed-] {{+added+}}",
+                    v.id,
+                    v.approved_by,
+                    if v.stale { ", stale" } else { "" }
+                );
+                let mut diff = String::new();
+                for c in &self.diff {
+                    match c {
+                        WordChange::Same(s) => diff.push_str(s),
+                        WordChange::Added(s) => {
+                            let _ = write!(diff, "{{+{s}+}}");
+                        }
+                        WordChange::Removed(s) => {
+                            let _ = write!(diff, "[-{s}-]");
+                        }
+                    }
+                }
+                let _ = writeln!(out, "{diff}");
+                if self.facts_changed.is_empty() {
+                    let _ = writeln!(out, "\nno fact of this page changed since it was approved");
+                } else {
+                    let _ = writeln!(out, "\nfacts changed since it was approved:");
+                    for c in &self.facts_changed {
+                        let _ = writeln!(
+                            out,
+                            "  {} ({}): {} -> {}",
+                            c.label,
+                            c.fact,
+                            c.before.as_deref().unwrap_or("(none)"),
+                            c.after.as_deref().unwrap_or("(none)")
+                        );
+                    }
+                }
+            }
+        }
+        let _ = writeln!(
+            out,
+            "\nfeedback: {} up, {} down",
+            self.feedback_counts.up, self.feedback_counts.down
+        );
+        for f in &self.feedback {
+            if let Some(c) = &f.comment {
+                let _ = writeln!(out, "  {} ({}): {c}", f.vote, f.voter);
+            }
+        }
+        out
+    }
+}
+
+/// The text with a note number after each figure.
+fn marked_text(text: &str, figures: &[FigureNote]) -> String {
+    let mut out = String::with_capacity(text.len() + figures.len() * 5);
+    let mut at = 0;
+    let mut sorted: Vec<&FigureNote> = figures.iter().collect();
+    sorted.sort_by_key(|f| f.span);
+    for f in sorted {
+        if f.span.1 < at || f.span.1 > text.len() {
+            continue;
+        }
+        out.push_str(&text[at..f.span.1]);
+        let _ = write!(out, "[{}{}]", if f.flagged { "!" } else { "" }, f.number);
+        at = f.span.1;
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn word_diff_merges_runs_into_phrases() {
+        let d = word_diff(
+            "The rate was 16.2% last year.",
+            "The rate was 17.0% in 2024.",
+        );
+        assert_eq!(d.first(), Some(&WordChange::Same("The rate was ".into())));
+        assert!(d.contains(&WordChange::Removed("16.2%".into())));
+        assert!(d.contains(&WordChange::Added("17.0%".into())));
+        let rebuilt: String = d
+            .iter()
+            .filter_map(|c| match c {
+                WordChange::Same(s) | WordChange::Added(s) => Some(s.as_str()),
+                WordChange::Removed(_) => None,
+            })
+            .collect();
+        assert_eq!(rebuilt, "The rate was 17.0% in 2024.");
+    }
+
+    #[test]
+    fn snapshot_changes_name_each_changed_fact() {
+        let set = crate::facts::load(std::path::Path::new("data")).unwrap();
+        let area = set.find_area("E06000022").unwrap();
+        let view = set.section_facts(area, set.find_section("carers").unwrap());
+        let then = FactSnapshot::of(&view);
+        let mut now = FactSnapshot::of(&view);
+        assert!(then.changes(&now).is_empty());
+        let key = now.rows.keys().next().unwrap().clone();
+        now.rows.get_mut(&key).unwrap().value = "99".into();
+        let changes = then.changes(&now);
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].fact, key);
+        assert_eq!(changes[0].after.as_deref(), Some("99"));
+    }
+
+    #[test]
+    fn marks_follow_each_figure() {
+        let note = |n, span, flagged| FigureNote {
+            number: n,
+            span,
+            text: String::new(),
+            verdict: "supported",
+            flagged,
+            message: String::new(),
+            facts: Vec::new(),
+            derivation: None,
+        };
+        let text = "It was 16.2%, up from 99.9%.";
+        let marked = marked_text(text, &[note(1, (7, 12), false), note(2, (22, 27), true)]);
+        assert_eq!(marked, "It was 16.2%[1], up from 99.9%[!2].");
+    }
+}

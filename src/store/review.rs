@@ -1,0 +1,1084 @@
+//! The review queue, published versions, feedback and the audit trail. Every guarded change
+//! is one UPDATE whose WHERE clause is the guard, issued first in its transaction: on SQLite
+//! that takes the write lock at once (a read first could not be upgraded under contention),
+//! on PostgreSQL it locks the row, so two reviewers can never both win.
+
+use super::db::{Dialect, Store, StoreError};
+use super::runs::{insert_run, now_ms, NewRun};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+/// Which part of the queue to look at; every field narrows it.
+#[derive(Clone, Debug, Default)]
+pub struct QueueFilter {
+    pub area: Option<String>,
+    pub section: Option<String>,
+    pub run: Option<i64>,
+}
+
+/// A draft in review, with its claim and the person who started the run that wrote it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct ReviewItem {
+    pub draft_id: i64,
+    pub run_id: i64,
+    pub area_code: String,
+    pub section: String,
+    /// `needs_review`, `approved` or `rejected`.
+    pub state: String,
+    /// `new_draft`, or `feedback` when a published version came back on down votes.
+    pub reason: String,
+    /// The published version that came back, for `feedback` items.
+    pub version_id: Option<i64>,
+    pub claim_holder: Option<String>,
+    pub claim_expires_ms: Option<i64>,
+    pub queued_ms: i64,
+    pub decided_ms: Option<i64>,
+    pub decided_by: Option<String>,
+    pub note: Option<String>,
+    pub run_started_by: String,
+}
+
+impl ReviewItem {
+    /// The reviewer holding an unexpired claim, if any.
+    pub fn claimed_by(&self, now_ms: i64) -> Option<&str> {
+        match (&self.claim_holder, self.claim_expires_ms) {
+            (Some(holder), Some(until)) if until >= now_ms => Some(holder),
+            _ => None,
+        }
+    }
+}
+
+/// One stored draft, as generated.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct DraftRow {
+    pub id: i64,
+    pub job_id: i64,
+    pub run_id: i64,
+    pub area_code: String,
+    pub section: String,
+    pub attempt: i64,
+    pub text: String,
+    pub facts_fp: String,
+    pub model: String,
+    pub params: String,
+    pub report: String,
+    pub pass: bool,
+    pub created_ms: i64,
+}
+
+/// Approved text and what it was approved against.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct VersionRow {
+    pub id: i64,
+    pub area_code: String,
+    pub area_name: String,
+    pub section: String,
+    pub section_title: String,
+    pub draft_id: i64,
+    pub text: String,
+    pub edited: bool,
+    pub report: String,
+    pub pass: bool,
+    pub override_reason: Option<String>,
+    /// `published`, `superseded` or `withdrawn`.
+    pub state: String,
+    pub stale: bool,
+    pub stale_report: Option<String>,
+    pub stale_ms: Option<i64>,
+    pub facts_fp: String,
+    /// JSON snapshot of the section's facts when it was approved.
+    pub facts: String,
+    pub facts_period: String,
+    pub model: String,
+    pub approved_by: String,
+    pub approved_ms: i64,
+    pub reviewed_ms: i64,
+    pub ended_ms: Option<i64>,
+}
+
+/// Text a reviewer approves, with the check of it against the facts of the moment.
+pub struct NewVersion<'a> {
+    pub draft_id: i64,
+    pub area_name: &'a str,
+    pub section_title: &'a str,
+    pub text: &'a str,
+    pub edited: bool,
+    pub report_json: &'a str,
+    pub pass: bool,
+    pub override_reason: Option<&'a str>,
+    pub facts_fp: &'a str,
+    pub facts_json: &'a str,
+    pub facts_period: &'a str,
+    pub model: &'a str,
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Published {
+    pub version_id: i64,
+    pub superseded: Option<i64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Vote {
+    Up,
+    Down,
+}
+
+impl Vote {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Vote::Up => "up",
+            Vote::Down => "down",
+        }
+    }
+}
+
+/// Who votes: a named member of staff, or a site visitor known only by a token's hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Voter {
+    Staff(String),
+    Visitor { token_hash: String },
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct FeedbackRow {
+    pub version_id: i64,
+    pub voter_kind: String,
+    /// The staff name; visitors are shown as `visitor`.
+    pub voter: String,
+    pub vote: String,
+    pub comment: Option<String>,
+    pub updated_ms: i64,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct VoteCounts {
+    pub up: i64,
+    pub down: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct VoteOutcome {
+    pub counts: VoteCounts,
+    /// Down votes since a reviewer last looked at this version.
+    pub down_since_review: i64,
+    /// The version went back into the review queue on this vote.
+    pub requeued: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at_ms: i64,
+    pub actor: String,
+    pub action: String,
+    pub area_code: String,
+    pub section: String,
+    pub draft_id: Option<i64>,
+    pub version_id: Option<i64>,
+    pub detail: String,
+}
+
+/// A published version whose facts changed and whose text no longer passes.
+pub struct StaleMark<'a> {
+    pub version_id: i64,
+    pub report_json: &'a str,
+    pub detail: &'a str,
+}
+
+const ITEM_COLUMNS: &str = "i.draft_id, i.run_id, i.area_code, i.section, i.state, i.reason, i.version_id, \
+     i.claim_holder, i.claim_expires_ms, i.queued_ms, i.decided_ms, i.decided_by, i.note, r.started_by";
+const VERSION_COLUMNS: &str = "id, area_code, area_name, section, section_title, draft_id, text, edited, report, pass, \
+     override_reason, state, stale, stale_report, stale_ms, facts_fp, facts, facts_period, model, approved_by, \
+     approved_ms, reviewed_ms, ended_ms";
+
+fn item_row(r: &AnyRow) -> Result<ReviewItem, sqlx::Error> {
+    Ok(ReviewItem {
+        draft_id: r.try_get("draft_id")?,
+        run_id: r.try_get("run_id")?,
+        area_code: r.try_get("area_code")?,
+        section: r.try_get("section")?,
+        state: r.try_get("state")?,
+        reason: r.try_get("reason")?,
+        version_id: r.try_get("version_id")?,
+        claim_holder: r.try_get("claim_holder")?,
+        claim_expires_ms: r.try_get("claim_expires_ms")?,
+        queued_ms: r.try_get("queued_ms")?,
+        decided_ms: r.try_get("decided_ms")?,
+        decided_by: r.try_get("decided_by")?,
+        note: r.try_get("note")?,
+        run_started_by: r.try_get("started_by")?,
+    })
+}
+
+fn version_row(r: &AnyRow) -> Result<VersionRow, sqlx::Error> {
+    let flag = |name: &str| -> Result<bool, sqlx::Error> { Ok(r.try_get::<i64, _>(name)? == 1) };
+    Ok(VersionRow {
+        id: r.try_get("id")?,
+        area_code: r.try_get("area_code")?,
+        area_name: r.try_get("area_name")?,
+        section: r.try_get("section")?,
+        section_title: r.try_get("section_title")?,
+        draft_id: r.try_get("draft_id")?,
+        text: r.try_get("text")?,
+        edited: flag("edited")?,
+        report: r.try_get("report")?,
+        pass: flag("pass")?,
+        override_reason: r.try_get("override_reason")?,
+        state: r.try_get("state")?,
+        stale: flag("stale")?,
+        stale_report: r.try_get("stale_report")?,
+        stale_ms: r.try_get("stale_ms")?,
+        facts_fp: r.try_get("facts_fp")?,
+        facts: r.try_get("facts")?,
+        facts_period: r.try_get("facts_period")?,
+        model: r.try_get("model")?,
+        approved_by: r.try_get("approved_by")?,
+        approved_ms: r.try_get("approved_ms")?,
+        reviewed_ms: r.try_get("reviewed_ms")?,
+        ended_ms: r.try_get("ended_ms")?,
+    })
+}
+
+fn audit_row(r: &AnyRow) -> Result<AuditEntry, sqlx::Error> {
+    Ok(AuditEntry {
+        id: r.try_get("id")?,
+        at_ms: r.try_get("at_ms")?,
+        actor: r.try_get("actor")?,
+        action: r.try_get("action")?,
+        area_code: r.try_get("area_code")?,
+        section: r.try_get("section")?,
+        draft_id: r.try_get("draft_id")?,
+        version_id: r.try_get("version_id")?,
+        detail: r.try_get("detail")?,
+    })
+}
+
+/// One audit entry, inside the transaction that made the change.
+#[allow(clippy::too_many_arguments)]
+async fn audit(
+    conn: &mut AnyConnection,
+    at_ms: i64,
+    actor: &str,
+    action: &str,
+    page: (&str, &str),
+    draft_id: Option<i64>,
+    version_id: Option<i64>,
+    detail: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO audit (at_ms, actor, action, area_code, section, draft_id, version_id, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(at_ms)
+    .bind(actor)
+    .bind(action)
+    .bind(page.0)
+    .bind(page.1)
+    .bind(draft_id)
+    .bind(version_id)
+    .bind(detail)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Puts a passing draft in the review queue, inside the transaction that finished its job.
+pub(super) async fn enqueue_draft(
+    conn: &mut AnyConnection,
+    draft_id: i64,
+    now: i64,
+) -> Result<(), StoreError> {
+    let row = sqlx::query(
+        "INSERT INTO review_items (draft_id, run_id, area_code, section, state, reason, queued_ms) \
+         SELECT id, run_id, area_code, section, 'needs_review', 'new_draft', $2 FROM drafts WHERE id = $1 \
+         ON CONFLICT (draft_id) DO NOTHING RETURNING area_code, section",
+    )
+    .bind(draft_id)
+    .bind(now)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(row) = row {
+        let (area, section): (String, String) =
+            (row.try_get("area_code")?, row.try_get("section")?);
+        audit(
+            conn,
+            now,
+            "narrator",
+            "queued",
+            (&area, &section),
+            Some(draft_id),
+            None,
+            "the draft passed the check and waits for review",
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+/// Bound values of a queue filter, in placeholder order.
+enum Bound {
+    Text(String),
+    Int(i64),
+}
+
+/// ` AND ...` conditions on `i` for the filter, numbering placeholders from `next`.
+fn filter_sql(filter: &QueueFilter, mut next: usize) -> (String, Vec<Bound>) {
+    let mut sql = String::new();
+    let mut binds = Vec::new();
+    if let Some(area) = &filter.area {
+        sql.push_str(&format!(" AND i.area_code = ${next}"));
+        binds.push(Bound::Text(area.clone()));
+        next += 1;
+    }
+    if let Some(section) = &filter.section {
+        sql.push_str(&format!(" AND i.section = ${next}"));
+        binds.push(Bound::Text(section.clone()));
+        next += 1;
+    }
+    if let Some(run) = filter.run {
+        sql.push_str(&format!(" AND i.run_id = ${next}"));
+        binds.push(Bound::Int(run));
+    }
+    (sql, binds)
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+fn bind_all(mut q: AnyQuery<'_>, binds: Vec<Bound>) -> AnyQuery<'_> {
+    for b in binds {
+        q = match b {
+            Bound::Text(s) => q.bind(s),
+            Bound::Int(n) => q.bind(n),
+        };
+    }
+    q
+}
+
+impl Store {
+    /// Drafts waiting for review, oldest first.
+    pub async fn review_queue(&self, filter: &QueueFilter) -> Result<Vec<ReviewItem>, StoreError> {
+        let (conds, binds) = filter_sql(filter, 1);
+        let sql = format!(
+            "SELECT {ITEM_COLUMNS} FROM review_items i JOIN runs r ON r.id = i.run_id \
+             WHERE i.state = 'needs_review'{conds} ORDER BY i.queued_ms, i.draft_id"
+        );
+        let rows = bind_all(sqlx::query(&sql), binds)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(item_row).collect::<Result<_, _>>()?)
+    }
+
+    pub async fn review_item(&self, draft_id: i64) -> Result<Option<ReviewItem>, StoreError> {
+        let sql = format!(
+            "SELECT {ITEM_COLUMNS} FROM review_items i JOIN runs r ON r.id = i.run_id WHERE i.draft_id = $1"
+        );
+        let row = sqlx::query(&sql)
+            .bind(draft_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(item_row).transpose()?)
+    }
+
+    /// Claims the oldest waiting item nobody else holds and this reviewer has not skipped.
+    pub async fn claim_next_review(
+        &self,
+        reviewer: &str,
+        filter: &QueueFilter,
+        lease_ms: i64,
+    ) -> Result<Option<ReviewItem>, StoreError> {
+        let now = now_ms();
+        let lock = match self.dialect() {
+            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+            Dialect::Sqlite => "",
+        };
+        let (conds, binds) = filter_sql(filter, 4);
+        let sql = format!(
+            "UPDATE review_items SET claim_holder = $1, claim_expires_ms = $2 \
+             WHERE draft_id = (SELECT i.draft_id FROM review_items i WHERE i.state = 'needs_review' \
+               AND (i.claim_holder IS NULL OR i.claim_holder = $1 OR i.claim_expires_ms < $3) \
+               AND NOT EXISTS (SELECT 1 FROM review_skips s WHERE s.draft_id = i.draft_id AND s.reviewer = $1){conds} \
+               ORDER BY i.queued_ms, i.draft_id LIMIT 1{lock}) \
+             RETURNING draft_id"
+        );
+        let mut tx = self.pool.begin().await?;
+        let q = sqlx::query(&sql)
+            .bind(reviewer)
+            .bind(now + lease_ms)
+            .bind(now);
+        let Some(row) = bind_all(q, binds).fetch_optional(&mut *tx).await? else {
+            return Ok(None);
+        };
+        let draft_id: i64 = row.try_get("draft_id")?;
+        let item = self
+            .audit_claim(&mut tx, draft_id, reviewer, now, lease_ms)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(item))
+    }
+
+    /// Claims one item if it waits and nobody else holds it; false otherwise.
+    pub async fn claim_review(
+        &self,
+        draft_id: i64,
+        reviewer: &str,
+        lease_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE review_items SET claim_holder = $1, claim_expires_ms = $2 WHERE draft_id = $3 \
+             AND state = 'needs_review' AND (claim_holder IS NULL OR claim_holder = $1 OR claim_expires_ms < $4)",
+        )
+        .bind(reviewer)
+        .bind(now + lease_ms)
+        .bind(draft_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        self.audit_claim(&mut tx, draft_id, reviewer, now, lease_ms)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Records a claim just taken; returns the item.
+    async fn audit_claim(
+        &self,
+        conn: &mut AnyConnection,
+        draft_id: i64,
+        reviewer: &str,
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<ReviewItem, StoreError> {
+        let item = self.item_in(conn, draft_id).await?;
+        audit(
+            conn,
+            now,
+            reviewer,
+            "claimed",
+            (&item.area_code, &item.section),
+            Some(draft_id),
+            item.version_id,
+            &format!("claim held for {} minutes", lease_ms / 60_000),
+        )
+        .await?;
+        Ok(item)
+    }
+
+    async fn item_in(
+        &self,
+        conn: &mut AnyConnection,
+        draft_id: i64,
+    ) -> Result<ReviewItem, StoreError> {
+        let sql = format!(
+            "SELECT {ITEM_COLUMNS} FROM review_items i JOIN runs r ON r.id = i.run_id WHERE i.draft_id = $1"
+        );
+        let row = sqlx::query(&sql).bind(draft_id).fetch_one(conn).await?;
+        Ok(item_row(&row)?)
+    }
+
+    /// Passes over an item: this reviewer's claim on it (only theirs) is released and their
+    /// next claims skip it.
+    pub async fn skip_review(&self, draft_id: i64, reviewer: &str) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "INSERT INTO review_skips (draft_id, reviewer, skipped_ms) \
+             SELECT draft_id, $2, $3 FROM review_items WHERE draft_id = $1 AND state = 'needs_review' \
+             ON CONFLICT (draft_id, reviewer) DO UPDATE SET skipped_ms = excluded.skipped_ms",
+        )
+        .bind(draft_id)
+        .bind(reviewer)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "UPDATE review_items SET claim_holder = NULL, claim_expires_ms = NULL WHERE draft_id = $1 AND claim_holder = $2",
+        )
+        .bind(draft_id)
+        .bind(reviewer)
+        .execute(&mut *tx)
+        .await?;
+        let item = self.item_in(&mut tx, draft_id).await?;
+        audit(
+            &mut tx,
+            now,
+            reviewer,
+            "skipped",
+            (&item.area_code, &item.section),
+            Some(draft_id),
+            item.version_id,
+            "passed over; left in the queue for others",
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Closes an item this reviewer may decide (waiting, and not claimed by someone else),
+    /// as the first write of `tx`. False when the guard fails.
+    async fn decide_item(
+        conn: &mut AnyConnection,
+        draft_id: i64,
+        reviewer: &str,
+        state: &str,
+        note: Option<&str>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE review_items SET state = $1, decided_ms = $2, decided_by = $3, note = $4, \
+             claim_holder = NULL, claim_expires_ms = NULL \
+             WHERE draft_id = $5 AND state = 'needs_review' \
+             AND (claim_holder IS NULL OR claim_holder = $3 OR claim_expires_ms < $2)",
+        )
+        .bind(state)
+        .bind(now)
+        .bind(reviewer)
+        .bind(note)
+        .bind(draft_id)
+        .execute(conn)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Approves an item and publishes its text: the page's previous published version becomes
+    /// superseded, in one transaction. `None` when the item is not this reviewer's to decide.
+    /// Two approvals racing for one page both succeed in turn: the database's one-published
+    /// index refuses the second insert, and the second transaction is retried on top of the
+    /// first.
+    pub async fn publish(
+        &self,
+        reviewer: &str,
+        new: &NewVersion<'_>,
+    ) -> Result<Option<Published>, StoreError> {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match self.publish_once(reviewer, new).await {
+                Err(StoreError::Query(e)) if is_unique_violation(&e) && tries < 5 => continue,
+                other => return other,
+            }
+        }
+    }
+
+    async fn publish_once(
+        &self,
+        reviewer: &str,
+        new: &NewVersion<'_>,
+    ) -> Result<Option<Published>, StoreError> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        if !Self::decide_item(
+            &mut tx,
+            new.draft_id,
+            reviewer,
+            "approved",
+            new.override_reason,
+            now,
+        )
+        .await?
+        {
+            return Ok(None);
+        }
+        let item = self.item_in(&mut tx, new.draft_id).await?;
+        let page = (item.area_code.as_str(), item.section.as_str());
+        let superseded: Option<i64> = sqlx::query(
+            "UPDATE versions SET state = 'superseded', ended_ms = $1 \
+             WHERE area_code = $2 AND section = $3 AND state = 'published' RETURNING id",
+        )
+        .bind(now)
+        .bind(page.0)
+        .bind(page.1)
+        .fetch_optional(&mut *tx)
+        .await?
+        .map(|r| r.try_get("id"))
+        .transpose()?;
+        let version_id: i64 = sqlx::query(
+            "INSERT INTO versions (area_code, area_name, section, section_title, draft_id, text, edited, report, pass, \
+             override_reason, state, facts_fp, facts, facts_period, model, approved_by, approved_ms, reviewed_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'published', $11, $12, $13, $14, $15, $16, $16) RETURNING id",
+        )
+        .bind(page.0)
+        .bind(new.area_name)
+        .bind(page.1)
+        .bind(new.section_title)
+        .bind(new.draft_id)
+        .bind(new.text)
+        .bind(i64::from(new.edited))
+        .bind(new.report_json)
+        .bind(i64::from(new.pass))
+        .bind(new.override_reason)
+        .bind(new.facts_fp)
+        .bind(new.facts_json)
+        .bind(new.facts_period)
+        .bind(new.model)
+        .bind(reviewer)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("id")?;
+        let mut detail = String::from(if new.edited {
+            "approved with edits; published"
+        } else {
+            "approved; published"
+        });
+        if let Some(reason) = new.override_reason {
+            detail.push_str(&format!("; check failed, overridden: {reason}"));
+        }
+        audit(
+            &mut tx,
+            now,
+            reviewer,
+            "approved",
+            page,
+            Some(new.draft_id),
+            Some(version_id),
+            &detail,
+        )
+        .await?;
+        if let Some(old) = superseded {
+            audit(
+                &mut tx,
+                now,
+                reviewer,
+                "superseded",
+                page,
+                None,
+                Some(old),
+                &format!("replaced by version {version_id}"),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(Some(Published {
+            version_id,
+            superseded,
+        }))
+    }
+
+    /// Keeps a published version that came back on feedback: the item closes, and down votes
+    /// count afresh from now.
+    pub async fn reaffirm(
+        &self,
+        draft_id: i64,
+        version_id: i64,
+        reviewer: &str,
+        note: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        if !Self::decide_item(&mut tx, draft_id, reviewer, "approved", note, now).await? {
+            return Ok(false);
+        }
+        let kept = sqlx::query(
+            "UPDATE versions SET reviewed_ms = $1 WHERE id = $2 AND state = 'published' RETURNING area_code, section",
+        )
+        .bind(now)
+        .bind(version_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(kept) = kept else {
+            return Ok(false);
+        };
+        let page: (String, String) = (kept.try_get("area_code")?, kept.try_get("section")?);
+        let detail = match note {
+            Some(n) => format!("kept after feedback: {n}"),
+            None => "kept after feedback".to_string(),
+        };
+        audit(
+            &mut tx,
+            now,
+            reviewer,
+            "reaffirmed",
+            (&page.0, &page.1),
+            Some(draft_id),
+            Some(version_id),
+            &detail,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Rejects an item with a reason. A published version that came back on feedback is
+    /// withdrawn with it. `None` when the item is not this reviewer's to decide; otherwise the
+    /// withdrawn version, if any.
+    pub async fn reject(
+        &self,
+        draft_id: i64,
+        reviewer: &str,
+        reason: &str,
+    ) -> Result<Option<Option<i64>>, StoreError> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        if !Self::decide_item(&mut tx, draft_id, reviewer, "rejected", Some(reason), now).await? {
+            return Ok(None);
+        }
+        let item = self.item_in(&mut tx, draft_id).await?;
+        let page = (item.area_code.as_str(), item.section.as_str());
+        audit(
+            &mut tx,
+            now,
+            reviewer,
+            "rejected",
+            page,
+            Some(draft_id),
+            item.version_id,
+            reason,
+        )
+        .await?;
+        let mut withdrawn = None;
+        if let Some(version_id) = item.version_id {
+            let done = sqlx::query(
+                "UPDATE versions SET state = 'withdrawn', ended_ms = $1 WHERE id = $2 AND state = 'published'",
+            )
+            .bind(now)
+            .bind(version_id)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 1 {
+                withdrawn = Some(version_id);
+                audit(
+                    &mut tx,
+                    now,
+                    reviewer,
+                    "withdrawn",
+                    page,
+                    Some(draft_id),
+                    Some(version_id),
+                    &format!("withdrawn after feedback: {reason}"),
+                )
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(Some(withdrawn))
+    }
+
+    pub async fn draft_row(&self, id: i64) -> Result<Option<DraftRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, job_id, run_id, area_code, section, attempt, text, facts_fp, model, params, report, pass, created_ms \
+             FROM drafts WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| -> Result<DraftRow, StoreError> {
+            Ok(DraftRow {
+                id: r.try_get("id")?,
+                job_id: r.try_get("job_id")?,
+                run_id: r.try_get("run_id")?,
+                area_code: r.try_get("area_code")?,
+                section: r.try_get("section")?,
+                attempt: r.try_get("attempt")?,
+                text: r.try_get("text")?,
+                facts_fp: r.try_get("facts_fp")?,
+                model: r.try_get("model")?,
+                params: r.try_get("params")?,
+                report: r.try_get("report")?,
+                pass: r.try_get::<i64, _>("pass")? == 1,
+                created_ms: r.try_get("created_ms")?,
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn version(&self, id: i64) -> Result<Option<VersionRow>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {VERSION_COLUMNS} FROM versions WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(version_row).transpose()?)
+    }
+
+    pub async fn published_version(
+        &self,
+        area_code: &str,
+        section: &str,
+    ) -> Result<Option<VersionRow>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {VERSION_COLUMNS} FROM versions WHERE area_code = $1 AND section = $2 AND state = 'published'"
+        ))
+        .bind(area_code)
+        .bind(section)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(version_row).transpose()?)
+    }
+
+    /// Every published version, by area code then section.
+    pub async fn published_versions(&self) -> Result<Vec<VersionRow>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {VERSION_COLUMNS} FROM versions WHERE state = 'published' ORDER BY area_code, section"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(version_row).collect::<Result<_, _>>()?)
+    }
+
+    /// Every version of a page, newest first.
+    pub async fn page_versions(
+        &self,
+        area_code: &str,
+        section: &str,
+    ) -> Result<Vec<VersionRow>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {VERSION_COLUMNS} FROM versions WHERE area_code = $1 AND section = $2 ORDER BY id DESC"
+        ))
+        .bind(area_code)
+        .bind(section)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(version_row).collect::<Result<_, _>>()?)
+    }
+
+    /// Records or changes a vote (one per voter per version), and sends a published version
+    /// back to the queue when its down votes since the last review reach `threshold`.
+    pub async fn record_vote(
+        &self,
+        version: &VersionRow,
+        voter: &Voter,
+        vote: Vote,
+        comment: Option<&str>,
+        threshold: i64,
+    ) -> Result<VoteOutcome, StoreError> {
+        let now = now_ms();
+        let (kind, who) = match voter {
+            Voter::Staff(name) => ("staff", name.as_str()),
+            Voter::Visitor { token_hash } => ("visitor", token_hash.as_str()),
+        };
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO feedback (version_id, voter_kind, voter, vote, comment, created_ms, updated_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6) \
+             ON CONFLICT (version_id, voter_kind, voter) DO UPDATE SET vote = excluded.vote, \
+             comment = excluded.comment, updated_ms = excluded.updated_ms",
+        )
+        .bind(version.id)
+        .bind(kind)
+        .bind(who)
+        .bind(vote.as_str())
+        .bind(comment)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let counts = Self::counts_in(&mut tx, version.id).await?;
+        let down_since_review: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM feedback f JOIN versions v ON v.id = f.version_id \
+             WHERE f.version_id = $1 AND f.vote = 'down' AND f.updated_ms >= v.reviewed_ms",
+        )
+        .bind(version.id)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("n")?;
+        let mut requeued = false;
+        if vote == Vote::Down && down_since_review >= threshold {
+            let done = sqlx::query(
+                "UPDATE review_items SET state = 'needs_review', reason = 'feedback', version_id = $1, queued_ms = $2, \
+                 claim_holder = NULL, claim_expires_ms = NULL, decided_ms = NULL, decided_by = NULL, note = NULL \
+                 WHERE draft_id = $3 AND state <> 'needs_review' \
+                 AND EXISTS (SELECT 1 FROM versions WHERE id = $1 AND state = 'published')",
+            )
+            .bind(version.id)
+            .bind(now)
+            .bind(version.draft_id)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 1 {
+                requeued = true;
+                sqlx::query("DELETE FROM review_skips WHERE draft_id = $1")
+                    .bind(version.draft_id)
+                    .execute(&mut *tx)
+                    .await?;
+                audit(
+                    &mut tx,
+                    now,
+                    "narrator",
+                    "requeued",
+                    (&version.area_code, &version.section),
+                    Some(version.draft_id),
+                    Some(version.id),
+                    &format!("{down_since_review} down votes since the last review (threshold {threshold})"),
+                )
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(VoteOutcome {
+            counts,
+            down_since_review,
+            requeued,
+        })
+    }
+
+    async fn counts_in(
+        conn: &mut AnyConnection,
+        version_id: i64,
+    ) -> Result<VoteCounts, StoreError> {
+        let row = sqlx::query(
+            "SELECT CAST(COALESCE(SUM(CASE WHEN vote = 'up' THEN 1 ELSE 0 END), 0) AS BIGINT) AS up, \
+             CAST(COALESCE(SUM(CASE WHEN vote = 'down' THEN 1 ELSE 0 END), 0) AS BIGINT) AS down \
+             FROM feedback WHERE version_id = $1",
+        )
+        .bind(version_id)
+        .fetch_one(conn)
+        .await?;
+        Ok(VoteCounts {
+            up: row.try_get("up")?,
+            down: row.try_get("down")?,
+        })
+    }
+
+    pub async fn vote_counts(&self, version_id: i64) -> Result<VoteCounts, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        Self::counts_in(&mut conn, version_id).await
+    }
+
+    /// Every vote on a version, newest first; visitors' tokens are never returned.
+    pub async fn feedback(&self, version_id: i64) -> Result<Vec<FeedbackRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT version_id, voter_kind, CASE WHEN voter_kind = 'staff' THEN voter ELSE 'visitor' END AS voter, \
+             vote, comment, updated_ms FROM feedback WHERE version_id = $1 ORDER BY updated_ms DESC, id DESC",
+        )
+        .bind(version_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| -> Result<FeedbackRow, StoreError> {
+                Ok(FeedbackRow {
+                    version_id: r.try_get("version_id")?,
+                    voter_kind: r.try_get("voter_kind")?,
+                    voter: r.try_get("voter")?,
+                    vote: r.try_get("vote")?,
+                    comment: r.try_get("comment")?,
+                    updated_ms: r.try_get("updated_ms")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Marks published versions stale with the report that fails them, and queues the run
+    /// that regenerates them, in one transaction. Versions already stale are left as they
+    /// are. Returns the run's id when one was made.
+    pub async fn mark_stale(
+        &self,
+        actor: &str,
+        marks: &[StaleMark<'_>],
+        regenerate: Option<&NewRun<'_>>,
+    ) -> Result<Option<i64>, StoreError> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        for m in marks {
+            let row = sqlx::query(
+                "UPDATE versions SET stale = 1, stale_report = $1, stale_ms = $2 \
+                 WHERE id = $3 AND state = 'published' AND stale = 0 RETURNING area_code, section, draft_id",
+            )
+            .bind(m.report_json)
+            .bind(now)
+            .bind(m.version_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(row) = row {
+                let page: (String, String) = (row.try_get("area_code")?, row.try_get("section")?);
+                let draft_id: i64 = row.try_get("draft_id")?;
+                audit(
+                    &mut tx,
+                    now,
+                    actor,
+                    "stale",
+                    (&page.0, &page.1),
+                    Some(draft_id),
+                    Some(m.version_id),
+                    m.detail,
+                )
+                .await?;
+            }
+        }
+        let run = match regenerate {
+            Some(new) if !new.jobs.is_empty() => Some(insert_run(&mut tx, new).await?),
+            _ => None,
+        };
+        tx.commit().await?;
+        Ok(run)
+    }
+
+    /// Clears the stale mark of a version whose text passes against the facts again.
+    pub async fn clear_stale(
+        &self,
+        version_id: i64,
+        actor: &str,
+        detail: &str,
+    ) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "UPDATE versions SET stale = 0, stale_report = NULL, stale_ms = NULL \
+             WHERE id = $1 AND stale = 1 RETURNING area_code, section, draft_id",
+        )
+        .bind(version_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(false);
+        };
+        let page: (String, String) = (row.try_get("area_code")?, row.try_get("section")?);
+        let draft_id: i64 = row.try_get("draft_id")?;
+        audit(
+            &mut tx,
+            now,
+            actor,
+            "fresh",
+            (&page.0, &page.1),
+            Some(draft_id),
+            Some(version_id),
+            detail,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Pages with a queued or running job in an unfinished run: regenerating them again would
+    /// duplicate work.
+    pub async fn pages_in_progress(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT j.area_code, j.section FROM jobs j JOIN runs r ON r.id = j.run_id \
+             WHERE r.status <> 'finished' AND j.status IN ('queued', 'running')",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("area_code")?, r.try_get("section")?)))
+            .collect()
+    }
+
+    /// Every audit entry of a page, oldest first.
+    pub async fn history(
+        &self,
+        area_code: &str,
+        section: &str,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, at_ms, actor, action, area_code, section, draft_id, version_id, detail FROM audit \
+             WHERE area_code = $1 AND section = $2 ORDER BY id",
+        )
+        .bind(area_code)
+        .bind(section)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(audit_row).collect::<Result<_, _>>()?)
+    }
+}
