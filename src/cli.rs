@@ -92,6 +92,16 @@ pub enum OnOff {
 /// The review desk's settings and database.
 #[derive(Clone, Debug, Args)]
 pub struct DeskArgs {
+    #[command(flatten)]
+    pub review: ReviewArgs,
+
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+/// The review desk's settings.
+#[derive(Clone, Debug, Args)]
+pub struct ReviewArgs {
     /// The person who started a run may not approve its drafts.
     #[arg(long, env = "NARRATOR_SEPARATION_OF_DUTIES", value_enum, default_value_t = OnOff::On)]
     pub separation_of_duties: OnOff,
@@ -103,9 +113,6 @@ pub struct DeskArgs {
     /// Down votes since the last review that send a published version back to the queue.
     #[arg(long, env = "NARRATOR_DOWN_VOTE_THRESHOLD", default_value_t = 3)]
     pub down_vote_threshold: i64,
-
-    #[command(flatten)]
-    pub database: DatabaseArgs,
 }
 
 /// Narrows the queue; every flag given must match.
@@ -227,7 +234,8 @@ pub struct FeedbackArgs {
     #[arg(long)]
     pub comment: Option<String>,
     /// Vote as a site visitor with this token (one vote per token per version).
-    #[arg(long, conflicts_with = "user")]
+    /// (Takes precedence over `--as` and NARRATOR_USER.)
+    #[arg(long)]
     pub visitor: Option<String>,
     #[command(flatten)]
     pub actor: ActorArgs,
@@ -330,6 +338,18 @@ pub struct RunArgs {
     #[arg(long)]
     pub resume: Option<i64>,
 
+    /// Who started the run, as recorded with it (separation of duties compares it with the
+    /// reviewer's name): the same NARRATOR_USER that names reviewers, else $USER.
+    #[arg(long, env = "NARRATOR_USER")]
+    pub started_by: Option<String>,
+
+    #[command(flatten)]
+    pub runner: RunnerArgs,
+}
+
+/// How runs are worked: limits, attempts, prices, the provider and the database.
+#[derive(Clone, Debug, Args)]
+pub struct RunnerArgs {
     /// Requests in flight at once.
     #[arg(long, default_value_t = 4)]
     pub concurrency: usize,
@@ -353,10 +373,6 @@ pub struct RunArgs {
     /// Seconds a job's lease lasts without renewal (a dead worker's jobs are retaken after it).
     #[arg(long, default_value_t = 30)]
     pub lease_secs: u64,
-
-    /// Who started the run, as recorded with it.
-    #[arg(long, env = "USER", default_value = "editor")]
-    pub started_by: String,
 
     /// Price per 1,000 prompt tokens, for the cost column.
     #[arg(long, env = "NARRATOR_PRICE_PROMPT", default_value_t = 0.0)]

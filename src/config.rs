@@ -1,6 +1,6 @@
 //! Validated settings built from the raw flags; secrets stay wrapped.
 
-use crate::cli::{ProviderArgs, RunArgs};
+use crate::cli::{ProviderArgs, RunnerArgs};
 use crate::provider::{Limits, ProviderSettings, RetryPolicy, Secret};
 use crate::run::RunOptions;
 use anyhow::{bail, Result};
@@ -32,7 +32,7 @@ pub fn provider_settings(args: &ProviderArgs) -> Result<ProviderSettings> {
     })
 }
 
-pub fn run_options(args: &RunArgs) -> Result<RunOptions> {
+pub fn run_options(args: &RunnerArgs, started_by: &str, force: bool) -> Result<RunOptions> {
     if args.concurrency == 0 || args.max_attempts == 0 || args.lease_secs == 0 {
         bail!("--concurrency, --max-attempts and --lease-secs must be above zero");
     }
@@ -40,8 +40,8 @@ pub fn run_options(args: &RunArgs) -> Result<RunOptions> {
         bail!("--rpm and --tpm must be above zero");
     }
     Ok(RunOptions {
-        started_by: args.started_by.clone(),
-        force: args.force,
+        started_by: started_by.to_string(),
+        force,
         max_attempts: args.max_attempts,
         lease: Duration::from_secs(args.lease_secs),
         retry: RetryPolicy {

@@ -2,13 +2,13 @@
 -- review state lives in review_items, and the text the public reads lives in versions.
 
 -- One row per draft that reached review; reopened when its published version draws
--- enough down votes.
+-- enough down votes, and closed when that version is replaced before anyone decides.
 CREATE TABLE review_items (
     draft_id          BIGINT  PRIMARY KEY REFERENCES drafts (id),
     run_id            BIGINT  NOT NULL REFERENCES runs (id),
     area_code         TEXT    NOT NULL,
     section           TEXT    NOT NULL,
-    state             TEXT    NOT NULL CHECK (state IN ('needs_review', 'approved', 'rejected')),
+    state             TEXT    NOT NULL CHECK (state IN ('needs_review', 'approved', 'rejected', 'closed')),
     reason            TEXT    NOT NULL CHECK (reason IN ('new_draft', 'feedback')),
     version_id        BIGINT,
     claim_holder      TEXT,
@@ -47,6 +47,7 @@ CREATE TABLE versions (
     stale_report      TEXT,
     stale_ms          BIGINT,
     facts_fp          TEXT    NOT NULL,
+    checked_fp        TEXT    NOT NULL,
     facts             TEXT    NOT NULL,
     facts_period      TEXT    NOT NULL,
     model             TEXT    NOT NULL,
@@ -90,3 +91,7 @@ INSERT INTO review_items (draft_id, run_id, area_code, section, state, reason, q
 SELECT d.id, d.run_id, d.area_code, d.section, 'needs_review', 'new_draft', d.created_ms
 FROM jobs j JOIN drafts d ON d.id = j.draft_id
 WHERE j.status = 'needs_review';
+INSERT INTO audit (at_ms, actor, action, area_code, section, draft_id, detail)
+SELECT queued_ms, 'narrator', 'queued', area_code, section, draft_id,
+       'the draft passed the check and waits for review (queued when review began)'
+FROM review_items;

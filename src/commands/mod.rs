@@ -39,7 +39,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }) => runtime()?.block_on(runs_show(&database.database_url, *id, *format)),
         Command::Review(command) => runtime()?.block_on(review::review(&cli, command)),
         Command::Feedback(args) => runtime()?.block_on(review::feedback(&cli, args)),
-        Command::Export(args) => runtime()?.block_on(review::export_files(args)),
+        Command::Export(args) => runtime()?.block_on(review::export_files(&cli, args)),
     }
 }
 
@@ -273,15 +273,34 @@ async fn open_store(url: &str) -> Result<Store> {
 /// The runner a `run` or `worker` command works with, and its store.
 async fn runner(cli: &Cli, args: &RunArgs) -> Result<(std::sync::Arc<Runner>, Store)> {
     let set = load(cli)?;
+    let started_by = args
+        .started_by
+        .clone()
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "editor".to_string());
+    let (runner, store) = build_runner(cli, set, &args.runner, &started_by, args.force).await?;
+    stop_on_ctrl_c(runner.stop_flag());
+    Ok((runner, store))
+}
+
+/// A runner over `set` with these settings; published text is re-checked against `set` first.
+async fn build_runner(
+    cli: &Cli,
+    set: FactSet,
+    args: &crate::cli::RunnerArgs,
+    started_by: &str,
+    force: bool,
+) -> Result<(std::sync::Arc<Runner>, Store)> {
     let prompter = Prompter::new(&cli.prompts)?;
     let provider = Provider::new(crate::config::provider_settings(&args.provider)?)
         .context("setting up the provider")?;
-    let options = crate::config::run_options(args)?;
+    let options = crate::config::run_options(args, started_by, force)?;
     let store = open_store(&args.database.database_url).await?;
     review::refresh_before_run(&store, &set).await?;
-    let runner = Runner::new(store.clone(), set, prompter, provider, options);
-    stop_on_ctrl_c(runner.stop_flag());
-    Ok((runner, store))
+    Ok((
+        Runner::new(store.clone(), set, prompter, provider, options),
+        store,
+    ))
 }
 
 /// Ctrl-C: stop claiming jobs and let the ones in flight finish; a second Ctrl-C exits at
@@ -304,7 +323,7 @@ async fn worker(cli: &Cli, args: &crate::cli::WorkerArgs) -> Result<ExitCode> {
     eprintln!(
         "worker {}: waiting for runs of model {}",
         std::process::id(),
-        args.run.provider.model
+        args.run.runner.provider.model
     );
     for summary in runner
         .serve(args.exit_when_idle)
@@ -358,8 +377,8 @@ async fn run_scope(
         if resumed { "resuming" } else { "starting" },
         store.jobs(run_id).await?.len(),
         scope.key(),
-        args.provider.model,
-        args.provider.base_url
+        args.runner.provider.model,
+        args.runner.provider.base_url
     );
     let summary = runner
         .work(run_id, resumed)
@@ -479,10 +498,10 @@ async fn demo(cli: &Cli, args: &RunArgs) -> Result<ExitCode> {
         let server = crate::local::LocalServer::start()
             .await
             .context("starting the local model")?;
-        args.provider.base_url = server.url().to_string();
+        args.runner.provider.base_url = server.url().to_string();
         // llama.cpp's server answers one request at a time on two cores: queueing more only
         // turns waits into timeouts.
-        args.concurrency = 1;
+        args.runner.concurrency = 1;
         Some(server)
     } else {
         None
@@ -500,7 +519,7 @@ async fn demo(cli: &Cli, args: &RunArgs) -> Result<ExitCode> {
     println!(
         "drafts are in {}; see them with `narrator runs show {run_id}`, review them with \
          `narrator review queue` and `narrator review claim --as NAME`",
-        args.database.database_url
+        args.runner.database.database_url
     );
     println!(
         "export: {} approved section(s) for {} area(s) in {}",

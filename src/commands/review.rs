@@ -28,9 +28,12 @@ pub async fn review(cli: &Cli, command: &ReviewCommand) -> Result<ExitCode> {
     let set = load(cli)?;
     let store = open_store(&desk_args.database.database_url).await?;
     let desk = Desk::new(&store, &set, settings(desk_args)?);
+    // Whatever the command, published text is first re-checked against the facts just loaded.
+    if !matches!(command, ReviewCommand::Stale { .. }) {
+        refresh(&desk).await?;
+    }
     let code = match command {
         ReviewCommand::Queue { filter, format, .. } => {
-            refresh(&desk, "narrator").await?;
             let items = desk.queue(&queue_filter(&set, filter)?).await?;
             match format {
                 CheckFormat::Json => print_json(&items)?,
@@ -46,7 +49,7 @@ pub async fn review(cli: &Cli, command: &ReviewCommand) -> Result<ExitCode> {
             ..
         } => {
             let who = user(actor)?;
-            refresh(&desk, "narrator").await?;
+
             match desk
                 .claim(&who, *draft, &queue_filter(&set, filter)?)
                 .await?
@@ -192,8 +195,8 @@ pub async fn review(cli: &Cli, command: &ReviewCommand) -> Result<ExitCode> {
             ExitCode::SUCCESS
         }
         ReviewCommand::Stale { actor, format, .. } => {
-            let who = user(actor)?;
-            let summary = refresh(&desk, &who).await?;
+            user(actor)?;
+            let summary = refresh(&desk).await?;
             let stale = desk.stale_versions().await?;
             match format {
                 CheckFormat::Json => print_json(&serde_json::json!({
@@ -227,9 +230,9 @@ pub async fn review(cli: &Cli, command: &ReviewCommand) -> Result<ExitCode> {
 }
 
 /// Re-checks published text against the facts just loaded; says what changed.
-pub async fn refresh(desk: &Desk<'_>, actor: &str) -> Result<StaleSummary> {
+pub async fn refresh(desk: &Desk<'_>) -> Result<StaleSummary> {
     let summary = desk
-        .recheck_published(actor)
+        .recheck_published()
         .await
         .context("re-checking published text against the current facts")?;
     if !summary.newly_stale.is_empty() {
@@ -270,6 +273,7 @@ pub async fn feedback(cli: &Cli, args: &FeedbackArgs) -> Result<ExitCode> {
     let set = load(cli)?;
     let store = open_store(&args.desk.database.database_url).await?;
     let desk = Desk::new(&store, &set, settings(&args.desk)?);
+    refresh(&desk).await?;
     let outcome = desk
         .vote(args.version, &voter, vote, args.comment.as_deref())
         .await?;
@@ -292,8 +296,12 @@ pub async fn feedback(cli: &Cli, args: &FeedbackArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn export_files(args: &ExportArgs) -> Result<ExitCode> {
+pub async fn export_files(cli: &Cli, args: &ExportArgs) -> Result<ExitCode> {
     let store = open_store(&args.database.database_url).await?;
+    // Text whose facts changed since it was checked must not leave as "passed": re-check
+    // against the data first (the files still depend on the store alone).
+    let set = load(cli)?;
+    refresh(&Desk::new(&store, &set, ReviewSettings::default())).await?;
     let summary = export::export(&store, &args.out, args.stale_policy)
         .await
         .with_context(|| format!("exporting to {}", args.out.display()))?;
@@ -317,8 +325,12 @@ pub async fn export_files(args: &ExportArgs) -> Result<ExitCode> {
 }
 
 fn settings(args: &DeskArgs) -> Result<ReviewSettings> {
-    if args.claim_minutes == 0 || args.down_vote_threshold < 1 {
-        bail!("--claim-minutes and --down-vote-threshold must be at least 1");
+    review_settings(&args.review)
+}
+
+pub fn review_settings(args: &crate::cli::ReviewArgs) -> Result<ReviewSettings> {
+    if !(1..=24 * 60).contains(&args.claim_minutes) || args.down_vote_threshold < 1 {
+        bail!("--claim-minutes must be 1 to 1440 and --down-vote-threshold at least 1");
     }
     Ok(ReviewSettings {
         separation_of_duties: args.separation_of_duties == OnOff::On,
@@ -396,5 +408,5 @@ fn render_queue(items: &[ReviewItem]) -> String {
 /// The store and desk a `run`, `worker` or `demo` command re-checks published text with.
 pub async fn refresh_before_run(store: &Store, set: &FactSet) -> Result<()> {
     let desk = Desk::new(store, set, ReviewSettings::default());
-    refresh(&desk, "narrator").await.map(|_| ())
+    refresh(&desk).await.map(|_| ())
 }

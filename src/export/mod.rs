@@ -3,7 +3,7 @@
 //! same store always gives byte-identical files.
 
 use crate::facts::hex_digest;
-use crate::store::{Store, StoreError, VersionRow};
+use crate::store::{Store, StoreError, VersionRow, VoteCounts};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -29,36 +29,64 @@ pub enum ExportError {
     },
 }
 
-#[derive(Serialize)]
-struct AreaFile<'a> {
-    area_code: &'a str,
-    area_name: &'a str,
-    ai_generated: bool,
-    sections: Vec<SectionEntry<'a>>,
+/// One area's published text, as the site reads it.
+#[derive(Clone, Debug, Serialize)]
+pub struct AreaFile {
+    pub area_code: String,
+    pub area_name: String,
+    pub ai_generated: bool,
+    pub sections: Vec<SectionEntry>,
 }
 
-#[derive(Serialize)]
-struct SectionEntry<'a> {
-    section: &'a str,
-    title: &'a str,
-    text: &'a str,
-    version_id: i64,
-    approved_at: String,
-    approved_by: &'a str,
-    facts_period: &'a str,
-    model: &'a str,
+#[derive(Clone, Debug, Serialize)]
+pub struct SectionEntry {
+    pub section: String,
+    pub title: String,
+    pub text: String,
+    pub version_id: i64,
+    pub approved_at: String,
+    pub approved_by: String,
+    pub facts_period: String,
+    pub model: String,
     /// `passed`, `overridden` (published over a failed check, with the reason) or `stale`.
-    check_status: &'static str,
-    override_reason: Option<&'a str>,
-    stale: bool,
-    ai_generated: bool,
-    feedback: Feedback,
+    pub check_status: &'static str,
+    pub override_reason: Option<String>,
+    pub stale: bool,
+    pub ai_generated: bool,
+    pub feedback: VoteCounts,
 }
 
-#[derive(Serialize)]
-struct Feedback {
-    up: i64,
-    down: i64,
+impl SectionEntry {
+    pub fn of(v: &VersionRow, feedback: VoteCounts) -> SectionEntry {
+        SectionEntry {
+            section: v.section.clone(),
+            title: v.section_title.clone(),
+            text: v.text.clone(),
+            version_id: v.id,
+            approved_at: rfc3339(v.approved_ms),
+            approved_by: v.approved_by.clone(),
+            facts_period: v.facts_period.clone(),
+            model: v.model.clone(),
+            check_status: if v.stale {
+                "stale"
+            } else if v.pass {
+                "passed"
+            } else {
+                "overridden"
+            },
+            override_reason: v.override_reason.clone(),
+            stale: v.stale,
+            ai_generated: true,
+            feedback,
+        }
+    }
+}
+
+/// An area's file: its content, serialised bytes and their SHA-256.
+pub struct AreaDocument {
+    pub file: AreaFile,
+    pub bytes: Vec<u8>,
+    pub sha256: String,
 }
 
 #[derive(Serialize)]
@@ -85,17 +113,20 @@ pub struct ExportSummary {
     pub removed: Vec<String>,
 }
 
-/// Writes `out/<area code>.json` for every area with published text, then `out/index.json`.
-/// Each file is written to a temporary name and renamed, and the index comes last, so a
-/// reader never sees a half-written file.
-pub async fn export(
+/// Every area's published text (or one area's), by area code, as the export writes it and
+/// the API serves it.
+pub async fn documents(
     store: &Store,
-    out: &Path,
     policy: StalePolicy,
-) -> Result<ExportSummary, ExportError> {
-    let mut summary = ExportSummary::default();
+    only_area: Option<&str>,
+    summary: &mut ExportSummary,
+) -> Result<Vec<AreaDocument>, StoreError> {
+    let counts = store.published_vote_counts().await?;
     let mut by_area: BTreeMap<String, Vec<VersionRow>> = BTreeMap::new();
     for v in store.published_versions().await? {
+        if only_area.is_some_and(|a| a != v.area_code) {
+            continue;
+        }
         if v.stale {
             if policy == StalePolicy::Withdraw {
                 summary.stale_withheld += 1;
@@ -105,46 +136,43 @@ pub async fn export(
         }
         by_area.entry(v.area_code.clone()).or_default().push(v);
     }
-    let mut files = Vec::new();
-    for (code, versions) in &by_area {
-        let mut sections = Vec::new();
-        for v in versions {
-            let counts = store.vote_counts(v.id).await?;
-            sections.push(SectionEntry {
-                section: &v.section,
-                title: &v.section_title,
-                text: &v.text,
-                version_id: v.id,
-                approved_at: rfc3339(v.approved_ms),
-                approved_by: &v.approved_by,
-                facts_period: &v.facts_period,
-                model: &v.model,
-                check_status: if v.stale {
-                    "stale"
-                } else if v.pass {
-                    "passed"
-                } else {
-                    "overridden"
-                },
-                override_reason: v.override_reason.as_deref(),
-                stale: v.stale,
-                ai_generated: true,
-                feedback: Feedback {
-                    up: counts.up,
-                    down: counts.down,
-                },
-            });
-        }
+    let mut out = Vec::new();
+    for (code, mut versions) in by_area {
+        // Sorted here, by bytes, not by the database's collation: both databases give the
+        // same files.
+        versions.sort_by(|a, b| a.section.cmp(&b.section));
         let file = AreaFile {
+            area_name: versions[0].area_name.clone(),
             area_code: code,
-            area_name: &versions[0].area_name,
             ai_generated: true,
-            sections,
+            sections: versions
+                .iter()
+                .map(|v| SectionEntry::of(v, counts.get(&v.id).copied().unwrap_or_default()))
+                .collect(),
         };
         let mut bytes = serde_json::to_vec_pretty(&file).expect("export files serialise");
         bytes.push(b'\n');
-        files.push((code.clone(), file.sections.len(), bytes));
+        summary.areas += 1;
+        summary.sections += file.sections.len();
+        out.push(AreaDocument {
+            sha256: hex_digest(&Sha256::digest(&bytes)),
+            file,
+            bytes,
+        });
     }
+    Ok(out)
+}
+
+/// Writes `out/<area code>.json` for every area with published text, then `out/index.json`.
+/// Each file is written to a temporary name and renamed, and the index comes last, so a
+/// reader never sees a half-written file.
+pub async fn export(
+    store: &Store,
+    out: &Path,
+    policy: StalePolicy,
+) -> Result<ExportSummary, ExportError> {
+    let mut summary = ExportSummary::default();
+    let docs = documents(store, policy, None, &mut summary).await?;
     std::fs::create_dir_all(out).map_err(|source| ExportError::Write {
         path: out.to_path_buf(),
         source,
@@ -154,17 +182,15 @@ pub async fn export(
         ai_generated: true,
         files: Vec::new(),
     };
-    for (code, n, bytes) in &files {
-        let name = format!("{code}.json");
-        write_atomically(&out.join(&name), bytes)?;
+    for doc in &docs {
+        let name = format!("{}.json", doc.file.area_code);
+        write_atomically(&out.join(&name), &doc.bytes)?;
         index.files.push(IndexEntry {
-            area_code: code.clone(),
+            area_code: doc.file.area_code.clone(),
             file: name,
-            sections: *n,
-            sha256: hex_digest(&Sha256::digest(bytes)),
+            sections: doc.file.sections.len(),
+            sha256: doc.sha256.clone(),
         });
-        summary.areas += 1;
-        summary.sections += n;
     }
     let mut bytes = serde_json::to_vec_pretty(&index).expect("the index serialises");
     bytes.push(b'\n');
@@ -205,18 +231,31 @@ fn previous_files(out: &Path) -> Vec<String> {
         .collect()
 }
 
+/// Writes to a temporary file of this process's own, flushes it to disk, then renames it
+/// over `path`: a reader sees the old file or the new one, never part of one.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
+    use std::io::Write as _;
     let name = path
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or("export");
-    let tmp = path.with_file_name(format!(".{name}.tmp"));
-    let err = |source| ExportError::Write {
-        path: path.to_path_buf(),
-        source,
-    };
-    std::fs::write(&tmp, bytes).map_err(err)?;
-    std::fs::rename(&tmp, path).map_err(err)
+    let tmp = path.with_file_name(format!(
+        ".{name}.{}.{:08x}.tmp",
+        std::process::id(),
+        fastrand::u32(..)
+    ));
+    let written = std::fs::File::create(&tmp).and_then(|mut f| {
+        f.write_all(bytes)?;
+        f.sync_all()
+    });
+    if let Err(source) = written.and_then(|()| std::fs::rename(&tmp, path)) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(ExportError::Write {
+            path: path.to_path_buf(),
+            source,
+        });
+    }
+    Ok(())
 }
 
 /// Milliseconds since 1970 as an RFC 3339 UTC time to the second.

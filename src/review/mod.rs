@@ -3,7 +3,9 @@
 
 mod show;
 
-pub use show::{DraftView, FactChange, FactSnapshot, FigureNote, WordChange};
+pub use show::{
+    figure_notes, DraftView, FactChange, FactNote, FactSnapshot, FigureNote, WordChange,
+};
 
 use crate::check::{self, Report};
 use crate::facts::{hex_digest, FactSet, SectionFacts};
@@ -69,6 +71,10 @@ pub enum ReviewError {
     UnknownPage { area: String, section: String },
     #[error("there is no version {0}")]
     NoVersion(i64),
+    #[error("version {0} is not published (superseded or withdrawn): it takes no votes")]
+    VersionNotPublished(i64),
+    #[error("draft {draft_id} came back on feedback about version {version_id}, which is no longer published")]
+    FeedbackOutdated { draft_id: i64, version_id: i64 },
     #[error("a {0} needs a reason that is not empty")]
     EmptyReason(&'static str),
     #[error("the edited text is empty")]
@@ -98,6 +104,8 @@ pub enum Approval {
 /// Published versions re-checked against the current facts.
 #[derive(Debug, Default, serde::Serialize)]
 pub struct StaleSummary {
+    pub published: usize,
+    /// Versions whose facts changed since they were last checked, and so were checked now.
     pub checked: usize,
     /// Versions whose facts changed since approval but whose text still passes.
     pub changed_but_passing: usize,
@@ -157,7 +165,12 @@ impl<'a> Desk<'a> {
         match draft_id {
             None => Ok(self
                 .store
-                .claim_next_review(reviewer, filter, self.lease_ms())
+                .claim_next_review(
+                    reviewer,
+                    filter,
+                    self.lease_ms(),
+                    self.settings.separation_of_duties,
+                )
                 .await?),
             Some(id) => {
                 if self
@@ -183,7 +196,9 @@ impl<'a> Desk<'a> {
     }
 
     /// Approves a draft, with the reviewer's edits if any. The text is checked against the
-    /// facts of the moment; failing text is published only with an override reason.
+    /// facts of the moment; failing text is published only with an override reason. For an
+    /// item back on feedback the text under review is the published version's: approving it
+    /// unedited keeps that version (with today's check), an edit replaces it.
     pub async fn approve(
         &self,
         reviewer: &str,
@@ -196,7 +211,7 @@ impl<'a> Desk<'a> {
         let item = self.item(draft_id).await?;
         if self.settings.separation_of_duties
             && item.state == "needs_review"
-            && item.run_started_by == reviewer
+            && same_person(&item.run_started_by, reviewer)
         {
             return Err(ReviewError::OwnRun {
                 draft_id,
@@ -208,44 +223,50 @@ impl<'a> Desk<'a> {
         if override_reason.is_some_and(|r| r.trim().is_empty()) {
             return Err(ReviewError::EmptyReason("check override"));
         }
+        let override_reason = override_reason.map(str::trim);
         let draft = self
             .store
             .draft_row(draft_id)
             .await?
             .ok_or(ReviewError::NoDraft(draft_id))?;
-        let text = edited.unwrap_or(&draft.text);
+        let back_on_feedback = match item.version_id {
+            Some(version_id) => {
+                let v = self
+                    .store
+                    .version(version_id)
+                    .await?
+                    .ok_or(ReviewError::NoVersion(version_id))?;
+                if v.state != "published" {
+                    return Err(ReviewError::FeedbackOutdated {
+                        draft_id,
+                        version_id,
+                    });
+                }
+                Some(v)
+            }
+            None => None,
+        };
+        let base = back_on_feedback
+            .as_ref()
+            .map_or(draft.text.as_str(), |v| v.text.as_str());
+        let text = edited.unwrap_or(base);
         if text.trim().is_empty() {
             return Err(ReviewError::EmptyText);
         }
         let view = self.page_facts(&item.area_code, &item.section)?;
         let report = check::check(text, &view);
-        if let (Some(version_id), None) = (item.version_id, edited) {
-            // A published version back on feedback, kept unchanged.
-            let published = self.store.version(version_id).await?;
-            if published.is_some_and(|v| v.state == "published" && v.text == text)
-                && (report.pass || override_reason.is_some())
-            {
-                return if self
-                    .store
-                    .reaffirm(draft_id, version_id, reviewer, override_reason)
-                    .await?
-                {
-                    Ok(Approval::Reaffirmed { version_id })
-                } else {
-                    Err(self.why_not_open(draft_id, reviewer).await)
-                };
-            }
-        }
         if !report.pass && override_reason.is_none() {
             return Ok(Approval::CheckFailed { report });
         }
         let snapshot = FactSnapshot::of(&view);
+        let audit_note = (!self.settings.separation_of_duties)
+            .then_some("separation of duties was off for this approval");
         let new = NewVersion {
             draft_id,
             area_name: view.area().name(),
             section_title: view.section().title(),
             text,
-            edited: edited.is_some_and(|e| e != draft.text),
+            edited: text != draft.text,
             report_json: &report.to_json(),
             pass: report.pass,
             override_reason: if report.pass { None } else { override_reason },
@@ -253,7 +274,15 @@ impl<'a> Desk<'a> {
             facts_json: &serde_json::to_string(&snapshot).expect("snapshots serialise"),
             facts_period: &latest_period(&view),
             model: &draft.model,
+            audit_note,
         };
+        if let Some(v) = back_on_feedback.as_ref().filter(|v| v.text == text) {
+            return if self.store.reaffirm(reviewer, v.id, &new).await? {
+                Ok(Approval::Reaffirmed { version_id: v.id })
+            } else {
+                Err(self.why_not_open(draft_id, reviewer).await)
+            };
+        }
         match self.store.publish(reviewer, &new).await? {
             Some(published) => Ok(Approval::Published(published)),
             None => Err(self.why_not_open(draft_id, reviewer).await),
@@ -310,10 +339,16 @@ impl<'a> Desk<'a> {
     async fn why_not_open(&self, draft_id: i64, reviewer: &str) -> ReviewError {
         match self.decidable(reviewer, draft_id).await {
             Err(e) => e,
-            Ok(item) => ReviewError::Decided {
-                draft_id,
-                state: item.state,
-                by: "another reviewer at the same moment".to_string(),
+            Ok(item) => match item.version_id {
+                Some(version_id) => ReviewError::FeedbackOutdated {
+                    draft_id,
+                    version_id,
+                },
+                None => ReviewError::Decided {
+                    draft_id,
+                    state: "decided".to_string(),
+                    by: "another reviewer at the same moment".to_string(),
+                },
             },
         }
     }
@@ -341,8 +376,7 @@ impl<'a> Desk<'a> {
             .version(version_id)
             .await?
             .ok_or(ReviewError::NoVersion(version_id))?;
-        Ok(self
-            .store
+        self.store
             .record_vote(
                 &version,
                 voter,
@@ -350,46 +384,63 @@ impl<'a> Desk<'a> {
                 comment,
                 self.settings.down_vote_threshold,
             )
-            .await?)
+            .await?
+            .ok_or(ReviewError::VersionNotPublished(version_id))
     }
 
-    /// Re-checks every published version whose facts changed since approval. One that no
-    /// longer passes is marked stale with its report and its page queued for regeneration
-    /// (with the model and parameters that wrote it); one that passes again loses the mark.
-    pub async fn recheck_published(&self, actor: &str) -> Result<StaleSummary, ReviewError> {
+    /// Re-checks every published version whose facts changed since it was last checked. One
+    /// that no longer passes (or, approved over a failed check, has new flags) is marked stale
+    /// with its report and its page queued for regeneration with the model and parameters that
+    /// wrote it; a stale one that passes again loses the mark. The system does this, so the
+    /// audit entries and regeneration runs are by `narrator`.
+    pub async fn recheck_published(&self) -> Result<StaleSummary, ReviewError> {
+        const ACTOR: &str = "narrator";
         let mut summary = StaleSummary::default();
-        let in_progress = self.store.pages_in_progress().await?;
         // Pages to mark, grouped by the model and parameters that wrote them: each group is
         // regenerated by one run a worker with those settings picks up.
         let mut groups: BTreeMap<(String, String), Vec<StalePage>> = BTreeMap::new();
         for v in self.store.published_versions().await? {
-            summary.checked += 1;
-            let (report, detail) = match self.page_facts(&v.area_code, &v.section) {
-                Ok(view) if view.fingerprint() == v.facts_fp && !v.stale => continue,
+            summary.published += 1;
+            let (report, detail, fp, regenerate) = match self.page_facts(&v.area_code, &v.section) {
                 Ok(view) => {
+                    let fp = view.fingerprint();
+                    if fp == v.checked_fp {
+                        continue;
+                    }
+                    summary.checked += 1;
                     let report = check::check(&v.text, &view);
+                    if !fails(&v, &report) {
+                        if v.stale {
+                            let note = "the facts changed again and the text passes against them";
+                            if self.store.clear_stale(v.id, &fp, ACTOR, note).await? {
+                                summary.fresh_again.push(v.id);
+                            }
+                        } else {
+                            self.store.set_checked(v.id, &fp).await?;
+                            summary.changed_but_passing += 1;
+                        }
+                        continue;
+                    }
+                    if v.stale {
+                        // Still failing and already marked; its regeneration is a run's or an
+                        // editor's business.
+                        self.store.set_checked(v.id, &fp).await?;
+                        continue;
+                    }
                     let detail = stale_detail(&report);
-                    (report, detail)
+                    (report, detail, fp, true)
                 }
-                Err(e) => (
+                Err(e) if !v.stale => (
                     Report {
                         pass: false,
                         mentions: Vec::new(),
                     },
                     e.to_string(),
+                    String::from("gone"),
+                    false,
                 ),
+                Err(_) => continue,
             };
-            if report.pass && v.stale {
-                let note = "the facts changed again and the text passes against them";
-                if self.store.clear_stale(v.id, actor, note).await? {
-                    summary.fresh_again.push(v.id);
-                }
-                continue;
-            }
-            if report.pass || v.stale {
-                summary.changed_but_passing += usize::from(report.pass);
-                continue;
-            }
             let draft = self
                 .store
                 .draft_row(v.draft_id)
@@ -402,38 +453,31 @@ impl<'a> Desk<'a> {
                     version_id: v.id,
                     report_json: report.to_json(),
                     detail,
-                    page: (v.area_code, v.section),
+                    checked_fp: fp,
+                    regenerate,
                 });
         }
         for ((model, params), pages) in groups {
-            let jobs: Vec<(String, String)> = pages
-                .iter()
-                .map(|p| p.page.clone())
-                .filter(|page| !in_progress.contains(page))
-                .filter(|(a, s)| self.page_facts(a, s).is_ok())
-                .collect();
-            let scope = format!("stale:{}", jobs.len());
-            let run = NewRun {
-                started_by: actor,
-                scope: &scope,
-                model: &model,
-                params: &params,
-                jobs: &jobs,
-            };
             let marks: Vec<StaleMark<'_>> = pages
                 .iter()
                 .map(|p| StaleMark {
                     version_id: p.version_id,
                     report_json: &p.report_json,
                     detail: &p.detail,
+                    checked_fp: &p.checked_fp,
+                    regenerate: p.regenerate,
                 })
                 .collect();
-            if let Some(run_id) = self.store.mark_stale(actor, &marks, Some(&run)).await? {
-                summary.runs.push(run_id);
-            }
-            summary
-                .newly_stale
-                .extend(pages.iter().map(|p| p.version_id));
+            let template = NewRun {
+                started_by: ACTOR,
+                scope: "stale",
+                model: &model,
+                params: &params,
+                jobs: &[],
+            };
+            let (marked, run) = self.store.mark_stale(ACTOR, &marks, &template).await?;
+            summary.newly_stale.extend(marked);
+            summary.runs.extend(run);
         }
         Ok(summary)
     }
@@ -458,7 +502,43 @@ struct StalePage {
     version_id: i64,
     report_json: String,
     detail: String,
-    page: (String, String),
+    checked_fp: String,
+    regenerate: bool,
+}
+
+/// Whether a published version fails today's check. Text approved over a failed check fails
+/// only when a figure is flagged that was not flagged when it was approved.
+fn fails(v: &VersionRow, today: &Report) -> bool {
+    if today.pass {
+        return false;
+    }
+    if v.pass {
+        return true;
+    }
+    let approved: Vec<(usize, usize)> = serde_json::from_str::<serde_json::Value>(&v.report)
+        .ok()
+        .and_then(|r| r["mentions"].as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter(|m| {
+            m["verdict"]
+                .as_str()
+                .and_then(crate::check::Verdict::parse)
+                .is_some_and(|v| v.is_flag())
+        })
+        .filter_map(|m| {
+            Some((
+                m["span"][0].as_u64()? as usize,
+                m["span"][1].as_u64()? as usize,
+            ))
+        })
+        .collect();
+    today.flagged().any(|m| !approved.contains(&m.span))
+}
+
+/// Names compare without case or surrounding spaces: "Ed" started the run "ed" approves.
+pub fn same_person(a: &str, b: &str) -> bool {
+    a.trim().to_lowercase() == b.trim().to_lowercase()
 }
 
 fn named(reviewer: &str) -> Result<(), ReviewError> {

@@ -15,7 +15,10 @@ use std::fmt::Write as _;
 pub struct DraftView {
     pub draft: DraftRow,
     pub item: Option<ReviewItem>,
-    /// The draft's text checked against the facts of today.
+    /// The text under review: the draft's, or for an item back on feedback the published
+    /// version's (which may carry a reviewer's edits).
+    pub text: String,
+    /// That text checked against the facts of today.
     pub report: Report,
     /// Whether it passed when it was generated.
     pub passed_when_generated: bool,
@@ -30,7 +33,7 @@ pub struct DraftView {
 }
 
 /// One figure of the text, numbered in reading order, with what the checker made of it.
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct FigureNote {
     pub number: usize,
     pub span: (usize, usize),
@@ -43,7 +46,7 @@ pub struct FigureNote {
 }
 
 /// A fact a figure rests on, as a reviewer needs it: whose, what, when, how much, from where.
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct FactNote {
     pub id: String,
     pub owner: String,
@@ -218,15 +221,20 @@ impl Desk<'_> {
             .ok_or(ReviewError::NoDraft(draft_id))?;
         let item = self.store.review_item(draft_id).await?;
         let view = self.page_facts(&draft.area_code, &draft.section)?;
-        let report = check::check(&draft.text, &view);
-        let figures = figure_notes(&report, &view);
         let published = self
             .store
             .published_version(&draft.area_code, &draft.section)
             .await?;
+        let back_on_feedback = item.as_ref().and_then(|i| i.version_id);
+        let text = match &published {
+            Some(v) if back_on_feedback == Some(v.id) => v.text.clone(),
+            _ => draft.text.clone(),
+        };
+        let report = check::check(&text, &view);
+        let figures = figure_notes(&report, &view);
         let diff = published
             .as_ref()
-            .map(|v| word_diff(&v.text, &draft.text))
+            .map(|v| word_diff(&v.text, &text))
             .unwrap_or_default();
         let facts_changed = match &published {
             Some(v) => serde_json::from_str::<FactSnapshot>(&v.facts)
@@ -252,6 +260,7 @@ impl Desk<'_> {
         };
         Ok(DraftView {
             passed_when_generated: draft.pass,
+            text,
             draft,
             item,
             report,
@@ -309,7 +318,7 @@ impl DraftView {
                 " (it failed when generated)"
             }
         );
-        let _ = writeln!(out, "\n{}\n", marked_text(&d.text, &self.figures));
+        let _ = writeln!(out, "\n{}\n", marked_text(&self.text, &self.figures));
         for f in &self.figures {
             let mark = if f.flagged { "!" } else { "" };
             let _ = writeln!(
@@ -346,6 +355,12 @@ impl DraftView {
                     v.approved_by,
                     if v.stale { ", stale" } else { "" }
                 );
+                if let Some(reason) = &v.override_reason {
+                    let _ = writeln!(
+                        out,
+                        "published over a failed check; the reason given: {reason}"
+                    );
+                }
                 let mut diff = String::new();
                 for c in &self.diff {
                     match c {

@@ -182,6 +182,17 @@ impl Runner {
 
     /// Resumes the unfinished run of this scope, model and parameters, or creates one.
     pub async fn start_or_resume(&self, scope: &Scope) -> Result<(i64, bool), StoreError> {
+        self.start_or_resume_as(scope, &self.options.started_by)
+            .await
+    }
+
+    /// As `start_or_resume`, recording `started_by` (who asked, from the web face) as the
+    /// run's starter.
+    pub async fn start_or_resume_as(
+        &self,
+        scope: &Scope,
+        started_by: &str,
+    ) -> Result<(i64, bool), StoreError> {
         let settings = self.provider.settings();
         let (key, params) = (scope.key(), settings.params());
         if let Some(id) = self
@@ -195,7 +206,7 @@ impl Runner {
         let id = self
             .store
             .create_run(&NewRun {
-                started_by: &self.options.started_by,
+                started_by,
                 scope: &key,
                 model: &settings.model,
                 params: &params,

@@ -86,6 +86,8 @@ pub struct VersionRow {
     pub stale_report: Option<String>,
     pub stale_ms: Option<i64>,
     pub facts_fp: String,
+    /// Fingerprint of the facts the text was last checked against (approval or re-check).
+    pub checked_fp: String,
     /// JSON snapshot of the section's facts when it was approved.
     pub facts: String,
     pub facts_period: String,
@@ -110,6 +112,8 @@ pub struct NewVersion<'a> {
     pub facts_json: &'a str,
     pub facts_period: &'a str,
     pub model: &'a str,
+    /// Added to the audit entry (for example that separation of duties was off).
+    pub audit_note: Option<&'a str>,
 }
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -184,12 +188,15 @@ pub struct StaleMark<'a> {
     pub version_id: i64,
     pub report_json: &'a str,
     pub detail: &'a str,
+    pub checked_fp: &'a str,
+    /// Queue a regeneration (false when the page is gone from the data).
+    pub regenerate: bool,
 }
 
 const ITEM_COLUMNS: &str = "i.draft_id, i.run_id, i.area_code, i.section, i.state, i.reason, i.version_id, \
      i.claim_holder, i.claim_expires_ms, i.queued_ms, i.decided_ms, i.decided_by, i.note, r.started_by";
 const VERSION_COLUMNS: &str = "id, area_code, area_name, section, section_title, draft_id, text, edited, report, pass, \
-     override_reason, state, stale, stale_report, stale_ms, facts_fp, facts, facts_period, model, approved_by, \
+     override_reason, state, stale, stale_report, stale_ms, facts_fp, checked_fp, facts, facts_period, model, approved_by, \
      approved_ms, reviewed_ms, ended_ms";
 
 fn item_row(r: &AnyRow) -> Result<ReviewItem, sqlx::Error> {
@@ -230,6 +237,7 @@ fn version_row(r: &AnyRow) -> Result<VersionRow, sqlx::Error> {
         stale_report: r.try_get("stale_report")?,
         stale_ms: r.try_get("stale_ms")?,
         facts_fp: r.try_get("facts_fp")?,
+        checked_fp: r.try_get("checked_fp")?,
         facts: r.try_get("facts")?,
         facts_period: r.try_get("facts_period")?,
         model: r.try_get("model")?,
@@ -390,13 +398,21 @@ impl Store {
         reviewer: &str,
         filter: &QueueFilter,
         lease_ms: i64,
+        skip_own_runs: bool,
     ) -> Result<Option<ReviewItem>, StoreError> {
         let now = now_ms();
         let lock = match self.dialect() {
             Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
             Dialect::Sqlite => "",
         };
-        let (conds, binds) = filter_sql(filter, 4);
+        let (mut conds, binds) = filter_sql(filter, 4);
+        if skip_own_runs {
+            // Items this reviewer could not approve (separation of duties) are passed over.
+            conds.push_str(
+                " AND NOT EXISTS (SELECT 1 FROM runs o WHERE o.id = i.run_id \
+                 AND lower(trim(o.started_by)) = lower(trim($1)))",
+            );
+        }
         let sql = format!(
             "UPDATE review_items SET claim_holder = $1, claim_expires_ms = $2 \
              WHERE draft_id = (SELECT i.draft_id FROM review_items i WHERE i.state = 'needs_review' \
@@ -562,11 +578,17 @@ impl Store {
         reviewer: &str,
         new: &NewVersion<'_>,
     ) -> Result<Option<Published>, StoreError> {
-        let mut tries = 0;
+        // PostgreSQL serialises publications of one page with an advisory lock, so the index
+        // is only a backstop there; SQLite serialises all writers. Should the index still
+        // refuse one (a writer outside narrator), each round has a winner: retry with jitter.
+        let mut tries: u64 = 0;
         loop {
             tries += 1;
             match self.publish_once(reviewer, new).await {
-                Err(StoreError::Query(e)) if is_unique_violation(&e) && tries < 5 => continue,
+                Err(StoreError::Query(e)) if is_unique_violation(&e) && tries < 50 => {
+                    let ms = 5 + fastrand::u64(0..20 * tries.min(10));
+                    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                }
                 other => return other,
             }
         }
@@ -579,6 +601,16 @@ impl Store {
     ) -> Result<Option<Published>, StoreError> {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
+        if self.dialect() == Dialect::Postgres {
+            let draft = self
+                .draft_row(new.draft_id)
+                .await?
+                .ok_or_else(|| StoreError::Corrupt(format!("draft {} vanished", new.draft_id)))?;
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+                .bind(format!("publish:{}:{}", draft.area_code, draft.section))
+                .execute(&mut *tx)
+                .await?;
+        }
         if !Self::decide_item(
             &mut tx,
             new.draft_id,
@@ -606,8 +638,8 @@ impl Store {
         .transpose()?;
         let version_id: i64 = sqlx::query(
             "INSERT INTO versions (area_code, area_name, section, section_title, draft_id, text, edited, report, pass, \
-             override_reason, state, facts_fp, facts, facts_period, model, approved_by, approved_ms, reviewed_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'published', $11, $12, $13, $14, $15, $16, $16) RETURNING id",
+             override_reason, state, facts_fp, checked_fp, facts, facts_period, model, approved_by, approved_ms, reviewed_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'published', $11, $11, $12, $13, $14, $15, $16, $16) RETURNING id",
         )
         .bind(page.0)
         .bind(new.area_name)
@@ -636,6 +668,9 @@ impl Store {
         if let Some(reason) = new.override_reason {
             detail.push_str(&format!("; check failed, overridden: {reason}"));
         }
+        if let Some(note) = new.audit_note {
+            detail.push_str(&format!("; {note}"));
+        }
         audit(
             &mut tx,
             now,
@@ -659,6 +694,32 @@ impl Store {
                 &format!("replaced by version {version_id}"),
             )
             .await?;
+            // Feedback on the replaced version waits for nobody now.
+            let closed = sqlx::query(
+                "UPDATE review_items SET state = 'closed', decided_ms = $1, decided_by = $2, note = $3, \
+                 claim_holder = NULL, claim_expires_ms = NULL \
+                 WHERE version_id = $4 AND state = 'needs_review' RETURNING draft_id",
+            )
+            .bind(now)
+            .bind(reviewer)
+            .bind(format!("version {old} was replaced by version {version_id}"))
+            .bind(old)
+            .fetch_all(&mut *tx)
+            .await?;
+            for row in closed {
+                let draft_id: i64 = row.try_get("draft_id")?;
+                audit(
+                    &mut tx,
+                    now,
+                    reviewer,
+                    "closed",
+                    page,
+                    Some(draft_id),
+                    Some(old),
+                    &format!("the feedback item closed: version {old} was replaced by version {version_id}"),
+                )
+                .await?;
+            }
         }
         tx.commit().await?;
         Ok(Some(Published {
@@ -667,24 +728,41 @@ impl Store {
         }))
     }
 
-    /// Keeps a published version that came back on feedback: the item closes, and down votes
-    /// count afresh from now.
+    /// Keeps a published version that came back on feedback, with the check of its text
+    /// against today's facts (and the override reason, when that fails): the item closes, and
+    /// down votes count afresh from now.
     pub async fn reaffirm(
         &self,
-        draft_id: i64,
-        version_id: i64,
         reviewer: &str,
-        note: Option<&str>,
+        version_id: i64,
+        checked: &NewVersion<'_>,
     ) -> Result<bool, StoreError> {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
-        if !Self::decide_item(&mut tx, draft_id, reviewer, "approved", note, now).await? {
+        if !Self::decide_item(
+            &mut tx,
+            checked.draft_id,
+            reviewer,
+            "approved",
+            checked.override_reason,
+            now,
+        )
+        .await?
+        {
             return Ok(false);
         }
         let kept = sqlx::query(
-            "UPDATE versions SET reviewed_ms = $1 WHERE id = $2 AND state = 'published' RETURNING area_code, section",
+            "UPDATE versions SET reviewed_ms = $1, report = $2, pass = $3, override_reason = $4, facts_fp = $5, \
+             checked_fp = $5, facts = $6, facts_period = $7, stale = 0, stale_report = NULL, stale_ms = NULL \
+             WHERE id = $8 AND state = 'published' RETURNING area_code, section",
         )
         .bind(now)
+        .bind(checked.report_json)
+        .bind(i64::from(checked.pass))
+        .bind(checked.override_reason)
+        .bind(checked.facts_fp)
+        .bind(checked.facts_json)
+        .bind(checked.facts_period)
         .bind(version_id)
         .fetch_optional(&mut *tx)
         .await?;
@@ -692,17 +770,20 @@ impl Store {
             return Ok(false);
         };
         let page: (String, String) = (kept.try_get("area_code")?, kept.try_get("section")?);
-        let detail = match note {
-            Some(n) => format!("kept after feedback: {n}"),
-            None => "kept after feedback".to_string(),
-        };
+        let mut detail = String::from("kept after feedback");
+        if let Some(reason) = checked.override_reason {
+            detail.push_str(&format!("; check failed, overridden: {reason}"));
+        }
+        if let Some(note) = checked.audit_note {
+            detail.push_str(&format!("; {note}"));
+        }
         audit(
             &mut tx,
             now,
             reviewer,
             "reaffirmed",
             (&page.0, &page.1),
-            Some(draft_id),
+            Some(checked.draft_id),
             Some(version_id),
             &detail,
         )
@@ -854,13 +935,25 @@ impl Store {
         vote: Vote,
         comment: Option<&str>,
         threshold: i64,
-    ) -> Result<VoteOutcome, StoreError> {
+    ) -> Result<Option<VoteOutcome>, StoreError> {
         let now = now_ms();
         let (kind, who) = match voter {
             Voter::Staff(name) => ("staff", name.as_str()),
             Voter::Visitor { token_hash } => ("visitor", token_hash.as_str()),
         };
         let mut tx = self.pool.begin().await?;
+        // Locks the version (PostgreSQL) or the database (SQLite) first, so concurrent votes
+        // count one after another and the threshold is never stepped over; only published
+        // versions take votes.
+        let live = sqlx::query(
+            "UPDATE versions SET reviewed_ms = reviewed_ms WHERE id = $1 AND state = 'published'",
+        )
+        .bind(version.id)
+        .execute(&mut *tx)
+        .await?;
+        if live.rows_affected() != 1 {
+            return Ok(None);
+        }
         sqlx::query(
             "INSERT INTO feedback (version_id, voter_kind, voter, vote, comment, created_ms, updated_ms) \
              VALUES ($1, $2, $3, $4, $5, $6, $6) \
@@ -917,11 +1010,11 @@ impl Store {
             }
         }
         tx.commit().await?;
-        Ok(VoteOutcome {
+        Ok(Some(VoteOutcome {
             counts,
             down_since_review,
             requeued,
-        })
+        }))
     }
 
     async fn counts_in(
@@ -940,6 +1033,65 @@ impl Store {
             up: row.try_get("up")?,
             down: row.try_get("down")?,
         })
+    }
+
+    /// Vote counts of every published version, by version id.
+    pub async fn published_vote_counts(
+        &self,
+    ) -> Result<std::collections::HashMap<i64, VoteCounts>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT f.version_id, \
+             CAST(SUM(CASE WHEN f.vote = 'up' THEN 1 ELSE 0 END) AS BIGINT) AS up, \
+             CAST(SUM(CASE WHEN f.vote = 'down' THEN 1 ELSE 0 END) AS BIGINT) AS down \
+             FROM feedback f JOIN versions v ON v.id = f.version_id WHERE v.state = 'published' \
+             GROUP BY f.version_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("version_id")?,
+                    VoteCounts {
+                        up: r.try_get("up")?,
+                        down: r.try_get("down")?,
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    /// Pages whose published text changed (published, superseded, withdrawn, stale, fresh)
+    /// in audit entries after `since_id` or at or after `since_ms`, and the newest entry's
+    /// (id, time). The time window catches PostgreSQL ids that commit out of order.
+    pub async fn changed_pages(
+        &self,
+        since_id: i64,
+        since_ms: i64,
+    ) -> Result<(Vec<(String, String)>, Option<(i64, i64)>), StoreError> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT area_code, section FROM audit \
+             WHERE action IN ('approved', 'superseded', 'withdrawn', 'stale', 'fresh') \
+             AND (id > $1 OR at_ms >= $2) ORDER BY area_code, section",
+        )
+        .bind(since_id)
+        .bind(since_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        let pages = rows
+            .iter()
+            .map(|r| Ok((r.try_get("area_code")?, r.try_get("section")?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let last = sqlx::query(
+            "SELECT id, at_ms FROM audit \
+             WHERE action IN ('approved', 'superseded', 'withdrawn', 'stale', 'fresh') \
+             ORDER BY id DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|r| -> Result<(i64, i64), StoreError> { Ok((r.try_get("id")?, r.try_get("at_ms")?)) })
+        .transpose()?;
+        Ok((pages, last))
     }
 
     pub async fn vote_counts(&self, version_id: i64) -> Result<VoteCounts, StoreError> {
@@ -970,65 +1122,120 @@ impl Store {
             .collect()
     }
 
-    /// Marks published versions stale with the report that fails them, and queues the run
-    /// that regenerates them, in one transaction. Versions already stale are left as they
-    /// are. Returns the run's id when one was made.
+    /// Marks published versions stale with the report that fails them, and queues one run
+    /// (made like `regenerate`, its jobs filled in here) for the pages marked now that have no
+    /// queued or running job already, in one transaction. Versions already stale are left as
+    /// they are, so concurrent re-checks mark, and regenerate, each page once. Returns the
+    /// versions marked and the run made, if any.
     pub async fn mark_stale(
         &self,
         actor: &str,
         marks: &[StaleMark<'_>],
-        regenerate: Option<&NewRun<'_>>,
-    ) -> Result<Option<i64>, StoreError> {
+        regenerate: &NewRun<'_>,
+    ) -> Result<(Vec<i64>, Option<i64>), StoreError> {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
+        let mut marked = Vec::new();
         for m in marks {
             let row = sqlx::query(
-                "UPDATE versions SET stale = 1, stale_report = $1, stale_ms = $2 \
+                "UPDATE versions SET stale = 1, stale_report = $1, stale_ms = $2, checked_fp = $4 \
                  WHERE id = $3 AND state = 'published' AND stale = 0 RETURNING area_code, section, draft_id",
             )
             .bind(m.report_json)
             .bind(now)
             .bind(m.version_id)
+            .bind(m.checked_fp)
             .fetch_optional(&mut *tx)
             .await?;
             if let Some(row) = row {
                 let page: (String, String) = (row.try_get("area_code")?, row.try_get("section")?);
                 let draft_id: i64 = row.try_get("draft_id")?;
-                audit(
-                    &mut tx,
-                    now,
-                    actor,
-                    "stale",
-                    (&page.0, &page.1),
-                    Some(draft_id),
-                    Some(m.version_id),
-                    m.detail,
-                )
-                .await?;
+                marked.push((m, page, draft_id));
             }
         }
-        let run = match regenerate {
-            Some(new) if !new.jobs.is_empty() => Some(insert_run(&mut tx, new).await?),
-            _ => None,
+        let busy = sqlx::query(
+            "SELECT DISTINCT j.area_code, j.section FROM jobs j JOIN runs r ON r.id = j.run_id \
+             WHERE r.status <> 'finished' AND j.status IN ('queued', 'running')",
+        )
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("area_code")?, r.try_get("section")?)))
+        .collect::<Result<Vec<(String, String)>, StoreError>>()?;
+        let jobs: Vec<(String, String)> = marked
+            .iter()
+            .filter(|(m, page, _)| m.regenerate && !busy.contains(page))
+            .map(|(_, page, _)| page.clone())
+            .collect();
+        let run = if jobs.is_empty() {
+            None
+        } else {
+            let scope = format!("stale:{}", jobs.len());
+            Some(
+                insert_run(
+                    &mut tx,
+                    &NewRun {
+                        scope: &scope,
+                        jobs: &jobs,
+                        ..*regenerate
+                    },
+                )
+                .await?,
+            )
         };
+        for (m, page, draft_id) in &marked {
+            let detail = match run {
+                Some(run) if jobs.contains(page) => {
+                    format!("{}; regeneration queued in run {run}", m.detail)
+                }
+                _ if busy.contains(page) => {
+                    format!("{}; a regeneration is already queued", m.detail)
+                }
+                _ => m.detail.to_string(),
+            };
+            audit(
+                &mut tx,
+                now,
+                actor,
+                "stale",
+                (&page.0, &page.1),
+                Some(*draft_id),
+                Some(m.version_id),
+                &detail,
+            )
+            .await?;
+        }
         tx.commit().await?;
-        Ok(run)
+        Ok((marked.iter().map(|(m, _, _)| m.version_id).collect(), run))
+    }
+
+    /// Records that a version's text was checked against facts with this fingerprint and
+    /// still passes, so it is not checked again until they change.
+    pub async fn set_checked(&self, version_id: i64, checked_fp: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE versions SET checked_fp = $1 WHERE id = $2")
+            .bind(checked_fp)
+            .bind(version_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// Clears the stale mark of a version whose text passes against the facts again.
     pub async fn clear_stale(
         &self,
         version_id: i64,
+        checked_fp: &str,
         actor: &str,
         detail: &str,
     ) -> Result<bool, StoreError> {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
-            "UPDATE versions SET stale = 0, stale_report = NULL, stale_ms = NULL \
+            "UPDATE versions SET stale = 0, stale_report = NULL, stale_ms = NULL, checked_fp = $2 \
              WHERE id = $1 AND stale = 1 RETURNING area_code, section, draft_id",
         )
         .bind(version_id)
+        .bind(checked_fp)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else {
@@ -1049,20 +1256,6 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(true)
-    }
-
-    /// Pages with a queued or running job in an unfinished run: regenerating them again would
-    /// duplicate work.
-    pub async fn pages_in_progress(&self) -> Result<Vec<(String, String)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT DISTINCT j.area_code, j.section FROM jobs j JOIN runs r ON r.id = j.run_id \
-             WHERE r.status <> 'finished' AND j.status IN ('queued', 'running')",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get("area_code")?, r.try_get("section")?)))
-            .collect()
     }
 
     /// Every audit entry of a page, oldest first.

@@ -405,7 +405,8 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// A passing draft made from the same facts, prompt, model and parameters, if any.
+    /// A passing draft made from the same facts, prompt, model and parameters, if any, that
+    /// no reviewer rejected.
     pub async fn reusable_draft(
         &self,
         area_code: &str,
@@ -417,7 +418,9 @@ impl Store {
     ) -> Result<Option<i64>, StoreError> {
         let row = sqlx::query(
             "SELECT id FROM drafts WHERE area_code = $1 AND section = $2 AND facts_fp = $3 AND prompt_fp = $4 \
-             AND model = $5 AND params = $6 AND pass = 1 ORDER BY id DESC LIMIT 1",
+             AND model = $5 AND params = $6 AND pass = 1 \
+             AND NOT EXISTS (SELECT 1 FROM review_items i WHERE i.draft_id = drafts.id AND i.state = 'rejected') \
+             ORDER BY id DESC LIMIT 1",
         )
         .bind(area_code)
         .bind(section)

@@ -22,6 +22,12 @@ pub fn narrator(args: &[&str]) -> Output {
         .current_dir(root())
         .env_remove("NARRATOR_DATA")
         .env_remove("NARRATOR_PROMPTS")
+        .env_remove("NARRATOR_USER")
+        .env_remove("NARRATOR_DATABASE_URL")
+        .env_remove("NARRATOR_SEPARATION_OF_DUTIES")
+        .env_remove("NARRATOR_DOWN_VOTE_THRESHOLD")
+        .env_remove("NARRATOR_CLAIM_MINUTES")
+        .env_remove("NARRATOR_STALE_POLICY")
         .output()
         .expect("the narrator binary runs")
 }

@@ -170,7 +170,7 @@ async fn racing_approvals_leave_exactly_one_published_version() {
         let set = std::sync::Arc::new(seed_facts());
         let store = Store::connect(&url).await.unwrap();
         let mut drafts = Vec::new();
-        for _ in 0..6 {
+        for _ in 0..12 {
             drafts.push(draft(&store, &set, "ed", "funding", FUNDING).await);
         }
         let mut tasks = Vec::new();
@@ -201,7 +201,7 @@ async fn racing_approvals_leave_exactly_one_published_version() {
             1,
             "{states:?}"
         );
-        assert_eq!(states.iter().filter(|s| *s == "superseded").count(), 5);
+        assert_eq!(states.iter().filter(|s| *s == "superseded").count(), 11);
         store.close().await;
     })
     .await;
@@ -488,13 +488,16 @@ async fn new_facts_make_text_quoting_the_old_figure_stale_and_leave_the_rest() {
         let vf = published(desk.approve("rita", funding, None, None).await.unwrap());
         let vw = published(desk.approve("rita", working, None, None).await.unwrap());
         // Nothing changed yet: nothing is stale.
-        let calm = desk.recheck_published("narrator").await.unwrap();
-        assert_eq!((calm.checked, calm.newly_stale.len()), (2, 0));
+        let calm = desk.recheck_published().await.unwrap();
+        assert_eq!(
+            (calm.published, calm.checked, calm.newly_stale.len()),
+            (2, 0, 0)
+        );
 
         let dir = tempfile::tempdir().unwrap();
         let new = refreshed_data(dir.path());
         let desk = Desk::new(&store, &new, settings());
-        let summary = desk.recheck_published("narrator").await.unwrap();
+        let summary = desk.recheck_published().await.unwrap();
         assert_eq!(summary.newly_stale, vec![vf]);
         assert_eq!(
             summary.changed_but_passing, 1,
@@ -512,19 +515,16 @@ async fn new_facts_make_text_quoting_the_old_figure_stale_and_leave_the_rest() {
         assert!(stale.stale_report.unwrap().contains("46,992"));
         assert!(!store.version(vw).await.unwrap().unwrap().stale);
         // Idempotent: a second re-check queues nothing more.
-        let again = desk.recheck_published("narrator").await.unwrap();
+        let again = desk.recheck_published().await.unwrap();
         assert!(again.newly_stale.is_empty() && again.runs.is_empty());
         // The old figures come back: the mark goes; they change again: it returns, but the
         // page's regeneration is already queued, so no second run is made.
         let back = Desk::new(&store, &old, settings());
         assert_eq!(
-            back.recheck_published("narrator")
-                .await
-                .unwrap()
-                .fresh_again,
+            back.recheck_published().await.unwrap().fresh_again,
             vec![vf]
         );
-        let twice = desk.recheck_published("narrator").await.unwrap();
+        let twice = desk.recheck_published().await.unwrap();
         assert_eq!((twice.newly_stale, twice.runs), (vec![vf], vec![]));
 
         // The reviewer sees which facts changed since the published version was approved.
@@ -829,4 +829,250 @@ async fn a_review_walkthrough_on_the_command_line() {
         "{}",
         stdout(&stale)
     );
+}
+
+#[tokio::test]
+async fn feedback_items_review_the_published_text_and_close_when_it_is_replaced() {
+    each_dialect(|url| async move {
+        let store = Store::connect(&url).await.unwrap();
+        let set = seed_facts();
+        let desk = Desk::new(
+            &store,
+            &set,
+            ReviewSettings {
+                down_vote_threshold: 1,
+                ..settings()
+            },
+        );
+        // Published with a reviewer's edit, then sent back by a down vote.
+        let id = draft(&store, &set, "ed", "funding", FUNDING).await;
+        let edit = format!("{FUNDING} Net spending was £41,267 per 100,000 people.");
+        let v1 = published(desk.approve("rita", id, Some(&edit), None).await.unwrap());
+        let down = desk
+            .vote(v1, &Voter::Staff("sam".into()), Vote::Down, None)
+            .await
+            .unwrap();
+        assert!(down.requeued);
+        let view = desk.show(id).await.unwrap();
+        assert_eq!(
+            view.text, edit,
+            "the reviewer sees the published text, not the draft"
+        );
+        // Kept unedited: the edited text stays live.
+        assert!(matches!(
+            desk.approve("rita", id, None, None).await.unwrap(),
+            Approval::Reaffirmed { version_id } if version_id == v1
+        ));
+        let live = store
+            .published_version(COVENTRY, "funding")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((live.id, live.text.as_str()), (v1, edit.as_str()));
+
+        // Back again; meanwhile another draft is approved: the feedback item closes.
+        desk.vote(v1, &Voter::Staff("tom".into()), Vote::Down, None)
+            .await
+            .unwrap();
+        assert_eq!(desk.queue(&QueueFilter::default()).await.unwrap().len(), 1);
+        let newer = draft(&store, &set, "ed", "funding", FUNDING).await;
+        let v2 = published(desk.approve("rita", newer, None, None).await.unwrap());
+        assert!(desk
+            .queue(&QueueFilter::default())
+            .await
+            .unwrap()
+            .is_empty());
+        assert!(matches!(
+            desk.approve("rita", id, None, None).await,
+            Err(ReviewError::Decided { .. })
+        ));
+        assert_eq!(
+            store
+                .published_version(COVENTRY, "funding")
+                .await
+                .unwrap()
+                .unwrap()
+                .id,
+            v2
+        );
+        // Votes go to published versions only.
+        assert!(matches!(
+            desk.vote(v1, &Voter::Staff("sam".into()), Vote::Up, None)
+                .await,
+            Err(ReviewError::VersionNotPublished(_))
+        ));
+        let history = desk.history(COVENTRY, "funding").await.unwrap();
+        let actions = actions(&history);
+        assert!(actions.contains(&"closed"), "{actions:?}");
+        store.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn keeping_failing_text_after_feedback_records_the_override() {
+    each_dialect(|url| async move {
+        let store = Store::connect(&url).await.unwrap();
+        let old = seed_facts();
+        let settings = ReviewSettings {
+            down_vote_threshold: 1,
+            ..settings()
+        };
+        let desk = Desk::new(&store, &old, settings.clone());
+        let id = draft(&store, &old, "ed", "funding", FUNDING).await;
+        let v = published(desk.approve("rita", id, None, None).await.unwrap());
+        desk.vote(v, &Voter::Staff("sam".into()), Vote::Down, None)
+            .await
+            .unwrap();
+        // The figure changes in the data; kept anyway, with a reason.
+        let dir = tempfile::tempdir().unwrap();
+        let new = refreshed_data(dir.path());
+        let desk = Desk::new(&store, &new, settings);
+        assert!(matches!(
+            desk.approve("rita", id, None, None).await.unwrap(),
+            Approval::CheckFailed { .. }
+        ));
+        assert!(matches!(
+            desk.approve(
+                "rita",
+                id,
+                None,
+                Some("the council disputes the new figure")
+            )
+            .await
+            .unwrap(),
+            Approval::Reaffirmed { .. }
+        ));
+        let kept = store.version(v).await.unwrap().unwrap();
+        assert!(!kept.pass && !kept.stale);
+        assert_eq!(
+            kept.override_reason.as_deref(),
+            Some("the council disputes the new figure")
+        );
+        // Approved over those flags, it is not stale on the facts it was kept against.
+        let summary = desk.recheck_published().await.unwrap();
+        assert!(summary.newly_stale.is_empty(), "{summary:?}");
+        store.close().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_rechecks_mark_and_regenerate_each_page_once() {
+    each_dialect(|url| async move {
+        let store = Store::connect(&url).await.unwrap();
+        let old = seed_facts();
+        let desk = Desk::new(&store, &old, settings());
+        let id = draft(&store, &old, "ed", "funding", FUNDING).await;
+        published(desk.approve("rita", id, None, None).await.unwrap());
+        let dir = tempfile::tempdir().unwrap();
+        let new = std::sync::Arc::new(refreshed_data(dir.path()));
+        let mut tasks = Vec::new();
+        for _ in 0..4 {
+            let (url, new) = (url.clone(), new.clone());
+            tasks.push(tokio::spawn(async move {
+                let store = Store::connect(&url).await.unwrap();
+                let out = Desk::new(&store, &new, settings())
+                    .recheck_published()
+                    .await
+                    .unwrap();
+                store.close().await;
+                out
+            }));
+        }
+        let mut stale = 0;
+        let mut runs = 0;
+        for t in tasks {
+            let s = t.await.unwrap();
+            stale += s.newly_stale.len();
+            runs += s.runs.len();
+        }
+        assert_eq!((stale, runs), (1, 1));
+        assert_eq!(
+            store.runs(10).await.unwrap().len(),
+            2,
+            "the draft's run and one regeneration"
+        );
+        store.close().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_down_votes_reach_the_threshold_exactly_once() {
+    each_dialect(|url| async move {
+        let set = std::sync::Arc::new(seed_facts());
+        let store = Store::connect(&url).await.unwrap();
+        let id = draft(&store, &set, "ed", "funding", FUNDING).await;
+        let v = published(
+            Desk::new(&store, &set, settings())
+                .approve("rita", id, None, None)
+                .await
+                .unwrap(),
+        );
+        let mut tasks = Vec::new();
+        for i in 0..6 {
+            let (url, set) = (url.clone(), set.clone());
+            tasks.push(tokio::spawn(async move {
+                let store = Store::connect(&url).await.unwrap();
+                let desk = Desk::new(
+                    &store,
+                    &set,
+                    ReviewSettings {
+                        down_vote_threshold: 3,
+                        ..settings()
+                    },
+                );
+                let voter = review::visitor(&format!("visitor-token-{i}")).unwrap();
+                let out = desk.vote(v, &voter, Vote::Down, None).await.unwrap();
+                store.close().await;
+                out
+            }));
+        }
+        let mut requeued = 0;
+        for t in tasks {
+            requeued += usize::from(t.await.unwrap().requeued);
+        }
+        assert_eq!(requeued, 1);
+        assert_eq!(store.vote_counts(v).await.unwrap().down, 6);
+        store.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn separation_of_duties_ignores_case_and_claims_skip_ones_own_runs() {
+    each_dialect(|url| async move {
+        let store = Store::connect(&url).await.unwrap();
+        let set = seed_facts();
+        let desk = Desk::new(&store, &set, settings());
+        let own = draft(&store, &set, "ed", "funding", FUNDING).await;
+        let other = draft(&store, &set, "sam", "working-age", WORKING_AGE).await;
+        assert!(matches!(
+            desk.approve(" Ed ", own, None, None).await,
+            Err(ReviewError::OwnRun { .. })
+        ));
+        let claimed = desk
+            .claim("ED", None, &QueueFilter::default())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(claimed.draft_id, other, "ed's own draft is passed over");
+        // A rejected draft is not "current": the next run of the scope generates again.
+        desk.reject("ED", other, "wrong emphasis").await.unwrap();
+        let reuse = store
+            .reusable_draft(
+                COVENTRY,
+                "working-age",
+                &store.draft_row(other).await.unwrap().unwrap().facts_fp,
+                "p",
+                "mock",
+                "{}",
+            )
+            .await
+            .unwrap();
+        assert_eq!(reuse, None);
+        store.close().await;
+    })
+    .await;
 }
