@@ -70,6 +70,14 @@ pub enum Command {
     /// site visitor (`--visitor TOKEN`).
     Feedback(FeedbackArgs),
 
+    /// Serve the JSON API (/api/v1) and the review page (/review) until Ctrl-C or SIGTERM.
+    /// Runs started from the web are worked in this process with the provider settings.
+    Serve(ServeArgs),
+
+    /// Staff who use the web face: add (prints the token once), list, disable, new token.
+    #[command(subcommand)]
+    Users(UsersCommand),
+
     /// Write the site build's files: one JSON file per area of approved text only, and an
     /// index with each file's SHA-256. The same store gives byte-identical files.
     Export(ExportArgs),
@@ -491,4 +499,59 @@ pub struct RenderArgs {
     /// Also write each rendered prompt to OUT/<area code>/<section>.txt.
     #[arg(long)]
     pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "NARRATOR_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: std::net::SocketAddr,
+
+    /// Visitors' votes each client address may send per minute.
+    #[arg(long, env = "NARRATOR_VOTES_PER_MINUTE", default_value_t = 10.0)]
+    pub votes_per_minute: f64,
+
+    /// Send cookies without `Secure`, for plain http on a name other than localhost (a
+    /// private network); browsers accept `Secure` cookies on https and on localhost.
+    #[arg(long)]
+    pub insecure_cookies: bool,
+
+    /// What the public API does with published text whose facts changed under it.
+    #[arg(long, env = "NARRATOR_STALE_POLICY", value_enum, default_value_t = crate::export::StalePolicy::Keep)]
+    pub stale_policy: crate::export::StalePolicy,
+
+    #[command(flatten)]
+    pub review: ReviewArgs,
+
+    #[command(flatten)]
+    pub runner: RunnerArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Add a user and print their token, once: only its hash is stored.
+    Add {
+        name: String,
+        #[arg(long, value_enum)]
+        role: crate::web::Role,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Users, roles and whether they are disabled; never tokens.
+    List {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Stop a user's token working and end their sessions.
+    Disable {
+        name: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Give a user a new token (printed once); the old one stops working.
+    Token {
+        name: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }

@@ -14,3 +14,4 @@ pub mod provider;
 pub mod review;
 pub mod run;
 pub mod store;
+pub mod web;

@@ -1,6 +1,7 @@
 //! What each subcommand does, given parsed flags; prints to stdout and returns the exit code.
 
 mod review;
+mod web;
 
 use crate::check;
 use crate::cli::{
@@ -40,6 +41,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Review(command) => runtime()?.block_on(review::review(&cli, command)),
         Command::Feedback(args) => runtime()?.block_on(review::feedback(&cli, args)),
         Command::Export(args) => runtime()?.block_on(review::export_files(&cli, args)),
+        Command::Serve(args) => runtime()?.block_on(web::serve(&cli, args)),
+        Command::Users(command) => runtime()?.block_on(web::users(command)),
     }
 }
 

@@ -34,7 +34,7 @@ pub async fn review(cli: &Cli, command: &ReviewCommand) -> Result<ExitCode> {
     }
     let code = match command {
         ReviewCommand::Queue { filter, format, .. } => {
-            let items = desk.queue(&queue_filter(&set, filter)?).await?;
+            let items = desk.queue(&desk_filter(&desk, filter)?).await?;
             match format {
                 CheckFormat::Json => print_json(&items)?,
                 CheckFormat::Text => print!("{}", render_queue(&items)),
@@ -49,9 +49,8 @@ pub async fn review(cli: &Cli, command: &ReviewCommand) -> Result<ExitCode> {
             ..
         } => {
             let who = user(actor)?;
-
             match desk
-                .claim(&who, *draft, &queue_filter(&set, filter)?)
+                .claim(&who, *draft, &desk_filter(&desk, filter)?)
                 .await?
             {
                 None => {
@@ -165,9 +164,8 @@ pub async fn review(cli: &Cli, command: &ReviewCommand) -> Result<ExitCode> {
             format,
             ..
         } => {
-            let code = set.find_area(area).map_err(anyhow::Error::msg)?.code();
-            let section = set.find_section(section).map_err(anyhow::Error::msg)?.id();
-            let entries = desk.history(code.as_str(), section).await?;
+            let (code, section) = desk.resolve_page(area, section)?;
+            let entries = desk.history(&code, &section).await?;
             match format {
                 CheckFormat::Json => print_json(&entries)?,
                 CheckFormat::Text => {
@@ -346,32 +344,6 @@ fn user(actor: &ActorArgs) -> Result<String> {
     }
 }
 
-fn queue_filter(set: &FactSet, args: &QueueFilterArgs) -> Result<QueueFilter> {
-    let area = match &args.area {
-        Some(a) => Some(
-            set.find_area(a)
-                .map_err(anyhow::Error::msg)?
-                .code()
-                .to_string(),
-        ),
-        None => None,
-    };
-    let section = match &args.section {
-        Some(s) => Some(
-            set.find_section(s)
-                .map_err(anyhow::Error::msg)?
-                .id()
-                .to_string(),
-        ),
-        None => None,
-    };
-    Ok(QueueFilter {
-        area,
-        section,
-        run: args.run,
-    })
-}
-
 fn render_queue(items: &[ReviewItem]) -> String {
     use std::fmt::Write as _;
     let now = now_ms();
@@ -409,4 +381,8 @@ fn render_queue(items: &[ReviewItem]) -> String {
 pub async fn refresh_before_run(store: &Store, set: &FactSet) -> Result<()> {
     let desk = Desk::new(store, set, ReviewSettings::default());
     refresh(&desk).await.map(|_| ())
+}
+
+fn desk_filter(desk: &Desk<'_>, args: &QueueFilterArgs) -> Result<QueueFilter> {
+    Ok(desk.filter(args.area.as_deref(), args.section.as_deref(), args.run)?)
 }

@@ -85,6 +85,8 @@ pub enum ReviewError {
     BadVisitorToken,
     #[error("a reviewer's name must not be empty")]
     NoReviewer,
+    #[error("{0}")]
+    BadFilter(String),
 }
 
 /// What an approval did. A failing check is an answer, not an error.
@@ -139,6 +141,16 @@ impl<'a> Desk<'a> {
         i64::try_from(self.settings.claim_lease.as_millis()).unwrap_or(i64::MAX / 2)
     }
 
+    /// A page named as a person would (council by code or name, section id), as the store
+    /// keys it: (area code, section id).
+    pub fn resolve_page(&self, area: &str, section: &str) -> Result<(String, String), ReviewError> {
+        let view = self.page_facts(area, section)?;
+        Ok((
+            view.area().code().to_string(),
+            view.section().id().to_string(),
+        ))
+    }
+
     /// The current facts of a page.
     pub fn page_facts(&self, area: &str, section: &str) -> Result<SectionFacts, ReviewError> {
         let unknown = || ReviewError::UnknownPage {
@@ -148,6 +160,40 @@ impl<'a> Desk<'a> {
         let a = self.facts.find_area(area).map_err(|_| unknown())?;
         let s = self.facts.find_section(section).map_err(|_| unknown())?;
         Ok(self.facts.section_facts(a, s))
+    }
+
+    /// A queue filter from what a person typed: a council by code or name, a section id, a
+    /// run; blank means any.
+    pub fn filter(
+        &self,
+        area: Option<&str>,
+        section: Option<&str>,
+        run: Option<i64>,
+    ) -> Result<QueueFilter, ReviewError> {
+        fn given(v: Option<&str>) -> Option<&str> {
+            v.map(str::trim).filter(|v| !v.is_empty())
+        }
+        let area = match given(area) {
+            Some(a) => Some(
+                self.facts
+                    .find_area(a)
+                    .map_err(ReviewError::BadFilter)?
+                    .code()
+                    .to_string(),
+            ),
+            None => None,
+        };
+        let section = match given(section) {
+            Some(s) => Some(
+                self.facts
+                    .find_section(s)
+                    .map_err(ReviewError::BadFilter)?
+                    .id()
+                    .to_string(),
+            ),
+            None => None,
+        };
+        Ok(QueueFilter { area, section, run })
     }
 
     pub async fn queue(&self, filter: &QueueFilter) -> Result<Vec<ReviewItem>, ReviewError> {

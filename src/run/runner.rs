@@ -175,6 +175,11 @@ impl Runner {
         &self.facts
     }
 
+    /// The facts this runner works from, to share with the web face.
+    pub fn shared_facts(&self) -> Arc<FactSet> {
+        Arc::clone(&self.facts)
+    }
+
     /// Set to stop claiming new jobs; jobs in flight finish.
     pub fn stop_flag(&self) -> Arc<AtomicBool> {
         Arc::clone(&self.stop)

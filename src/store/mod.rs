@@ -4,6 +4,7 @@
 mod db;
 mod review;
 mod runs;
+mod users;
 
 pub use db::{Dialect, Store, StoreError};
 pub use review::{
@@ -11,3 +12,4 @@ pub use review::{
     VersionRow, Vote, VoteCounts, VoteOutcome, Voter,
 };
 pub use runs::{now_ms, JobOutcome, JobRow, NewDraft, NewRun, RunRow};
+pub use users::{SessionRow, UserRow};

@@ -1,5 +1,6 @@
 //! The one integration test binary: drives the `narrator` binary and the library end to end.
 
+mod browser;
 mod check_cli;
 mod check_props;
 mod facts_check;
@@ -13,3 +14,4 @@ mod review;
 mod run;
 mod seed_coverage;
 mod store;
+mod web;

@@ -10,23 +10,23 @@ use std::path::Path;
 use std::time::Duration;
 
 /// Quotes Coventry's gross spending per 100,000 (a funding fact) and England's.
-const FUNDING: &str = "In 2023-24, Coventry spent £46,992 per 100,000 people on adult social care, slightly below the England average of £47,758.16.";
+pub const FUNDING: &str = "In 2023-24, Coventry spent £46,992 per 100,000 people on adult social care, slightly below the England average of £47,758.16.";
 /// Quotes a Coventry working-age figure only.
-const WORKING_AGE: &str =
+pub const WORKING_AGE: &str =
     "In 2023-24, Coventry received 2,765 requests for support from working-age adults.";
-const COVENTRY: &str = "E08000026";
+pub const COVENTRY: &str = "E08000026";
 
-fn seed_facts() -> FactSet {
+pub fn seed_facts() -> FactSet {
     facts::load(&data_dir()).unwrap()
 }
 
-fn settings() -> ReviewSettings {
+pub fn settings() -> ReviewSettings {
     ReviewSettings::default()
 }
 
 /// Stores a draft as a finished job of a new run started by `editor`: passing drafts enter
 /// the review queue, failing ones do not.
-async fn draft(store: &Store, set: &FactSet, editor: &str, section: &str, text: &str) -> i64 {
+pub async fn draft(store: &Store, set: &FactSet, editor: &str, section: &str, text: &str) -> i64 {
     let jobs = vec![(COVENTRY.to_string(), section.to_string())];
     let run = store
         .create_run(&NewRun {

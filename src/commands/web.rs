@@ -1,0 +1,97 @@
+//! `narrator serve` and `narrator users`.
+
+use super::{load, open_store};
+use crate::cli::{Cli, ServeArgs, UsersCommand};
+use crate::web::{self, AppState};
+use anyhow::{bail, Context, Result};
+use std::process::ExitCode;
+
+pub async fn serve(cli: &Cli, args: &ServeArgs) -> Result<ExitCode> {
+    let set = load(cli)?;
+    let settings = super::review::review_settings(&args.review)?;
+    if args.votes_per_minute.is_nan() || args.votes_per_minute < 1.0 {
+        bail!("--votes-per-minute must be at least 1");
+    }
+    // The runner (and so the model) is used only for runs started from the web.
+    let (runner, store) = super::build_runner(cli, set, &args.runner, "web", false).await?;
+    let mut state = AppState::new(
+        store.clone(),
+        runner.shared_facts(),
+        settings,
+        Some(runner),
+        args.votes_per_minute,
+    );
+    state.stale_policy = args.stale_policy;
+    state.secure_cookies = !args.insecure_cookies;
+    if store.users().await?.is_empty() {
+        eprintln!(
+            "no users yet: add one with `narrator users add NAME --role reviewer` (or admin, editor)"
+        );
+    }
+    web::serve(state, args.addr)
+        .await
+        .with_context(|| format!("serving on {}", args.addr))?;
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn users(command: &UsersCommand) -> Result<ExitCode> {
+    match command {
+        UsersCommand::Add {
+            name,
+            role,
+            database,
+        } => {
+            let name = web::valid_name(name).map_err(anyhow::Error::msg)?;
+            let store = open_store(&database.database_url).await?;
+            let issued = web::issue_token();
+            let added = store
+                .add_user(name, role.as_str(), &issued.token_id, &issued.hash)
+                .await?;
+            store.close().await;
+            if added.is_none() {
+                bail!("there is already a user {name:?}; `narrator users token {name}` gives them a new token");
+            }
+            eprintln!(
+                "added {name} as {}; their token, shown only now:",
+                role.as_str()
+            );
+            println!("{}", issued.token);
+        }
+        UsersCommand::List { database } => {
+            let store = open_store(&database.database_url).await?;
+            for u in store.users().await? {
+                println!(
+                    "{:<24} {:<9} {}",
+                    u.name,
+                    u.role,
+                    if u.disabled { "disabled" } else { "" }
+                );
+            }
+            store.close().await;
+        }
+        UsersCommand::Disable { name, database } => {
+            let store = open_store(&database.database_url).await?;
+            let done = store.disable_user(name).await?;
+            store.close().await;
+            if !done {
+                bail!("there is no user {name:?}");
+            }
+            println!("{name} is disabled; their token no longer works (within a minute on a running server)");
+        }
+        UsersCommand::Token { name, database } => {
+            let store = open_store(&database.database_url).await?;
+            let issued = web::issue_token();
+            let done = store
+                .replace_token(name, &issued.token_id, &issued.hash)
+                .await?;
+            store.close().await;
+            if !done {
+                bail!("there is no user {name:?}");
+            }
+            eprintln!("a new token for {name}, shown only now (the old one no longer works):");
+            println!("{}", issued.token);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

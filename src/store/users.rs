@@ -1,0 +1,187 @@
+//! Staff users (only hashes of their tokens) and review-page sessions.
+
+use super::db::{Store, StoreError};
+use super::runs::now_ms;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct UserRow {
+    pub id: i64,
+    pub name: String,
+    pub role: String,
+    pub token_id: String,
+    #[serde(skip)]
+    pub token_hash: String,
+    pub disabled: bool,
+    pub created_ms: i64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct SessionRow {
+    pub user: UserRow,
+    pub csrf: String,
+    pub expires_ms: i64,
+}
+
+const USER_COLUMNS: &str =
+    "u.id, u.name, u.role, u.token_id, u.token_hash, u.disabled, u.created_ms";
+
+fn user_row(r: &AnyRow) -> Result<UserRow, sqlx::Error> {
+    Ok(UserRow {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        role: r.try_get("role")?,
+        token_id: r.try_get("token_id")?,
+        token_hash: r.try_get("token_hash")?,
+        disabled: r.try_get::<i64, _>("disabled")? == 1,
+        created_ms: r.try_get("created_ms")?,
+    })
+}
+
+/// Ends every session of a user, inside the caller's transaction.
+async fn end_sessions(conn: &mut sqlx::AnyConnection, user_id: i64) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Adds a user; `None` when the name is taken.
+    pub async fn add_user(
+        &self,
+        name: &str,
+        role: &str,
+        token_id: &str,
+        token_hash: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query(
+            "INSERT INTO users (name, role, token_id, token_hash, created_ms) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (name) DO NOTHING RETURNING id",
+        )
+        .bind(name)
+        .bind(role)
+        .bind(token_id)
+        .bind(token_hash)
+        .bind(now_ms())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| r.try_get("id")).transpose()?)
+    }
+
+    /// Replaces a user's token (the old one stops working at once); false if no such user.
+    pub async fn replace_token(
+        &self,
+        name: &str,
+        token_id: &str,
+        token_hash: &str,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "UPDATE users SET token_id = $1, token_hash = $2, disabled = 0 WHERE name = $3 RETURNING id",
+        )
+        .bind(token_id)
+        .bind(token_hash)
+        .bind(name)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(false);
+        };
+        end_sessions(&mut tx, row.try_get("id")?).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Disables a user and ends their sessions; false if no such user.
+    pub async fn disable_user(&self, name: &str) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query("UPDATE users SET disabled = 1 WHERE name = $1 RETURNING id")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else {
+            return Ok(false);
+        };
+        end_sessions(&mut tx, row.try_get("id")?).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub async fn users(&self) -> Result<Vec<UserRow>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users u ORDER BY u.name"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(user_row).collect::<Result<_, _>>()?)
+    }
+
+    pub async fn user_by_token_id(&self, token_id: &str) -> Result<Option<UserRow>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users u WHERE u.token_id = $1"
+        ))
+        .bind(token_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(user_row).transpose()?)
+    }
+
+    pub async fn create_session(
+        &self,
+        id_hash: &str,
+        user_id: i64,
+        csrf: &str,
+        expires_ms: i64,
+    ) -> Result<(), StoreError> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        // Expired sessions are cleared as new ones are made.
+        sqlx::query("DELETE FROM sessions WHERE expires_ms < $1")
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO sessions (id_hash, user_id, csrf, created_ms, expires_ms) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(id_hash)
+        .bind(user_id)
+        .bind(csrf)
+        .bind(now)
+        .bind(expires_ms)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A live session of an enabled user.
+    pub async fn session(&self, id_hash: &str) -> Result<Option<SessionRow>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS}, s.csrf, s.expires_ms FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.id_hash = $1 AND s.expires_ms > $2 AND u.disabled = 0"
+        ))
+        .bind(id_hash)
+        .bind(now_ms())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| -> Result<SessionRow, StoreError> {
+            Ok(SessionRow {
+                user: user_row(&r)?,
+                csrf: r.try_get("csrf")?,
+                expires_ms: r.try_get("expires_ms")?,
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn end_session(&self, id_hash: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+            .bind(id_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,278 @@
+//! The web face: the versioned JSON API for site builds, visitors' thumbs and staff, and the
+//! server-rendered review page, on axum.
+
+mod api;
+pub mod auth;
+mod pages;
+
+use crate::export::StalePolicy;
+use crate::facts::FactSet;
+use crate::review::{ReviewError, ReviewSettings};
+use crate::run::Runner;
+use crate::store::{Store, StoreError};
+use axum::extract::connect_info::ConnectInfo;
+use axum::extract::{DefaultBodyLimit, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+pub use api::{valid_name, OPENAPI, ROUTES};
+pub use auth::{issue_token, IssuedToken, Role, Staff};
+
+/// The largest request body accepted (an edited narrative is a few kilobytes).
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// Everything a request handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub facts: Arc<FactSet>,
+    pub settings: ReviewSettings,
+    /// Runs started from the API or the review page are worked here, when set.
+    pub runner: Option<Arc<Runner>>,
+    pub stale_policy: StalePolicy,
+    /// Send cookies with `Secure` (browsers accept it on https and on localhost).
+    pub secure_cookies: bool,
+    tokens: Arc<auth::TokenCache>,
+    votes: Arc<AddressLimiter>,
+    pages: Arc<minijinja::Environment<'static>>,
+}
+
+impl AppState {
+    pub fn new(
+        store: Store,
+        facts: Arc<FactSet>,
+        settings: ReviewSettings,
+        runner: Option<Arc<Runner>>,
+        votes_per_minute: f64,
+    ) -> AppState {
+        AppState {
+            store,
+            facts,
+            settings,
+            runner,
+            stale_policy: StalePolicy::Keep,
+            secure_cookies: true,
+            tokens: Arc::new(auth::TokenCache::default()),
+            votes: Arc::new(AddressLimiter::new(votes_per_minute)),
+            pages: Arc::new(pages::environment()),
+        }
+    }
+
+    fn desk(&self) -> crate::review::Desk<'_> {
+        crate::review::Desk::new(&self.store, &self.facts, self.settings.clone())
+    }
+}
+
+/// The whole application: API, review page, body limit and request spans.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(api::routes())
+        .merge(pages::routes())
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
+        // Spans carry method and path only: never headers, so never a token or a cookie.
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serves until Ctrl-C or SIGTERM, then lets requests in flight finish.
+pub async fn serve(state: AppState, addr: SocketAddr) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let bound = listener.local_addr()?;
+    eprintln!("narrator serve: review page at http://{bound}/review, API at http://{bound}/api/v1");
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    eprintln!("narrator serve: shutting down after the requests in flight");
+}
+
+/// An API error: a status and a JSON body `{"error": ...}` (plus details where useful).
+#[derive(Debug)]
+pub enum ApiError {
+    BadRequest(String),
+    Unauthorized(String),
+    Forbidden(String),
+    NotFound(String),
+    Conflict(String),
+    PayloadTooLarge(String),
+    UnsupportedMediaType(String),
+    Unprocessable(String, Option<serde_json::Value>),
+    TooManyRequests { retry_after_secs: u64 },
+    Internal(String),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, message, details) = match self {
+            ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m, None),
+            ApiError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, m, None),
+            ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, m, None),
+            ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m, None),
+            ApiError::Conflict(m) => (StatusCode::CONFLICT, m, None),
+            ApiError::PayloadTooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m, None),
+            ApiError::UnsupportedMediaType(m) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, m, None),
+            ApiError::Unprocessable(m, d) => (StatusCode::UNPROCESSABLE_ENTITY, m, d),
+            ApiError::TooManyRequests { retry_after_secs } => {
+                let mut r = (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    axum::Json(serde_json::json!({
+                        "error": format!("too many votes from this address; try again in {retry_after_secs} s")
+                    })),
+                )
+                    .into_response();
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+                return r;
+            }
+            ApiError::Internal(m) => {
+                tracing::error!("internal error: {m}");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error; see the server's log".to_string(),
+                    None,
+                )
+            }
+        };
+        let mut body = serde_json::json!({ "error": message });
+        if let Some(d) = details {
+            body["details"] = d;
+        }
+        let mut response = (status, axum::Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+impl From<ReviewError> for ApiError {
+    fn from(e: ReviewError) -> Self {
+        let m = e.to_string();
+        match e {
+            ReviewError::Store(s) => s.into(),
+            ReviewError::NoDraft(_)
+            | ReviewError::NoVersion(_)
+            | ReviewError::UnknownPage { .. } => ApiError::NotFound(m),
+            ReviewError::NotInReview(_)
+            | ReviewError::VersionNotPublished(_)
+            | ReviewError::FeedbackOutdated { .. }
+            | ReviewError::Decided { .. }
+            | ReviewError::ClaimedByOther { .. } => ApiError::Conflict(m),
+            ReviewError::OwnRun { .. } => ApiError::Forbidden(m),
+            ReviewError::EmptyReason(_)
+            | ReviewError::EmptyText
+            | ReviewError::CommentTooLong(_)
+            | ReviewError::BadVisitorToken
+            | ReviewError::BadFilter(_)
+            | ReviewError::NoReviewer => ApiError::BadRequest(m),
+        }
+    }
+}
+
+/// The client's address as the socket saw it (a proxy in front would need its own limits).
+pub struct ClientAddr(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip()),
+        ))
+    }
+}
+
+/// A token bucket per client address: `per_minute` requests, bursting to the same number.
+pub struct AddressLimiter {
+    per_minute: f64,
+    buckets: Mutex<HashMap<Option<IpAddr>, (f64, Instant)>>,
+}
+
+impl AddressLimiter {
+    pub fn new(per_minute: f64) -> Self {
+        AddressLimiter {
+            per_minute,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes one request from the address's bucket, or says how many seconds until one is free.
+    pub fn take(&self, addr: Option<IpAddr>) -> Result<(), u64> {
+        let now = Instant::now();
+        let rate = self.per_minute / 60.0;
+        let mut buckets = self.buckets.lock().expect("limiter lock");
+        if buckets.len() > 100_000 {
+            // Full buckets carry no information: forget them rather than grow without bound.
+            let cap = self.per_minute;
+            buckets.retain(|_, (tokens, at)| *tokens + at.elapsed().as_secs_f64() * rate < cap);
+        }
+        let (tokens, at) = buckets.entry(addr).or_insert((self.per_minute, now));
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * rate).min(self.per_minute);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(((1.0 - *tokens) / rate).ceil().max(1.0) as u64)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_address_has_its_own_bucket() {
+        let limiter = AddressLimiter::new(3.0);
+        let a = Some("10.0.0.1".parse().unwrap());
+        let b = Some("10.0.0.2".parse().unwrap());
+        for _ in 0..3 {
+            assert!(limiter.take(a).is_ok());
+        }
+        let wait = limiter.take(a).unwrap_err();
+        assert!((1..=20).contains(&wait), "{wait}");
+        assert!(limiter.take(b).is_ok());
+    }
+}

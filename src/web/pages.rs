@@ -1,0 +1,762 @@
+//! The review page: server-rendered HTML (minijinja, every value HTML-escaped) that works
+//! without JavaScript; sessions in HttpOnly cookies and a CSRF token in every form.
+
+use super::api::{start_run_as, RunBody};
+use super::auth::{self, Role, Staff, SESSION_COOKIE, SESSION_HOURS, SIGN_IN_COOKIE};
+use super::{ApiError, AppState};
+use crate::export::rfc3339;
+use crate::review::{Approval, DraftView, FigureNote};
+use crate::store::{now_ms, QueueFilter, SessionRow};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use minijinja::{context, Environment, Value};
+use serde::{Deserialize, Serialize};
+
+pub fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    // Names end in .html, so minijinja escapes every value for HTML.
+    for (name, source) in [
+        ("base.html", include_str!("templates/base.html")),
+        ("sign_in.html", include_str!("templates/sign_in.html")),
+        ("queue.html", include_str!("templates/queue.html")),
+        ("draft.html", include_str!("templates/draft.html")),
+        ("runs.html", include_str!("templates/runs.html")),
+        ("run.html", include_str!("templates/run.html")),
+        ("stale.html", include_str!("templates/stale.html")),
+        ("history.html", include_str!("templates/history.html")),
+        ("error.html", include_str!("templates/error.html")),
+    ] {
+        env.add_template(name, source)
+            .expect("the review page's templates parse");
+    }
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    env
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/review") }))
+        .route("/review", get(home))
+        .route("/review/sign-in", get(sign_in_form).post(sign_in))
+        .route("/review/sign-out", post(sign_out))
+        .route("/review/queue", get(queue))
+        .route("/review/claim", post(claim_next))
+        .route("/review/drafts/{id}", get(draft))
+        .route("/review/drafts/{id}/claim", post(claim))
+        .route("/review/drafts/{id}/approve", post(approve))
+        .route("/review/drafts/{id}/reject", post(reject))
+        .route("/review/drafts/{id}/skip", post(skip))
+        .route("/review/runs", get(runs).post(start_run))
+        .route("/review/runs/{id}", get(run))
+        .route("/review/stale", get(stale))
+        .route("/review/history", get(history))
+}
+
+/// A signed-in page request; anything else is sent to the sign-in page.
+struct Signed {
+    staff: Staff,
+    session: SessionRow,
+}
+
+impl FromRequestParts<AppState> for Signed {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        match auth::session(state, &parts.headers).await {
+            Ok(Some((staff, session))) => Ok(Signed { staff, session }),
+            Ok(None) => Err(Redirect::to("/review/sign-in").into_response()),
+            Err(e) => Err(page_error(state, None, ApiError::from(e))),
+        }
+    }
+}
+
+fn render(state: &AppState, name: &str, ctx: Value) -> Response {
+    match state.pages.get_template(name).and_then(|t| t.render(ctx)) {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!("rendering {name}: {e:#}");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the page could not be rendered",
+            )
+                .into_response()
+        }
+    }
+}
+
+/// The page a signed-in member of staff sees, with the values every page uses.
+fn page(state: &AppState, s: &Signed, name: &str, title: &str, ctx: Value) -> Response {
+    let base = context! {
+        title => title,
+        staff => &s.staff,
+        csrf => &s.session.csrf,
+        notice => Value::from(()),
+        error => Value::from(()),
+    };
+    render(state, name, context! { ..ctx, ..base })
+}
+
+fn page_error(state: &AppState, s: Option<&Signed>, e: ApiError) -> Response {
+    let (status, title, message) = match e {
+        ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, "Not possible", m),
+        ApiError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, "Not signed in", m),
+        ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, "Not allowed", m),
+        ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "Not found", m),
+        ApiError::Conflict(m) => (StatusCode::CONFLICT, "Not possible now", m),
+        ApiError::Unprocessable(m, _) => (StatusCode::UNPROCESSABLE_ENTITY, "Not possible", m),
+        other => {
+            tracing::error!("review page error: {other:?}");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "see the server's log".to_string(),
+            )
+        }
+    };
+    let ctx = context! { message => message };
+    let body = match s {
+        Some(s) => page(state, s, "error.html", title, ctx),
+        None => render(
+            state,
+            "error.html",
+            context! { ..ctx, ..context! { title => title, staff => Value::from(()), csrf => "", notice => Value::from(()), error => Value::from(()) } },
+        ),
+    };
+    (status, body).into_response()
+}
+
+/// Every form carries the session's CSRF token; a mismatch is refused (the answer returned
+/// here) before anything changes.
+fn csrf_refusal(state: &AppState, s: &Signed, sent: &str) -> Option<Response> {
+    if auth::same_secret(&s.session.csrf, sent) {
+        None
+    } else {
+        Some(page_error(
+            state,
+            Some(s),
+            ApiError::Forbidden(
+                "the form's security token did not match; reload the page and try again".into(),
+            ),
+        ))
+    }
+}
+
+async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    match auth::session(&state, &headers).await {
+        Ok(Some(_)) => Redirect::to("/review/queue").into_response(),
+        _ => Redirect::to("/review/sign-in").into_response(),
+    }
+}
+
+fn sign_in_page(state: &AppState, error: Option<&str>) -> Response {
+    // Before a session exists, the form's token is checked against a cookie set with it.
+    let csrf = auth::new_csrf();
+    let mut response = render(
+        state,
+        "sign_in.html",
+        context! {
+            title => "Sign in", staff => Value::from(()), csrf => &csrf,
+            notice => Value::from(()), error => error,
+        },
+    );
+    let cookie = auth::set_cookie(SIGN_IN_COOKIE, &csrf, 600, state.secure_cookies);
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        cookie.parse().expect("cookies are valid header values"),
+    );
+    response
+}
+
+async fn sign_in_form(State(state): State<AppState>) -> Response {
+    sign_in_page(&state, None)
+}
+
+#[derive(Deserialize)]
+struct SignInForm {
+    token: String,
+    csrf: String,
+}
+
+async fn sign_in(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<SignInForm>,
+) -> Response {
+    let expected = auth::cookie(&headers, SIGN_IN_COOKIE).unwrap_or_default();
+    if expected.is_empty() || !auth::same_secret(expected, &form.csrf) {
+        let mut r = sign_in_page(&state, Some("The form expired; please sign in again."));
+        *r.status_mut() = StatusCode::FORBIDDEN;
+        return r;
+    }
+    match auth::start_session(&state, form.token.trim()).await {
+        Ok(Some((session, staff))) => {
+            tracing::info!("{} signed in to the review page", staff.name);
+            let mut r = Redirect::to("/review/queue").into_response();
+            let h = r.headers_mut();
+            let max_age = SESSION_HOURS * 3600;
+            for cookie in [
+                auth::set_cookie(SESSION_COOKIE, &session, max_age, state.secure_cookies),
+                auth::set_cookie(SIGN_IN_COOKIE, "", 0, state.secure_cookies),
+            ] {
+                h.append(header::SET_COOKIE, cookie.parse().expect("cookie header"));
+            }
+            r
+        }
+        Ok(None) => {
+            let mut r = sign_in_page(&state, Some("That token is not valid."));
+            *r.status_mut() = StatusCode::UNAUTHORIZED;
+            r
+        }
+        Err(e) => page_error(&state, None, e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn sign_out(
+    State(state): State<AppState>,
+    s: Signed,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if let Some(r) = csrf_refusal(&state, &s, &form.csrf) {
+        return r;
+    }
+    if let Some(id) = auth::cookie(&headers, SESSION_COOKIE) {
+        if let Err(e) = state.store.end_session(&auth::session_key(id)).await {
+            return page_error(&state, Some(&s), e.into());
+        }
+    }
+    let mut r = Redirect::to("/review/sign-in").into_response();
+    let cookie = auth::set_cookie(SESSION_COOKIE, "", 0, state.secure_cookies);
+    r.headers_mut()
+        .append(header::SET_COOKIE, cookie.parse().expect("cookie header"));
+    r
+}
+
+#[derive(Deserialize, Default, Serialize)]
+struct QueueQuery {
+    area: Option<String>,
+    section: Option<String>,
+    done: Option<String>,
+}
+
+fn notice(done: Option<&str>) -> Option<&'static str> {
+    Some(match done? {
+        "approved" => "Approved and published.",
+        "reaffirmed" => "Kept as published; down votes count afresh.",
+        "rejected" => "Rejected.",
+        "skipped" => "Skipped: your next claims pass over it.",
+        "claimed" => "Claimed: no other reviewer can decide it while your claim lasts.",
+        "empty" => "Nothing to claim: the queue is empty for you.",
+        "started" => "Run started.",
+        _ => return None,
+    })
+}
+
+fn blank(v: Option<String>) -> Option<String> {
+    v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+}
+
+async fn queue(State(state): State<AppState>, s: Signed, Query(q): Query<QueueQuery>) -> Response {
+    let result = async {
+        s.staff.require(Role::Reviewer)?;
+        let filter = state
+            .desk()
+            .filter(q.area.as_deref(), q.section.as_deref(), None)?;
+        let now = now_ms();
+        let items: Vec<Value> = state
+            .desk()
+            .queue(&filter)
+            .await?
+            .into_iter()
+            .map(|i| {
+                let claimed_by = i.claimed_by(now).map(str::to_string);
+                Value::from_serialize(serde_json::json!({
+                    "draft_id": i.draft_id, "area_code": i.area_code, "section": i.section,
+                    "run_id": i.run_id, "reason": i.reason, "queued_at": rfc3339(i.queued_ms),
+                    "claimed_by": claimed_by,
+                }))
+            })
+            .collect();
+        Ok::<_, ApiError>(items)
+    }
+    .await;
+    match result {
+        Ok(items) => page(
+            &state,
+            &s,
+            "queue.html",
+            "Review queue",
+            context! { items => items, filter => &q, notice => notice(q.done.as_deref()) },
+        ),
+        Err(e) => page_error(&state, Some(&s), e),
+    }
+}
+
+#[derive(Deserialize)]
+struct ClaimForm {
+    csrf: String,
+    area: Option<String>,
+    section: Option<String>,
+}
+
+async fn claim_next(
+    State(state): State<AppState>,
+    s: Signed,
+    Form(form): Form<ClaimForm>,
+) -> Response {
+    if let Some(r) = csrf_refusal(&state, &s, &form.csrf) {
+        return r;
+    }
+    let result = async {
+        s.staff.require(Role::Reviewer)?;
+        let filter = state
+            .desk()
+            .filter(form.area.as_deref(), form.section.as_deref(), None)?;
+        Ok::<_, ApiError>(state.desk().claim(&s.staff.name, None, &filter).await?)
+    }
+    .await;
+    match result {
+        Ok(Some(item)) => {
+            Redirect::to(&format!("/review/drafts/{}?done=claimed", item.draft_id)).into_response()
+        }
+        Ok(None) => Redirect::to("/review/queue?done=empty").into_response(),
+        Err(e) => page_error(&state, Some(&s), e),
+    }
+}
+
+/// A piece of the narrative: plain text, or one figure with its note's number.
+#[derive(Serialize)]
+struct Segment {
+    text: String,
+    figure: Option<SegmentFigure>,
+}
+
+#[derive(Serialize)]
+struct SegmentFigure {
+    number: usize,
+    flagged: bool,
+    title: String,
+}
+
+fn segments(text: &str, figures: &[FigureNote]) -> Vec<Segment> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    let mut sorted: Vec<&FigureNote> = figures.iter().collect();
+    sorted.sort_by_key(|f| f.span);
+    for f in sorted {
+        let (from, to) = f.span;
+        if from < at
+            || to > text.len()
+            || !text.is_char_boundary(from)
+            || !text.is_char_boundary(to)
+        {
+            continue;
+        }
+        if from > at {
+            out.push(Segment {
+                text: text[at..from].to_string(),
+                figure: None,
+            });
+        }
+        let fact = f
+            .facts
+            .first()
+            .map(|x| {
+                format!(
+                    " · {} · {} · {} · {} · source: {}",
+                    x.owner, x.label, x.period, x.value, x.source
+                )
+            })
+            .unwrap_or_default();
+        out.push(Segment {
+            text: text[from..to].to_string(),
+            figure: Some(SegmentFigure {
+                number: f.number,
+                flagged: f.flagged,
+                title: format!("{}: {}{fact}", f.verdict, f.message),
+            }),
+        });
+        at = to;
+    }
+    if at < text.len() {
+        out.push(Segment {
+            text: text[at..].to_string(),
+            figure: None,
+        });
+    }
+    out
+}
+
+/// The draft page; `edited` shows a reviewer's edit and the check of it instead of the draft's.
+fn draft_page(
+    state: &AppState,
+    s: &Signed,
+    view: &DraftView,
+    edited: Option<(&str, &crate::check::Report)>,
+    done: Option<&str>,
+    error: Option<&str>,
+) -> Response {
+    let (text, report, figures) = match edited {
+        Some((text, report)) => {
+            let facts = state
+                .desk()
+                .page_facts(&view.draft.area_code, &view.draft.section);
+            let figures = match facts {
+                Ok(f) => crate::review::figure_notes(report, &f),
+                Err(_) => Vec::new(),
+            };
+            (text.to_string(), report.clone(), figures)
+        }
+        None => (view.text.clone(), view.report.clone(), view.figures.clone()),
+    };
+    let flagged = figures.iter().filter(|f| f.flagged).count();
+    let claimed_by = view
+        .item
+        .as_ref()
+        .and_then(|i| i.claimed_by(now_ms()).map(str::to_string));
+    page(
+        state,
+        s,
+        "draft.html",
+        &format!("Draft {}", view.draft.id),
+        context! {
+            d => view,
+            report => &report,
+            figures => &figures,
+            flagged => flagged,
+            segments => segments(&text, &figures),
+            edit_text => &text,
+            claimed_by => claimed_by,
+            claim_minutes => state.settings.claim_lease.as_secs() / 60,
+            notice => notice(done),
+            error => error,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+struct DoneQuery {
+    done: Option<String>,
+}
+
+async fn draft(
+    State(state): State<AppState>,
+    s: Signed,
+    Path(id): Path<i64>,
+    Query(q): Query<DoneQuery>,
+) -> Response {
+    if let Err(e) = s.staff.require(Role::Reviewer) {
+        return page_error(&state, Some(&s), e);
+    }
+    match state.desk().show(id).await {
+        Ok(view) => draft_page(&state, &s, &view, None, q.done.as_deref(), None),
+        Err(e) => page_error(&state, Some(&s), e.into()),
+    }
+}
+
+async fn claim(
+    State(state): State<AppState>,
+    s: Signed,
+    Path(id): Path<i64>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if let Some(r) = csrf_refusal(&state, &s, &form.csrf) {
+        return r;
+    }
+    let result = async {
+        s.staff.require(Role::Reviewer)?;
+        state
+            .desk()
+            .claim(&s.staff.name, Some(id), &QueueFilter::default())
+            .await?;
+        Ok::<_, ApiError>(())
+    }
+    .await;
+    match result {
+        Ok(()) => Redirect::to(&format!("/review/drafts/{id}?done=claimed")).into_response(),
+        Err(e) => page_error(&state, Some(&s), e),
+    }
+}
+
+#[derive(Deserialize)]
+struct ApproveForm {
+    csrf: String,
+    text: Option<String>,
+    override_reason: Option<String>,
+}
+
+async fn approve(
+    State(state): State<AppState>,
+    s: Signed,
+    Path(id): Path<i64>,
+    Form(form): Form<ApproveForm>,
+) -> Response {
+    if let Some(r) = csrf_refusal(&state, &s, &form.csrf) {
+        return r;
+    }
+    if let Err(e) = s.staff.require(Role::Reviewer) {
+        return page_error(&state, Some(&s), e);
+    }
+    let desk = state.desk();
+    let view = match desk.show(id).await {
+        Ok(v) => v,
+        Err(e) => return page_error(&state, Some(&s), e.into()),
+    };
+    // Browsers send textarea text with CRLF line ends: compare as the draft would be.
+    let text = form.text.map(|t| t.replace("\r\n", "\n"));
+    let edited = text.as_deref().filter(|t| *t != view.text);
+    let reason = blank(form.override_reason);
+    match desk
+        .approve(&s.staff.name, id, edited, reason.as_deref())
+        .await
+    {
+        Ok(Approval::Published(_)) => {
+            Redirect::to(&format!("/review/drafts/{id}?done=approved")).into_response()
+        }
+        Ok(Approval::Reaffirmed { .. }) => {
+            Redirect::to(&format!("/review/drafts/{id}?done=reaffirmed")).into_response()
+        }
+        Ok(Approval::CheckFailed { report }) => {
+            let shown = edited.unwrap_or(&view.text);
+            let mut r = draft_page(
+                &state,
+                &s,
+                &view,
+                Some((shown, &report)),
+                None,
+                Some("Not published: the text fails the check against today's facts. Fix the flagged figures, or give a reason to publish it anyway."),
+            );
+            *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            r
+        }
+        Err(e) => page_error(&state, Some(&s), e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+struct RejectForm {
+    csrf: String,
+    reason: String,
+}
+
+async fn reject(
+    State(state): State<AppState>,
+    s: Signed,
+    Path(id): Path<i64>,
+    Form(form): Form<RejectForm>,
+) -> Response {
+    if let Some(r) = csrf_refusal(&state, &s, &form.csrf) {
+        return r;
+    }
+    let result = async {
+        s.staff.require(Role::Reviewer)?;
+        state.desk().reject(&s.staff.name, id, &form.reason).await?;
+        Ok::<_, ApiError>(())
+    }
+    .await;
+    match result {
+        Ok(()) => Redirect::to(&format!("/review/drafts/{id}?done=rejected")).into_response(),
+        Err(e) => page_error(&state, Some(&s), e),
+    }
+}
+
+async fn skip(
+    State(state): State<AppState>,
+    s: Signed,
+    Path(id): Path<i64>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if let Some(r) = csrf_refusal(&state, &s, &form.csrf) {
+        return r;
+    }
+    let result = async {
+        s.staff.require(Role::Reviewer)?;
+        state.desk().skip(&s.staff.name, id).await?;
+        Ok::<_, ApiError>(())
+    }
+    .await;
+    match result {
+        Ok(()) => Redirect::to("/review/queue?done=skipped").into_response(),
+        Err(e) => page_error(&state, Some(&s), e),
+    }
+}
+
+async fn runs(State(state): State<AppState>, s: Signed, Query(q): Query<DoneQuery>) -> Response {
+    match state.store.runs(50).await {
+        Ok(runs) => page(
+            &state,
+            &s,
+            "runs.html",
+            "Runs",
+            context! {
+                runs => runs,
+                can_start => s.staff.require(Role::Editor).is_ok() && state.runner.is_some(),
+                notice => notice(q.done.as_deref()),
+            },
+        ),
+        Err(e) => page_error(&state, Some(&s), e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+struct RunForm {
+    csrf: String,
+    area: Option<String>,
+    section: Option<String>,
+    all: Option<String>,
+}
+
+async fn start_run(
+    State(state): State<AppState>,
+    s: Signed,
+    Form(form): Form<RunForm>,
+) -> Response {
+    if let Some(r) = csrf_refusal(&state, &s, &form.csrf) {
+        return r;
+    }
+    let body = RunBody {
+        areas: blank(form.area).into_iter().collect(),
+        sections: blank(form.section).into_iter().collect(),
+        all: form.all.is_some(),
+    };
+    match start_run_as(&state, &s.staff, &body).await {
+        Ok((run_id, _)) => Redirect::to(&format!("/review/runs/{run_id}")).into_response(),
+        Err(e) => page_error(&state, Some(&s), e),
+    }
+}
+
+async fn run(State(state): State<AppState>, s: Signed, Path(id): Path<i64>) -> Response {
+    let result = async {
+        let run = state
+            .store
+            .run(id)
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("there is no run {id}")))?;
+        let jobs = state.store.jobs(id).await?;
+        Ok::<_, ApiError>((run, jobs))
+    }
+    .await;
+    match result {
+        Ok((run, jobs)) => {
+            let mut by_status = std::collections::BTreeMap::<String, usize>::new();
+            for j in &jobs {
+                *by_status.entry(j.status.clone()).or_default() += 1;
+            }
+            let done = jobs
+                .iter()
+                .filter(|j| j.status != "queued" && j.status != "running")
+                .count();
+            page(
+                &state,
+                &s,
+                "run.html",
+                &format!("Run {id}"),
+                context! { run => run, jobs => jobs, by_status => by_status, done => done },
+            )
+        }
+        Err(e) => page_error(&state, Some(&s), e),
+    }
+}
+
+async fn stale(State(state): State<AppState>, s: Signed) -> Response {
+    if let Err(e) = s.staff.require(Role::Reviewer) {
+        return page_error(&state, Some(&s), e);
+    }
+    match state.desk().stale_versions().await {
+        Ok(versions) => {
+            let versions: Vec<Value> = versions
+                .iter()
+                .map(|v| {
+                    Value::from_serialize(serde_json::json!({
+                        "id": v.id, "area_code": v.area_code, "section": v.section,
+                        "stale_at": v.stale_ms.map(rfc3339).unwrap_or_default(),
+                    }))
+                })
+                .collect();
+            page(
+                &state,
+                &s,
+                "stale.html",
+                "Stale text",
+                context! { versions => versions },
+            )
+        }
+        Err(e) => page_error(&state, Some(&s), e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+struct PageQuery {
+    area: String,
+    section: String,
+}
+
+async fn history(State(state): State<AppState>, s: Signed, Query(q): Query<PageQuery>) -> Response {
+    let result = async {
+        s.staff.require(Role::Reviewer)?;
+        let desk = state.desk();
+        let (area, section) = desk.resolve_page(&q.area, &q.section)?;
+        let entries = desk.history(&area, &section).await?;
+        Ok::<_, ApiError>((area, section, entries))
+    }
+    .await;
+    match result {
+        Ok((area, section, entries)) => {
+            let entries: Vec<Value> = entries
+                .iter()
+                .map(|e| {
+                    Value::from_serialize(serde_json::json!({
+                        "at": rfc3339(e.at_ms), "action": e.action, "actor": e.actor,
+                        "draft_id": e.draft_id, "version_id": e.version_id, "detail": e.detail,
+                    }))
+                })
+                .collect();
+            page(
+                &state,
+                &s,
+                "history.html",
+                &format!("History of {area} {section}"),
+                context! { area => area, section => section, entries => entries },
+            )
+        }
+        Err(e) => page_error(&state, Some(&s), e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_cover_the_text_exactly_once() {
+        let note = |n, span, flagged| FigureNote {
+            number: n,
+            span,
+            text: String::new(),
+            verdict: "supported",
+            flagged,
+            message: "m".into(),
+            facts: Vec::new(),
+            derivation: None,
+        };
+        let text = "It was 16.2%, up from 99.9%.";
+        let segs = segments(text, &[note(2, (22, 27), true), note(1, (7, 12), false)]);
+        let joined: String = segs.iter().map(|s| s.text.as_str()).collect();
+        assert_eq!(joined, text);
+        let figs: Vec<&str> = segs
+            .iter()
+            .filter(|s| s.figure.is_some())
+            .map(|s| s.text.as_str())
+            .collect();
+        assert_eq!(figs, vec!["16.2%", "99.9%"]);
+    }
+}

@@ -1,0 +1,337 @@
+//! End to end in a real browser: headless Chromium (Debian's `chromium`, which `scripts/test`
+//! and `.ci/run` install) against a real `narrator serve`, driven over the DevTools protocol.
+//! A reviewer signs in, opens a draft and sees a flagged figure with its reason, approves a
+//! passing draft, and the text is then read from the public API and the export. A screenshot
+//! of the draft page is saved under the test's target folder.
+
+use crate::helpers::{narrator, root, stderr, stdout};
+use crate::review::{draft, seed_facts, COVENTRY, WORKING_AGE};
+use futures_util::{SinkExt, StreamExt};
+use narrator::store::Store;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::Message;
+
+/// A child process killed when the test ends, however it ends.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Reads a child's stderr until a line contains `marker`; returns that line.
+fn wait_for_line(child: &mut Child, marker: &str) -> String {
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let marker = marker.to_string();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains(&marker) {
+                let _ = tx.send(line);
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(30))
+        .expect("the process printed its address within 30 s")
+}
+
+fn chromium() -> String {
+    let path = std::env::var("NARRATOR_CHROMIUM").unwrap_or_else(|_| "chromium".into());
+    let found = Command::new(&path).arg("--version").output();
+    assert!(
+        found.as_ref().is_ok_and(|o| o.status.success()),
+        "this test needs Debian's chromium ({path}): `scripts/test` installs it, or apt-get install chromium"
+    );
+    path
+}
+
+/// One DevTools session on one page.
+struct Page {
+    ws: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+    next_id: u64,
+}
+
+impl Page {
+    async fn send(&mut self, method: &str, params: serde_json::Value) -> serde_json::Value {
+        self.next_id += 1;
+        let id = self.next_id;
+        let msg = serde_json::json!({ "id": id, "method": method, "params": params });
+        self.ws.send(Message::text(msg.to_string())).await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let frame = tokio::time::timeout(left, self.ws.next())
+                .await
+                .unwrap_or_else(|_| panic!("no answer to {method}"))
+                .expect("the browser keeps the socket open")
+                .unwrap();
+            let Message::Text(text) = frame else { continue };
+            let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+            if v["id"] == id {
+                assert!(v["error"].is_null(), "{method}: {}", v["error"]);
+                return v["result"].clone();
+            }
+        }
+    }
+
+    async fn eval(&mut self, js: &str) -> serde_json::Value {
+        let r = self
+            .send(
+                "Runtime.evaluate",
+                serde_json::json!({ "expression": js, "returnByValue": true, "awaitPromise": true }),
+            )
+            .await;
+        assert!(
+            r["exceptionDetails"].is_null(),
+            "{js}: {}",
+            r["exceptionDetails"]
+        );
+        r["result"]["value"].clone()
+    }
+
+    /// Waits until the page at `path` has loaded.
+    async fn settle(&mut self, path: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let state = self
+                .eval("document.readyState + ' ' + location.pathname + location.search")
+                .await;
+            let state = state.as_str().unwrap_or_default().to_string();
+            if state.starts_with("complete ") && state[9..].starts_with(path) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "still {state}, waiting for {path}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn goto(&mut self, url: &str, path: &str) {
+        self.send("Page.navigate", serde_json::json!({ "url": url }))
+            .await;
+        self.settle(path).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reviewer_signs_in_sees_a_flagged_figure_and_approves_a_draft_in_chromium() {
+    let chromium = chromium();
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("narrator.db").display());
+    let set = seed_facts();
+    let store = Store::connect(&db).await.unwrap();
+    let good = draft(&store, &set, "ed", "working-age", WORKING_AGE).await;
+    let flagged = draft(
+        &store,
+        &set,
+        "ed",
+        "working-age",
+        "In 2023-24, Coventry received 9,999 requests for support from working-age adults.",
+    )
+    .await;
+    store.close().await;
+    let added = narrator(&[
+        "users",
+        "add",
+        "rita",
+        "--role",
+        "reviewer",
+        "--database-url",
+        &db,
+    ]);
+    assert!(added.status.success(), "{}", stderr(&added));
+    let token = stdout(&added).trim().to_string();
+
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_narrator"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--database-url", &db])
+        .current_dir(root())
+        .env_remove("NARRATOR_USER")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let line = wait_for_line(&mut serve, "review page at http://");
+    let serve = Killed(serve);
+    // "narrator serve: review page at http://127.0.0.1:PORT/review, API at ..."
+    let base = line
+        .split("review page at ")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .unwrap()
+        .trim_end_matches("/review")
+        .to_string();
+
+    let profile = tempfile::tempdir().unwrap();
+    let mut browser = Command::new(&chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            // Nothing but loopback: every other host goes to a proxy that does not exist
+            // (loopback itself always bypasses proxies).
+            "--proxy-server=socks5://127.0.0.1:9",
+            "--remote-debugging-port=0",
+            "--window-size=1200,1600",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg("about:blank")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let devtools = wait_for_line(&mut browser, "DevTools listening on ");
+    let _browser = Killed(browser);
+    let browser_ws = devtools
+        .split("DevTools listening on ")
+        .nth(1)
+        .unwrap()
+        .trim();
+    let http = browser_ws
+        .trim_start_matches("ws://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let client = reqwest::Client::new();
+    let targets: serde_json::Value = serde_json::from_str(
+        &client
+            .get(format!("http://{http}/json/list"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let page_ws = targets
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["type"] == "page")
+        .and_then(|t| t["webSocketDebuggerUrl"].as_str())
+        .unwrap()
+        .to_string();
+    let (ws, _) = tokio_tungstenite::connect_async(page_ws.as_str())
+        .await
+        .unwrap();
+    let mut page = Page { ws, next_id: 0 };
+    page.send("Page.enable", serde_json::json!({})).await;
+
+    // Sign in with the token; the page sends us to the queue.
+    page.goto(&format!("{base}/review/sign-in"), "/review/sign-in")
+        .await;
+    page.eval(&format!(
+        "document.getElementById('token').value = '{token}'; document.querySelector('main form').submit(); true"
+    ))
+    .await;
+    page.settle("/review/queue").await;
+    let queue = page.eval("document.querySelector('main').innerText").await;
+    assert!(
+        queue.as_str().unwrap().contains(&format!("Draft {good}")),
+        "{queue}"
+    );
+
+    // The failing draft: its figure is marked as flagged, and its note gives the reason.
+    page.goto(
+        &format!("{base}/review/drafts/{flagged}"),
+        &format!("/review/drafts/{flagged}"),
+    )
+    .await;
+    let mark = page
+        .eval(
+            "document.querySelector('#text mark.flag') && document.querySelector('#text mark.flag').innerText",
+        )
+        .await;
+    assert!(
+        mark.as_str().unwrap_or_default().contains("9,999"),
+        "{mark}"
+    );
+    let note = page
+        .eval("document.querySelector('li[id^=note-] .flag-label').closest('li').innerText")
+        .await;
+    let note = note.as_str().unwrap().to_string();
+    assert!(note.contains("flagged") && note.contains("9,999"), "{note}");
+    let shot = page
+        .send(
+            "Page.captureScreenshot",
+            serde_json::json!({ "format": "png", "captureBeyondViewport": true }),
+        )
+        .await;
+    let png = base64_decode(shot["data"].as_str().unwrap());
+    let artifact = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("review-draft-page.png");
+    std::fs::write(&artifact, &png).unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
+    eprintln!("screenshot of the draft page: {}", artifact.display());
+
+    // The passing draft: approve it as it stands.
+    page.goto(
+        &format!("{base}/review/drafts/{good}"),
+        &format!("/review/drafts/{good}"),
+    )
+    .await;
+    page.eval("document.querySelector('form[action$=\"/approve\"]').submit(); true")
+        .await;
+    page.settle(&format!("/review/drafts/{good}?done=approved"))
+        .await;
+    let notice = page
+        .eval("document.querySelector('.notice').innerText")
+        .await;
+    assert_eq!(notice, "Approved and published.");
+
+    // The site reads it from the public API, and from the export.
+    let api = client
+        .get(format!("{base}/api/v1/published/{COVENTRY}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), 200);
+    let body = api.text().await.unwrap();
+    assert!(body.contains(WORKING_AGE), "{body}");
+    let out = dir.path().join("site");
+    let export = narrator(&[
+        "export",
+        "--out",
+        out.to_str().unwrap(),
+        "--database-url",
+        &db,
+    ]);
+    assert!(export.status.success(), "{}", stderr(&export));
+    let file = std::fs::read_to_string(out.join(format!("{COVENTRY}.json"))).unwrap();
+    assert!(file.contains(WORKING_AGE) && !file.contains("9,999"));
+
+    // SIGTERM: the server finishes what is in flight and exits cleanly.
+    let mut serve = serve;
+    let pid = serve.0.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let status = serve.0.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0);
+    for c in s.bytes().filter(|c| *c != b'=') {
+        let v = ALPHABET.iter().position(|a| *a == c).expect("base64") as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    out
+}

@@ -1,0 +1,910 @@
+//! The web face driven in process with `oneshot`: every route's auth and roles, the OpenAPI
+//! document against the router, the public API (ETags, change feed, feedback and its limits),
+//! the staff API, and the review page (sign-in, CSRF, cookies, escaping).
+
+use crate::review::{draft, seed_facts, settings, COVENTRY, FUNDING, WORKING_AGE};
+use axum::body::Body;
+use axum::extract::connect_info::MockConnectInfo;
+use axum::http::{header, Method, Request, StatusCode};
+use axum::Router;
+use narrator::review::Desk;
+use narrator::store::Store;
+use narrator::web::{self, AppState, Role};
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tower::ServiceExt;
+
+struct App {
+    _dir: tempfile::TempDir,
+    router: Router,
+    store: Store,
+    admin: String,
+    reviewer: String,
+    editor: String,
+}
+
+async fn add(store: &Store, name: &str, role: Role) -> String {
+    let issued = web::issue_token();
+    store
+        .add_user(name, role.as_str(), &issued.token_id, &issued.hash)
+        .await
+        .unwrap()
+        .unwrap();
+    issued.token
+}
+
+async fn app(votes_per_minute: f64) -> App {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("web.db").display());
+    let store = Store::connect(&url).await.unwrap();
+    let state = AppState::new(
+        store.clone(),
+        Arc::new(seed_facts()),
+        settings(),
+        None,
+        votes_per_minute,
+    );
+    let router = web::router(state).layer(MockConnectInfo(SocketAddr::from(([10, 0, 0, 1], 4000))));
+    App {
+        admin: add(&store, "ada", Role::Admin).await,
+        reviewer: add(&store, "rita", Role::Reviewer).await,
+        editor: add(&store, "ed", Role::Editor).await,
+        _dir: dir,
+        router,
+        store,
+    }
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    fn header(&self, name: header::HeaderName) -> String {
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default()
+    }
+}
+
+async fn call(router: &Router, req: Request<Body>) -> Answer {
+    let response = router.clone().oneshot(req).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap()
+        .to_vec();
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn request(method: Method, uri: &str, token: Option<&str>, json: Option<&str>) -> Request<Body> {
+    let mut b = Request::builder().method(method).uri(uri);
+    if let Some(t) = token {
+        b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    match json {
+        Some(body) => b
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap(),
+        None => b.body(Body::empty()).unwrap(),
+    }
+}
+
+/// Staff routes, with the role each needs (`None`: any staff role).
+fn staff_routes(draft: i64) -> Vec<(Method, String, Option<Role>, Option<&'static str>)> {
+    let d = |p: &str| format!("/api/v1/drafts/{draft}{p}");
+    vec![
+        (Method::GET, "/api/v1/me".into(), None, None),
+        (
+            Method::GET,
+            "/api/v1/queue".into(),
+            Some(Role::Reviewer),
+            None,
+        ),
+        (
+            Method::POST,
+            "/api/v1/queue/claim".into(),
+            Some(Role::Reviewer),
+            Some("{}"),
+        ),
+        (Method::GET, d(""), Some(Role::Reviewer), None),
+        (
+            Method::POST,
+            d("/approve"),
+            Some(Role::Reviewer),
+            Some("{}"),
+        ),
+        (
+            Method::POST,
+            d("/reject"),
+            Some(Role::Reviewer),
+            Some(r#"{"reason":"x"}"#),
+        ),
+        (Method::POST, d("/skip"), Some(Role::Reviewer), None),
+        (
+            Method::GET,
+            "/api/v1/history?area=Coventry&section=funding".into(),
+            Some(Role::Reviewer),
+            None,
+        ),
+        (
+            Method::GET,
+            "/api/v1/stale".into(),
+            Some(Role::Reviewer),
+            None,
+        ),
+        (Method::GET, "/api/v1/runs".into(), None, None),
+        (
+            Method::POST,
+            "/api/v1/runs".into(),
+            Some(Role::Editor),
+            Some(r#"{"areas":["Coventry"]}"#),
+        ),
+        (Method::GET, "/api/v1/runs/1".into(), None, None),
+        (Method::GET, "/api/v1/users".into(), Some(Role::Admin), None),
+        (
+            Method::POST,
+            "/api/v1/users".into(),
+            Some(Role::Admin),
+            Some(r#"{"name":"new","role":"reviewer"}"#),
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn every_staff_route_answers_401_without_a_token_and_403_for_the_wrong_role() {
+    let app = app(100.0).await;
+    let set = seed_facts();
+    let id = draft(&app.store, &set, "ed", "working-age", WORKING_AGE).await;
+    for (method, uri, role, body) in staff_routes(id) {
+        let none = call(&app.router, request(method.clone(), &uri, None, body)).await;
+        assert_eq!(
+            none.status,
+            StatusCode::UNAUTHORIZED,
+            "{method} {uri}: {}",
+            none.text()
+        );
+        assert_eq!(none.header(header::WWW_AUTHENTICATE), "Bearer");
+        let forged = "nar_000000000000_".to_string() + &"0".repeat(64);
+        let bad = call(
+            &app.router,
+            request(method.clone(), &uri, Some(&forged), body),
+        )
+        .await;
+        assert_eq!(bad.status, StatusCode::UNAUTHORIZED, "{method} {uri}");
+        let Some(role) = role else { continue };
+        let wrong = match role {
+            Role::Reviewer => &app.editor,
+            Role::Editor | Role::Admin => &app.reviewer,
+        };
+        let refused = call(
+            &app.router,
+            request(method.clone(), &uri, Some(wrong), body),
+        )
+        .await;
+        assert_eq!(
+            refused.status,
+            StatusCode::FORBIDDEN,
+            "{method} {uri}: {}",
+            refused.text()
+        );
+        assert!(refused.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains(role.as_str()));
+        let right = match role {
+            Role::Reviewer => &app.reviewer,
+            Role::Editor => &app.editor,
+            Role::Admin => &app.admin,
+        };
+        let allowed = call(
+            &app.router,
+            request(method.clone(), &uri, Some(right), body),
+        )
+        .await;
+        assert!(
+            !matches!(
+                allowed.status,
+                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
+            ),
+            "{method} {uri}: {} {}",
+            allowed.status,
+            allowed.text()
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_exactly_the_routes_the_router_serves() {
+    let app = app(100.0).await;
+    let doc: serde_json::Value = serde_json::from_str(web::OPENAPI).unwrap();
+    let mut documented = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            documented.insert((method.clone(), path.clone()));
+        }
+    }
+    let routed: BTreeSet<(String, String)> = web::ROUTES
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    assert_eq!(documented, routed);
+    // And the router serves each: a route it lacks answers 404 with an empty body, or 405.
+    for (method, path) in web::ROUTES {
+        let uri = path.replace("{id}", "1").replace("{area_code}", COVENTRY);
+        let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+        let a = call(
+            &app.router,
+            request(method.clone(), &uri, Some(&app.admin), Some("{}")),
+        )
+        .await;
+        assert_ne!(a.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {uri}");
+        assert!(
+            a.status != StatusCode::NOT_FOUND || !a.body.is_empty(),
+            "{method} {uri} is not routed"
+        );
+    }
+    let served = call(
+        &app.router,
+        request(Method::GET, "/api/v1/openapi.json", None, None),
+    )
+    .await;
+    assert_eq!(served.status, StatusCode::OK);
+    assert_eq!(served.json()["openapi"], "3.1.0");
+}
+
+/// Publishes a draft of `section` and returns its version id.
+async fn publish(app: &App, section: &str, text: &str) -> i64 {
+    let set = seed_facts();
+    let id = draft(&app.store, &set, "ed", section, text).await;
+    let a = call(
+        &app.router,
+        request(
+            Method::POST,
+            &format!("/api/v1/drafts/{id}/approve"),
+            Some(&app.reviewer),
+            Some("{}"),
+        ),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    a.json()["version_id"].as_i64().unwrap()
+}
+
+#[tokio::test]
+async fn published_text_has_strong_etags_and_a_change_feed_that_reports_withdrawals() {
+    let app = app(100.0).await;
+    let empty = call(
+        &app.router,
+        request(Method::GET, "/api/v1/published", None, None),
+    )
+    .await;
+    assert_eq!(empty.status, StatusCode::OK);
+    assert_eq!(empty.json()["areas"], serde_json::json!([]));
+    let token = empty.json()["next"].as_str().unwrap().to_string();
+
+    let v = publish(&app, "funding", FUNDING).await;
+    let all = call(
+        &app.router,
+        request(Method::GET, "/api/v1/published", None, None),
+    )
+    .await;
+    let etag = all.header(header::ETAG);
+    assert!(etag.starts_with('"') && etag.len() == 66, "{etag}");
+    assert_eq!(all.json()["areas"][0]["sections"][0]["version_id"], v);
+    assert_eq!(all.json()["areas"][0]["sections"][0]["ai_generated"], true);
+    let again = call(
+        &app.router,
+        Request::get("/api/v1/published")
+            .header(header::IF_NONE_MATCH, &etag)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::NOT_MODIFIED);
+    assert!(again.body.is_empty());
+
+    // One area: the export's bytes, and the index's hash as its ETag.
+    let area = call(
+        &app.router,
+        request(
+            Method::GET,
+            &format!("/api/v1/published/{COVENTRY}"),
+            None,
+            None,
+        ),
+    )
+    .await;
+    let out = tempfile::tempdir().unwrap();
+    narrator::export::export(&app.store, out.path(), narrator::export::StalePolicy::Keep)
+        .await
+        .unwrap();
+    assert_eq!(
+        area.body,
+        std::fs::read(out.path().join(format!("{COVENTRY}.json"))).unwrap()
+    );
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("index.json")).unwrap()).unwrap();
+    assert_eq!(
+        area.header(header::ETAG),
+        format!("\"{}\"", index["files"][0]["sha256"].as_str().unwrap())
+    );
+    let missing = call(
+        &app.router,
+        request(Method::GET, "/api/v1/published/E06000001", None, None),
+    )
+    .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+
+    // The feed since the first token names the page; a withdrawal shows as such.
+    let feed = call(
+        &app.router,
+        request(
+            Method::GET,
+            &format!("/api/v1/published?since={token}"),
+            None,
+            None,
+        ),
+    )
+    .await;
+    let changes = feed.json()["changes"].clone();
+    assert_eq!(changes[0]["state"], "published");
+    assert_eq!(changes[0]["entry"]["version_id"], v);
+    let next = feed.json()["next"].as_str().unwrap().to_string();
+    let set = seed_facts();
+    let desk = Desk::new(
+        &app.store,
+        &set,
+        narrator::review::ReviewSettings {
+            down_vote_threshold: 1,
+            ..settings()
+        },
+    );
+    desk.vote(
+        v,
+        &narrator::store::Voter::Staff("sam".into()),
+        narrator::store::Vote::Down,
+        None,
+    )
+    .await
+    .unwrap();
+    let item = app
+        .store
+        .published_version(COVENTRY, "funding")
+        .await
+        .unwrap()
+        .unwrap()
+        .draft_id;
+    desk.reject("rita", item, "misleading").await.unwrap();
+    let feed = call(
+        &app.router,
+        request(
+            Method::GET,
+            &format!("/api/v1/published?since={next}"),
+            None,
+            None,
+        ),
+    )
+    .await;
+    let withdrawn = feed.json()["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["section"] == "funding" && c["state"] == "withdrawn");
+    assert!(withdrawn, "{}", feed.text());
+    let bad = call(
+        &app.router,
+        request(Method::GET, "/api/v1/published?since=yesterday", None, None),
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn visitors_vote_once_with_clear_errors_and_a_limit_per_address() {
+    let app = app(5.0).await;
+    let v = publish(&app, "funding", FUNDING).await;
+    let uri = format!("/api/v1/versions/{v}/feedback");
+    let vote = |body: &str| request(Method::POST, &uri, None, Some(body));
+    let ok = call(
+        &app.router,
+        vote(r#"{"vote":"up","visitor_token":"token-of-visitor-1"}"#),
+    )
+    .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text());
+    let changed = call(
+        &app.router,
+        vote(r#"{"vote":"down","visitor_token":"token-of-visitor-1","comment":"unclear"}"#),
+    )
+    .await;
+    assert_eq!(
+        (
+            changed.json()["up"].as_i64(),
+            changed.json()["down"].as_i64()
+        ),
+        (Some(0), Some(1))
+    );
+
+    let bad_json = call(&app.router, vote("{not json")).await;
+    assert_eq!(bad_json.status, StatusCode::BAD_REQUEST);
+    assert!(bad_json.json()["error"].is_string());
+    let unknown_field = call(
+        &app.router,
+        vote(r#"{"vote":"up","visitor_token":"token-of-visitor-2","x":1}"#),
+    )
+    .await;
+    assert_eq!(unknown_field.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let long = format!(
+        r#"{{"vote":"up","visitor_token":"token-of-visitor-2","comment":"{}"}}"#,
+        "x".repeat(1001)
+    );
+    let too_long = call(&app.router, vote(&long)).await;
+    assert_eq!(too_long.status, StatusCode::BAD_REQUEST);
+    assert!(too_long.json()["error"].as_str().unwrap().contains("1000"));
+    // The limit (5 a minute) is spent: the sixth vote from this address waits.
+    let limited = call(
+        &app.router,
+        vote(r#"{"vote":"up","visitor_token":"token-of-visitor-3"}"#),
+    )
+    .await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(limited.header(header::RETRY_AFTER).parse::<u64>().unwrap() >= 1);
+
+    // A fresh limit for the remaining cases.
+    let app = app_with_votes(&app, 100.0);
+    let no_type = Request::post(&uri)
+        .body(Body::from(
+            r#"{"vote":"up","visitor_token":"token-of-visitor-4"}"#,
+        ))
+        .unwrap();
+    assert_eq!(
+        call(&app, no_type).await.status,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE
+    );
+    let unknown = call(
+        &app,
+        request(
+            Method::POST,
+            "/api/v1/versions/9999/feedback",
+            None,
+            Some(r#"{"vote":"up","visitor_token":"token-of-visitor-4"}"#),
+        ),
+    )
+    .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    let huge = format!(
+        r#"{{"vote":"up","visitor_token":"{}"}}"#,
+        "x".repeat(100_000)
+    );
+    let too_big = call(&app, request(Method::POST, &uri, None, Some(&huge))).await;
+    assert_eq!(too_big.status, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+/// The same store behind a router with another vote limit.
+fn app_with_votes(app: &App, votes_per_minute: f64) -> Router {
+    let state = AppState::new(
+        app.store.clone(),
+        Arc::new(seed_facts()),
+        settings(),
+        None,
+        votes_per_minute,
+    );
+    web::router(state).layer(MockConnectInfo(SocketAddr::from(([10, 0, 0, 2], 4000))))
+}
+
+#[tokio::test]
+async fn reviewers_work_the_queue_through_the_api() {
+    let app = app(100.0).await;
+    let set = seed_facts();
+    let id = draft(&app.store, &set, "ed", "funding", FUNDING).await;
+    let r = |m: Method, uri: &str, body: Option<&str>| request(m, uri, Some(&app.reviewer), body);
+
+    let queue = call(
+        &app.router,
+        r(Method::GET, "/api/v1/queue?area=Coventry", None),
+    )
+    .await;
+    assert_eq!(queue.json()[0]["draft_id"], id);
+    let claimed = call(&app.router, r(Method::POST, "/api/v1/queue/claim", None)).await;
+    assert_eq!(claimed.json()["claim_holder"], "rita");
+    // Claiming again renews rita's own claim; another reviewer finds nothing to claim.
+    let renewed = call(
+        &app.router,
+        r(Method::POST, "/api/v1/queue/claim", Some("{}")),
+    )
+    .await;
+    assert_eq!(renewed.json()["draft_id"], id);
+    let nothing = call(
+        &app.router,
+        request(
+            Method::POST,
+            "/api/v1/queue/claim",
+            Some(&app.admin),
+            Some("{}"),
+        ),
+    )
+    .await;
+    assert_eq!(nothing.status, StatusCode::NO_CONTENT);
+    let view = call(
+        &app.router,
+        r(Method::GET, &format!("/api/v1/drafts/{id}"), None),
+    )
+    .await;
+    assert_eq!(view.json()["report"]["pass"], true);
+
+    let wrong = serde_json::json!({ "text": FUNDING.replace("46,992", "48,992") }).to_string();
+    let refused = call(
+        &app.router,
+        r(
+            Method::POST,
+            &format!("/api/v1/drafts/{id}/approve"),
+            Some(&wrong),
+        ),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(refused.json()["details"]["pass"], false);
+    let approved = call(
+        &app.router,
+        r(
+            Method::POST,
+            &format!("/api/v1/drafts/{id}/approve"),
+            Some("{}"),
+        ),
+    )
+    .await;
+    assert_eq!(approved.json()["state"], "published");
+    let twice = call(
+        &app.router,
+        r(
+            Method::POST,
+            &format!("/api/v1/drafts/{id}/approve"),
+            Some("{}"),
+        ),
+    )
+    .await;
+    assert_eq!(twice.status, StatusCode::CONFLICT);
+
+    // Separation of duties: an admin who started the run may not approve its drafts.
+    let own = draft(&app.store, &set, "ada", "working-age", WORKING_AGE).await;
+    let sod = call(
+        &app.router,
+        request(
+            Method::POST,
+            &format!("/api/v1/drafts/{own}/approve"),
+            Some(&app.admin),
+            Some("{}"),
+        ),
+    )
+    .await;
+    assert_eq!(sod.status, StatusCode::FORBIDDEN);
+    let skip = call(
+        &app.router,
+        r(Method::POST, &format!("/api/v1/drafts/{own}/skip"), None),
+    )
+    .await;
+    assert_eq!(skip.json()["state"], "skipped");
+    let no_reason = call(
+        &app.router,
+        r(
+            Method::POST,
+            &format!("/api/v1/drafts/{own}/reject"),
+            Some(r#"{"reason":" "}"#),
+        ),
+    )
+    .await;
+    assert_eq!(no_reason.status, StatusCode::BAD_REQUEST);
+    let rejected = call(
+        &app.router,
+        r(
+            Method::POST,
+            &format!("/api/v1/drafts/{own}/reject"),
+            Some(r#"{"reason":"off topic"}"#),
+        ),
+    )
+    .await;
+    assert_eq!(rejected.json()["state"], "rejected");
+
+    let history = call(
+        &app.router,
+        r(
+            Method::GET,
+            "/api/v1/history?area=E08000026&section=funding",
+            None,
+        ),
+    )
+    .await;
+    let entries = history.json();
+    let actions: Vec<&str> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(actions.contains(&"approved"), "{actions:?}");
+    let missing = call(
+        &app.router,
+        r(Method::GET, "/api/v1/history?area=Coventry", None),
+    )
+    .await;
+    assert_eq!(missing.status, StatusCode::BAD_REQUEST);
+
+    // Runs: this router has no model, so starting one is refused clearly; status works.
+    let start = call(
+        &app.router,
+        request(
+            Method::POST,
+            "/api/v1/runs",
+            Some(&app.editor),
+            Some(r#"{"areas":["Coventry"]}"#),
+        ),
+    )
+    .await;
+    assert_eq!(start.status, StatusCode::CONFLICT, "{}", start.text());
+    let run = call(&app.router, r(Method::GET, "/api/v1/runs/1", None)).await;
+    assert_eq!(run.json()["by_status"]["needs_review"], 1);
+
+    // Admins add users; the token answers once and works at once.
+    let added = call(
+        &app.router,
+        request(
+            Method::POST,
+            "/api/v1/users",
+            Some(&app.admin),
+            Some(r#"{"name":"sam","role":"reviewer"}"#),
+        ),
+    )
+    .await;
+    assert_eq!(added.status, StatusCode::CREATED);
+    let token = added.json()["token"].as_str().unwrap().to_string();
+    let me = call(
+        &app.router,
+        request(Method::GET, "/api/v1/me", Some(&token), None),
+    )
+    .await;
+    assert_eq!(
+        (me.json()["name"].as_str(), me.json()["role"].as_str()),
+        (Some("sam"), Some("reviewer"))
+    );
+    let listed = call(
+        &app.router,
+        request(Method::GET, "/api/v1/users", Some(&app.admin), None),
+    )
+    .await;
+    assert!(!listed.text().contains(&token) && !listed.text().contains("argon2"));
+    let dup = call(
+        &app.router,
+        request(
+            Method::POST,
+            "/api/v1/users",
+            Some(&app.admin),
+            Some(r#"{"name":"sam","role":"editor"}"#),
+        ),
+    )
+    .await;
+    assert_eq!(dup.status, StatusCode::CONFLICT);
+}
+
+/// Signs in through the page and returns the session cookie.
+async fn sign_in(router: &Router, token: &str) -> String {
+    let form = call(
+        router,
+        Request::get("/review/sign-in").body(Body::empty()).unwrap(),
+    )
+    .await;
+    let cookie = form.header(header::SET_COOKIE);
+    let csrf_cookie = cookie.split(';').next().unwrap().to_string();
+    let csrf = csrf_cookie.split('=').nth(1).unwrap().to_string();
+    assert!(form.text().contains(&format!("value=\"{csrf}\"")));
+    let body = format!("csrf={csrf}&token={token}");
+    let done = call(
+        router,
+        Request::post("/review/sign-in")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::COOKIE, &csrf_cookie)
+            .body(Body::from(body))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text());
+    let session = done
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("narrator_session="))
+        .unwrap();
+    for attribute in ["HttpOnly", "SameSite=Strict", "Secure"] {
+        assert!(session.contains(attribute), "{session}");
+    }
+    session.split(';').next().unwrap().to_string()
+}
+
+fn page(uri: &str, cookie: &str) -> Request<Body> {
+    Request::get(uri)
+        .header(header::COOKIE, cookie)
+        .body(Body::empty())
+        .unwrap()
+}
+
+fn form(uri: &str, cookie: &str, body: &str) -> Request<Body> {
+    Request::post(uri)
+        .header(header::COOKIE, cookie)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+fn csrf_of(html: &str) -> String {
+    html.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn the_review_page_signs_in_escapes_everything_and_refuses_forms_without_their_token() {
+    let app = app(100.0).await;
+    let set = seed_facts();
+    // LLM text that tries to run script: shown as text, never as markup.
+    let hostile =
+        format!("{WORKING_AGE} <script>alert('x')</script><img src=x onerror=alert('y')>");
+    let id = draft(&app.store, &set, "ed", "working-age", &hostile).await;
+
+    let anonymous = call(
+        &app.router,
+        Request::get("/review/queue").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(anonymous.status, StatusCode::SEE_OTHER);
+    assert_eq!(anonymous.header(header::LOCATION), "/review/sign-in");
+    let bad_csrf = call(
+        &app.router,
+        Request::post("/review/sign-in")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::COOKIE, "narrator_sign_in=abc")
+            .body(Body::from(format!("csrf=xyz&token={}", app.reviewer)))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(bad_csrf.status, StatusCode::FORBIDDEN);
+    let wrong_token = {
+        let form_page = call(
+            &app.router,
+            Request::get("/review/sign-in").body(Body::empty()).unwrap(),
+        )
+        .await;
+        let c = form_page
+            .header(header::SET_COOKIE)
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
+        let csrf = c.split('=').nth(1).unwrap().to_string();
+        call(
+            &app.router,
+            form(
+                "/review/sign-in",
+                &c,
+                &format!("csrf={csrf}&token=nar_nope"),
+            ),
+        )
+        .await
+    };
+    assert_eq!(wrong_token.status, StatusCode::UNAUTHORIZED);
+
+    let cookie = sign_in(&app.router, &app.reviewer).await;
+    let queue = call(&app.router, page("/review/queue", &cookie)).await;
+    assert_eq!(queue.status, StatusCode::OK);
+    assert!(
+        queue.text().contains(&format!("/review/drafts/{id}")),
+        "{}",
+        queue.text()
+    );
+    let draft_page = call(&app.router, page(&format!("/review/drafts/{id}"), &cookie)).await;
+    let html = draft_page.text();
+    assert!(html.contains("&lt;script&gt;alert("), "{html}");
+    assert!(
+        !html.contains("<script>alert") && !html.contains("<img src=x"),
+        "unescaped model text"
+    );
+    assert!(
+        html.contains("<mark class=\"ok\""),
+        "figures are highlighted"
+    );
+    assert!(html.contains("source: "), "each figure's fact is given");
+
+    // A form with another token changes nothing.
+    let forged = call(
+        &app.router,
+        form(
+            &format!("/review/drafts/{id}/approve"),
+            &cookie,
+            "csrf=forged&text=",
+        ),
+    )
+    .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    assert!(app
+        .store
+        .published_version(COVENTRY, "working-age")
+        .await
+        .unwrap()
+        .is_none());
+    // With the page's token, the reviewer's edit is checked, and publishes when it passes.
+    let csrf = csrf_of(&html);
+    let body = format!(
+        "csrf={csrf}&text={}&override_reason=",
+        urlencode(WORKING_AGE)
+    );
+    let approved = call(
+        &app.router,
+        form(&format!("/review/drafts/{id}/approve"), &cookie, &body),
+    )
+    .await;
+    assert_eq!(
+        approved.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        approved.text()
+    );
+    let live = app
+        .store
+        .published_version(COVENTRY, "working-age")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(live.text, WORKING_AGE);
+    assert!(live.edited);
+
+    let history = call(
+        &app.router,
+        page("/review/history?area=Coventry&section=working-age", &cookie),
+    )
+    .await;
+    assert!(history.text().contains("approved with edits"));
+    for uri in ["/review/runs", "/review/runs/1", "/review/stale"] {
+        let a = call(&app.router, page(uri, &cookie)).await;
+        assert_eq!(a.status, StatusCode::OK, "{uri}");
+    }
+    let out = call(
+        &app.router,
+        form("/review/sign-out", &cookie, &format!("csrf={csrf}")),
+    )
+    .await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    let after = call(&app.router, page("/review/queue", &cookie)).await;
+    assert_eq!(after.status, StatusCode::SEE_OTHER, "the session ended");
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            b' ' => "+".to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
