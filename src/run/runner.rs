@@ -231,12 +231,16 @@ impl Runner {
         let started = Instant::now();
         let retries = Arc::new(AtomicUsize::new(0));
         let workers = self.options.limits.concurrency.max(1);
+        // A failing worker stops this run's other workers, not the runner: a server working
+        // several runs keeps working the others.
+        let run_stop = Arc::new(AtomicBool::new(false));
         let mut tasks = tokio::task::JoinSet::new();
         for n in 0..workers {
             let me = Arc::clone(self);
             let retries = Arc::clone(&retries);
-            let holder = format!("{}-w{n}", self.holder_prefix);
-            tasks.spawn(async move { me.worker(run_id, holder, retries).await });
+            let run_stop = Arc::clone(&run_stop);
+            let holder = format!("{}-r{run_id}-w{n}", self.holder_prefix);
+            tasks.spawn(async move { me.worker(run_id, holder, retries, run_stop).await });
         }
         let progress = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| {
             tokio::spawn(progress(
@@ -251,11 +255,11 @@ impl Runner {
             match joined {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => {
-                    self.stop.store(true, Ordering::SeqCst);
+                    run_stop.store(true, Ordering::SeqCst);
                     first_error.get_or_insert(e);
                 }
                 Err(panic) => {
-                    self.stop.store(true, Ordering::SeqCst);
+                    run_stop.store(true, Ordering::SeqCst);
                     first_error.get_or_insert(StoreError::Corrupt(format!(
                         "a worker task failed: {panic}"
                     )));
@@ -285,6 +289,7 @@ impl Runner {
         run_id: i64,
         holder: String,
         retries: Arc<AtomicUsize>,
+        run_stop: Arc<AtomicBool>,
     ) -> Result<(), StoreError> {
         let lease_ms = i64::try_from(self.options.lease.as_millis()).unwrap_or(i64::MAX);
         let ctx = JobContext {
@@ -297,7 +302,7 @@ impl Runner {
             max_attempts: self.options.max_attempts,
             force: self.options.force,
         };
-        while !self.stop.load(Ordering::SeqCst) {
+        while !self.stop.load(Ordering::SeqCst) && !run_stop.load(Ordering::SeqCst) {
             let Some(job) = self.store.claim_job(run_id, &holder, lease_ms).await? else {
                 if self.store.open_jobs(run_id).await? == 0 {
                     return Ok(());

@@ -193,6 +193,9 @@ pub struct StaleMark<'a> {
     pub regenerate: bool,
 }
 
+/// Audit actions that change what the public reads (text, stale flag or check status).
+const FEED_ACTIONS: &str = "'approved', 'superseded', 'withdrawn', 'reaffirmed', 'stale', 'fresh'";
+
 const ITEM_COLUMNS: &str = "i.draft_id, i.run_id, i.area_code, i.section, i.state, i.reason, i.version_id, \
      i.claim_holder, i.claim_expires_ms, i.queued_ms, i.decided_ms, i.decided_by, i.note, r.started_by";
 const VERSION_COLUMNS: &str = "id, area_code, area_name, section, section_title, draft_id, text, edited, report, pass, \
@@ -1061,37 +1064,40 @@ impl Store {
             .collect()
     }
 
-    /// Pages whose published text changed (published, superseded, withdrawn, stale, fresh)
-    /// in audit entries after `since_id` or at or after `since_ms`, and the newest entry's
-    /// (id, time). The time window catches PostgreSQL ids that commit out of order.
+    /// Pages whose published text changed in audit entries after `since_id` or at or after
+    /// `since_ms` (the window catches PostgreSQL ids that commit out of order), read in one
+    /// statement with the newest such entry's id.
     pub async fn changed_pages(
         &self,
         since_id: i64,
         since_ms: i64,
-    ) -> Result<(Vec<(String, String)>, Option<(i64, i64)>), StoreError> {
-        let rows = sqlx::query(
-            "SELECT DISTINCT area_code, section FROM audit \
-             WHERE action IN ('approved', 'superseded', 'withdrawn', 'stale', 'fresh') \
-             AND (id > $1 OR at_ms >= $2) ORDER BY area_code, section",
-        )
+    ) -> Result<(Vec<(String, String)>, i64), StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT area_code, section, CAST(MAX(id) AS BIGINT) AS last FROM audit \
+             WHERE action IN ({FEED_ACTIONS}) AND (id > $1 OR at_ms >= $2) \
+             GROUP BY area_code, section ORDER BY area_code, section"
+        ))
         .bind(since_id)
         .bind(since_ms)
         .fetch_all(&self.pool)
         .await?;
-        let pages = rows
-            .iter()
-            .map(|r| Ok((r.try_get("area_code")?, r.try_get("section")?)))
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        let last = sqlx::query(
-            "SELECT id, at_ms FROM audit \
-             WHERE action IN ('approved', 'superseded', 'withdrawn', 'stale', 'fresh') \
-             ORDER BY id DESC LIMIT 1",
-        )
-        .fetch_optional(&self.pool)
-        .await?
-        .map(|r| -> Result<(i64, i64), StoreError> { Ok((r.try_get("id")?, r.try_get("at_ms")?)) })
-        .transpose()?;
+        let mut last = since_id;
+        let mut pages = Vec::new();
+        for r in &rows {
+            last = last.max(r.try_get("last")?);
+            pages.push((r.try_get("area_code")?, r.try_get("section")?));
+        }
         Ok((pages, last))
+    }
+
+    /// The newest audit entry that changed published text, by id (0 when none).
+    pub async fn last_change(&self) -> Result<i64, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT CAST(COALESCE(MAX(id), 0) AS BIGINT) AS last FROM audit WHERE action IN ({FEED_ACTIONS})"
+        ))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get("last")?)
     }
 
     pub async fn vote_counts(&self, version_id: i64) -> Result<VoteCounts, StoreError> {

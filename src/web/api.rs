@@ -16,6 +16,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
+use std::sync::Arc;
 
 /// Every API route, as (method, path). The OpenAPI document must describe exactly these; a
 /// test holds the two together.
@@ -44,7 +45,7 @@ pub const ROUTES: &[(&str, &str)] = &[
 pub const OPENAPI: &str = include_str!("openapi.json");
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
+    let api = Router::new()
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/published", get(published))
         .route("/api/v1/published/{area_code}", get(published_area))
@@ -60,7 +61,28 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/stale", get(stale))
         .route("/api/v1/runs", get(runs).post(start_run))
         .route("/api/v1/runs/{id}", get(run))
-        .route("/api/v1/users", get(users).post(add_user))
+        .route("/api/v1/users", get(users).post(add_user));
+    api.layer(axum::middleware::map_response(json_errors))
+}
+
+/// Extractor rejections (a bad path or query) answer in plain text; the API answers JSON.
+async fn json_errors(response: Response) -> Response {
+    let plain = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/plain"));
+    if !(response.status().is_client_error() && plain) {
+        return response;
+    }
+    let status = response.status();
+    let body = axum::body::to_bytes(response.into_body(), 64 * 1024)
+        .await
+        .unwrap_or_default();
+    (
+        status,
+        Json(json!({ "error": String::from_utf8_lossy(&body).trim() })),
+    )
+        .into_response()
 }
 
 /// A JSON body whose rejections are this API's JSON errors with the same status.
@@ -102,10 +124,21 @@ fn with_etag(headers: &HeaderMap, bytes: Vec<u8>) -> Response {
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .any(|t| t.trim() == etag || t.trim() == "*");
+        // Weak comparison (RFC 9110): a proxy that compressed the body may send W/"...".
+        .any(|t| {
+            let t = t.trim();
+            t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag
+        });
     let etag_header = HeaderValue::from_str(&etag).expect("hex digests are valid header values");
     if matches {
-        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag_header)]).into_response();
+        return (
+            StatusCode::NOT_MODIFIED,
+            [
+                (header::ETAG, etag_header),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+            ],
+        )
+            .into_response();
     }
     (
         [
@@ -121,15 +154,14 @@ fn with_etag(headers: &HeaderMap, bytes: Vec<u8>) -> Response {
         .into_response()
 }
 
-/// A change-feed position: the last audit entry's id and time.
-fn feed_token(last: Option<(i64, i64)>) -> String {
-    let (id, ms) = last.unwrap_or((0, 0));
-    format!("{id}.{ms}")
+/// A change-feed position: the newest change seen and when it was read.
+fn feed_token(last_id: i64, read_ms: i64) -> String {
+    format!("{last_id}.{read_ms}")
 }
 
-/// Changes are re-sent for this long after the token's time: on PostgreSQL an entry with a
-/// smaller id can commit after one with a larger id. Entries are page states, so a repeat is
-/// harmless to a client.
+/// Changes are re-sent when made up to this long before the previous read: on PostgreSQL an
+/// entry with a smaller id can commit after one with a larger id. Entries are page states, so
+/// a repeat is harmless to a client.
 const FEED_WINDOW_MS: i64 = 5_000;
 
 #[derive(Deserialize)]
@@ -144,17 +176,21 @@ async fn published(
 ) -> Result<Response, ApiError> {
     let bad_token = || {
         ApiError::BadRequest(
-            "since must be a token from an earlier answer's `next`, like 12.1764000000000".into(),
+            "since must be the Narrator-Next header of an earlier answer, like 12.1764000000000"
+                .into(),
         )
     };
     let policy = state.stale_policy;
+    let read_ms = crate::store::now_ms();
+    let next;
     let body = match q.since {
         None => {
-            let (_, last) = state.store.changed_pages(i64::MAX, i64::MAX).await?;
+            let last = state.store.last_change().await?;
             let mut summary = ExportSummary::default();
             let docs = export::documents(&state.store, policy, None, &mut summary).await?;
             let areas: Vec<&export::AreaFile> = docs.iter().map(|d| &d.file).collect();
-            json!({ "ai_generated": true, "areas": areas, "next": feed_token(last) })
+            next = feed_token(last, read_ms);
+            json!({ "ai_generated": true, "areas": areas })
         }
         Some(token) => {
             let (id, ms) = token.split_once('.').ok_or_else(bad_token)?;
@@ -162,7 +198,7 @@ async fn published(
             let ms: i64 = ms.parse().map_err(|_| bad_token())?;
             let (pages, last) = state
                 .store
-                .changed_pages(id, ms.saturating_sub(FEED_WINDOW_MS).max(1))
+                .changed_pages(id, ms.saturating_sub(FEED_WINDOW_MS))
                 .await?;
             let counts = state.store.published_vote_counts().await?;
             let mut changes = Vec::new();
@@ -180,13 +216,24 @@ async fn published(
                     None => json!({ "area_code": area, "section": section, "state": "withdrawn" }),
                 });
             }
-            json!({ "changes": changes, "next": feed_token(last) })
+            next = feed_token(last, read_ms);
+            json!({ "ai_generated": true, "changes": changes })
         }
     };
     let mut bytes = serde_json::to_vec_pretty(&body).expect("JSON values serialise");
     bytes.push(b'\n');
-    Ok(with_etag(&headers, bytes))
+    // The feed position travels in a header, so the body (and its strong ETag) depends on the
+    // published text alone; a 304 still carries a fresh position.
+    let mut response = with_etag(&headers, bytes);
+    response.headers_mut().insert(
+        NEXT_HEADER,
+        HeaderValue::from_str(&next).expect("tokens are digits and a dot"),
+    );
+    Ok(response)
 }
+
+/// The response header that carries the change-feed position for `?since=`.
+pub const NEXT_HEADER: &str = "narrator-next";
 
 async fn published_area(
     State(state): State<AppState>,
@@ -435,11 +482,16 @@ pub async fn start_run_as(
     let scope = Scope::resolve(&state.facts, &body.areas, &body.sections, body.all)
         .map_err(ApiError::BadRequest)?;
     let (run_id, resumed) = runner.start_or_resume_as(&scope, &staff.name).await?;
-    tokio::spawn(async move {
-        if let Err(e) = runner.work(run_id, resumed).await {
-            tracing::error!("run {run_id} stopped: {e}");
-        }
-    });
+    // A run already being worked here is not worked twice.
+    if state.working.lock().expect("working lock").insert(run_id) {
+        let working = Arc::clone(&state.working);
+        state.tasks.lock().await.spawn(async move {
+            if let Err(e) = runner.work(run_id, resumed).await {
+                tracing::error!("run {run_id} stopped: {e}");
+            }
+            working.lock().expect("working lock").remove(&run_id);
+        });
+    }
     Ok((run_id, resumed))
 }
 

@@ -121,39 +121,32 @@ fn token_id(token: &str) -> Option<&str> {
     (id.len() == 12 && secret.len() == 64).then_some(id)
 }
 
-/// Tokens verified recently, by SHA-256, so argon2 runs once per token a minute, not per request.
+/// Argon2 checks passed recently: the token's SHA-256 with the stored hash it matched, so the
+/// (deliberately slow) check runs once per token a minute. The user row is read on every
+/// request, so a disabled user or a replaced token stops working at once.
 #[derive(Default)]
 pub struct TokenCache {
-    seen: Mutex<HashMap<[u8; 32], (Staff, Instant)>>,
+    seen: Mutex<HashMap<[u8; 32], (String, Instant)>>,
 }
 
 const CACHE_TTL: Duration = Duration::from_secs(60);
 
 impl TokenCache {
-    fn get(&self, key: &[u8; 32]) -> Option<Staff> {
+    fn verified(&self, key: &[u8; 32], stored_hash: &str) -> bool {
         let seen = self.seen.lock().expect("token cache lock");
         seen.get(key)
-            .filter(|(_, at)| at.elapsed() < CACHE_TTL)
-            .map(|(s, _)| s.clone())
+            .is_some_and(|(hash, at)| hash == stored_hash && at.elapsed() < CACHE_TTL)
     }
 
-    fn put(&self, key: [u8; 32], staff: Staff) {
+    fn put(&self, key: [u8; 32], stored_hash: &str) {
         let mut seen = self.seen.lock().expect("token cache lock");
         seen.retain(|_, (_, at)| at.elapsed() < CACHE_TTL);
-        seen.insert(key, (staff, Instant::now()));
-    }
-
-    pub fn clear(&self) {
-        self.seen.lock().expect("token cache lock").clear();
+        seen.insert(key, (stored_hash.to_string(), Instant::now()));
     }
 }
 
 /// The staff member a token belongs to, if it is valid and the user enabled.
 pub async fn authenticate(state: &AppState, token: &str) -> Result<Option<Staff>, StoreError> {
-    let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-    if let Some(staff) = state.tokens.get(&key) {
-        return Ok(Some(staff));
-    }
     let Some(id) = token_id(token) else {
         return Ok(None);
     };
@@ -163,19 +156,22 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Option<Staff>
     if user.disabled {
         return Ok(None);
     }
-    let (token, hash) = (token.to_string(), user.token_hash.clone());
-    let valid = tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&hash)
-            .map(|parsed| hasher().verify_password(token.as_bytes(), &parsed).is_ok())
-            .unwrap_or(false)
-    })
-    .await
-    .unwrap_or(false);
-    let staff = valid.then(|| Staff::from_row(&user)).flatten();
-    if let Some(s) = &staff {
-        state.tokens.put(key, s.clone());
+    let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+    if !state.tokens.verified(&key, &user.token_hash) {
+        let (token, hash) = (token.to_string(), user.token_hash.clone());
+        let valid = tokio::task::spawn_blocking(move || {
+            PasswordHash::new(&hash)
+                .map(|parsed| hasher().verify_password(token.as_bytes(), &parsed).is_ok())
+                .unwrap_or(false)
+        })
+        .await
+        .unwrap_or(false);
+        if !valid {
+            return Ok(None);
+        }
+        state.tokens.put(key, &user.token_hash);
     }
-    Ok(staff)
+    Ok(Staff::from_row(&user))
 }
 
 /// API callers: `Authorization: Bearer <token>`, else 401.
@@ -187,8 +183,10 @@ impl FromRequestParts<AppState> for Staff {
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
+            // The scheme is case-insensitive (RFC 9110).
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
             .ok_or_else(|| ApiError::Unauthorized("send Authorization: Bearer <token>".into()))?;
         authenticate(state, token)
             .await?

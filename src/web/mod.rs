@@ -16,12 +16,12 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-pub use api::{valid_name, OPENAPI, ROUTES};
+pub use api::{valid_name, NEXT_HEADER, OPENAPI, ROUTES};
 pub use auth::{issue_token, IssuedToken, Role, Staff};
 
 /// The largest request body accepted (an edited narrative is a few kilobytes).
@@ -41,6 +41,9 @@ pub struct AppState {
     tokens: Arc<auth::TokenCache>,
     votes: Arc<AddressLimiter>,
     pages: Arc<minijinja::Environment<'static>>,
+    /// Runs this server is working, and their tasks (waited for on shutdown).
+    working: Arc<Mutex<HashSet<i64>>>,
+    tasks: Arc<tokio::sync::Mutex<tokio::task::JoinSet<()>>>,
 }
 
 impl AppState {
@@ -61,6 +64,8 @@ impl AppState {
             tokens: Arc::new(auth::TokenCache::default()),
             votes: Arc::new(AddressLimiter::new(votes_per_minute)),
             pages: Arc::new(pages::environment()),
+            working: Arc::new(Mutex::new(HashSet::new())),
+            tasks: Arc::new(tokio::sync::Mutex::new(tokio::task::JoinSet::new())),
         }
     }
 
@@ -75,23 +80,79 @@ pub fn router(state: AppState) -> Router {
         .merge(api::routes())
         .merge(pages::routes())
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
-        // Spans carry method and path only: never headers, so never a token or a cookie.
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(axum::middleware::map_response(security_headers))
+        // Spans carry method and path only: never headers or query strings, so never a token
+        // or a cookie. Shown with NARRATOR_LOG=info.
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http()
+                .make_span_with(|req: &axum::http::Request<axum::body::Body>| {
+                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+                })
+                .on_response(
+                    tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO),
+                ),
+        )
         .with_state(state)
 }
 
-/// Serves until Ctrl-C or SIGTERM, then lets requests in flight finish.
+/// Headers every answer carries: no framing, no sniffing, no referrer to other sites, and
+/// nothing signed-in cached.
+async fn security_headers(
+    req_path: axum::extract::OriginalUri,
+    mut response: Response,
+) -> Response {
+    let h = response.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+        ),
+    );
+    if !req_path.path().starts_with("/api/v1/published") && !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+/// Serves until Ctrl-C or SIGTERM, then lets requests in flight finish, and stops the runs
+/// this server works: they stop claiming jobs, and jobs in flight get up to 30 s to finish
+/// (a job cut off is retaken once its lease expires).
 pub async fn serve(state: AppState, addr: SocketAddr) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
     eprintln!("narrator serve: review page at http://{bound}/review, API at http://{bound}/api/v1");
+    let (runner, tasks) = (state.runner.clone(), Arc::clone(&state.tasks));
     axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown_signal())
-    .await
+    .await?;
+    if let Some(runner) = runner {
+        runner
+            .stop_flag()
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+    let mut tasks = tasks.lock().await;
+    let drained = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        eprintln!(
+            "narrator serve: runs still working after 30 s were left for their leases to expire"
+        );
+    }
+    Ok(())
 }
 
 async fn shutdown_signal() {
@@ -226,14 +287,33 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
 /// A token bucket per client address: `per_minute` requests, bursting to the same number.
 pub struct AddressLimiter {
     per_minute: f64,
-    buckets: Mutex<HashMap<Option<IpAddr>, (f64, Instant)>>,
+    buckets: Mutex<Buckets>,
+}
+
+#[derive(Default)]
+struct Buckets {
+    by_client: HashMap<Option<IpAddr>, (f64, Instant)>,
+    calls: u64,
+}
+
+/// The client a bucket belongs to: an IPv4 address, or an IPv6 /64 (one machine's usual
+/// allocation, so a client cannot walk its own prefix for fresh buckets).
+fn client_key(addr: Option<IpAddr>) -> Option<IpAddr> {
+    match addr {
+        Some(IpAddr::V6(v6)) => {
+            let mut s = v6.segments();
+            s[4..].fill(0);
+            Some(IpAddr::V6(s.into()))
+        }
+        other => other,
+    }
 }
 
 impl AddressLimiter {
     pub fn new(per_minute: f64) -> Self {
         AddressLimiter {
             per_minute,
-            buckets: Mutex::new(HashMap::new()),
+            buckets: Mutex::new(Buckets::default()),
         }
     }
 
@@ -241,14 +321,17 @@ impl AddressLimiter {
     pub fn take(&self, addr: Option<IpAddr>) -> Result<(), u64> {
         let now = Instant::now();
         let rate = self.per_minute / 60.0;
-        let mut buckets = self.buckets.lock().expect("limiter lock");
-        if buckets.len() > 100_000 {
-            // Full buckets carry no information: forget them rather than grow without bound.
-            let cap = self.per_minute;
-            buckets.retain(|_, (tokens, at)| *tokens + at.elapsed().as_secs_f64() * rate < cap);
+        let cap = self.per_minute;
+        let mut b = self.buckets.lock().expect("limiter lock");
+        b.calls += 1;
+        // Full buckets carry no information: now and then (not on every call) forget them,
+        // so memory stays bounded by the clients of the last minute.
+        if b.calls.is_multiple_of(1024) && b.by_client.len() > 10_000 {
+            b.by_client
+                .retain(|_, (tokens, at)| *tokens + at.elapsed().as_secs_f64() * rate < cap);
         }
-        let (tokens, at) = buckets.entry(addr).or_insert((self.per_minute, now));
-        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * rate).min(self.per_minute);
+        let (tokens, at) = b.by_client.entry(client_key(addr)).or_insert((cap, now));
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * rate).min(cap);
         *at = now;
         if *tokens >= 1.0 {
             *tokens -= 1.0;

@@ -34,6 +34,8 @@ pub fn environment() -> Environment<'static> {
             .expect("the review page's templates parse");
     }
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    // Errors must not carry the values in scope (a session's CSRF token) into the log.
+    env.set_debug(false);
     env
 }
 
@@ -78,7 +80,7 @@ fn render(state: &AppState, name: &str, ctx: Value) -> Response {
     match state.pages.get_template(name).and_then(|t| t.render(ctx)) {
         Ok(html) => Html(html).into_response(),
         Err(e) => {
-            tracing::error!("rendering {name}: {e:#}");
+            tracing::error!("rendering {name}: {e}");
             (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "the page could not be rendered",
@@ -145,9 +147,18 @@ fn csrf_refusal(state: &AppState, s: &Signed, sent: &str) -> Option<Response> {
     }
 }
 
+/// Where a member of staff starts: reviewers (and admins) at the queue, editors at the runs.
+fn landing(staff: &Staff) -> &'static str {
+    if staff.require(Role::Reviewer).is_ok() {
+        "/review/queue"
+    } else {
+        "/review/runs"
+    }
+}
+
 async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
     match auth::session(&state, &headers).await {
-        Ok(Some(_)) => Redirect::to("/review/queue").into_response(),
+        Ok(Some((staff, _))) => Redirect::to(landing(&staff)).into_response(),
         _ => Redirect::to("/review/sign-in").into_response(),
     }
 }
@@ -195,7 +206,7 @@ async fn sign_in(
     match auth::start_session(&state, form.token.trim()).await {
         Ok(Some((session, staff))) => {
             tracing::info!("{} signed in to the review page", staff.name);
-            let mut r = Redirect::to("/review/queue").into_response();
+            let mut r = Redirect::to(landing(&staff)).into_response();
             let h = r.headers_mut();
             let max_age = SESSION_HOURS * 3600;
             for cookie in [
@@ -344,6 +355,9 @@ struct Segment {
 struct SegmentFigure {
     number: usize,
     flagged: bool,
+    /// `ok` (matches or is derived from a fact), `neutral` (a year or a name, not a claim) or
+    /// `flag`.
+    kind: &'static str,
     title: String,
 }
 
@@ -382,6 +396,13 @@ fn segments(text: &str, figures: &[FigureNote]) -> Vec<Segment> {
             figure: Some(SegmentFigure {
                 number: f.number,
                 flagged: f.flagged,
+                kind: if f.flagged {
+                    "flag"
+                } else if matches!(f.verdict, "period" | "structural") {
+                    "neutral"
+                } else {
+                    "ok"
+                },
                 title: format!("{}: {}{fact}", f.verdict, f.message),
             }),
         });
