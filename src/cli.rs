@@ -78,6 +78,16 @@ pub enum Command {
     #[command(subcommand)]
     Users(UsersCommand),
 
+    /// Check the store's invariants: every job of a finished run terminal, no attempt stored
+    /// twice, every draft with its report, one published version per page. Exit 1 if any
+    /// is broken.
+    #[command(subcommand)]
+    Store(StoreCommand),
+
+    /// Write a data folder with N synthetic councils (codes X99..., named "not a real
+    /// council") modelled on the seed councils, for scale tests. The export refuses them.
+    Synth(SynthArgs),
+
     /// Write the site build's files: one JSON file per area of approved text only, and an
     /// index with each file's SHA-256. The same store gives byte-identical files.
     Export(ExportArgs),
@@ -551,6 +561,29 @@ pub enum UsersCommand {
     /// Give a user a new token (printed once); the old one stops working.
     Token {
         name: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct SynthArgs {
+    /// How many synthetic councils.
+    #[arg(long)]
+    pub areas: usize,
+    /// The random seed: the same seed gives the same files.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// The new data folder (must not exist).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    Verify {
+        #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+        format: CheckFormat,
         #[command(flatten)]
         database: DatabaseArgs,
     },

@@ -42,8 +42,59 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Feedback(args) => runtime()?.block_on(review::feedback(&cli, args)),
         Command::Export(args) => runtime()?.block_on(review::export_files(&cli, args)),
         Command::Serve(args) => runtime()?.block_on(web::serve(&cli, args)),
+        Command::Synth(args) => synth(&cli, args),
+        Command::Store(crate::cli::StoreCommand::Verify { format, database }) => {
+            runtime()?.block_on(store_verify(&database.database_url, *format))
+        }
         Command::Users(command) => runtime()?.block_on(web::users(command)),
     }
+}
+
+async fn store_verify(url: &str, format: CheckFormat) -> Result<ExitCode> {
+    let store = open_store(url).await?;
+    let v = store.verify().await.context("verifying the store")?;
+    store.close().await;
+    match format {
+        CheckFormat::Json => print_json(&v)?,
+        CheckFormat::Text => {
+            for p in &v.problems {
+                println!("{p}");
+            }
+            println!(
+                "{}: {} runs, {} jobs, {} drafts, {} versions checked; {} problem(s)",
+                if v.problems.is_empty() {
+                    "ok"
+                } else {
+                    "BROKEN"
+                },
+                v.runs,
+                v.jobs,
+                v.drafts,
+                v.versions,
+                v.problems.len()
+            );
+        }
+    }
+    Ok(if v.problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn synth(cli: &Cli, args: &crate::cli::SynthArgs) -> Result<ExitCode> {
+    let set = load(cli)?;
+    let made = facts::synth::write(&set, &cli.data, &args.out, args.areas, args.seed)
+        .with_context(|| format!("writing synthetic data to {}", args.out.display()))?;
+    println!(
+        "{} synthetic councils with {} facts written to {} (seed {}); use it with --data {}",
+        made.areas,
+        made.facts,
+        args.out.display(),
+        args.seed,
+        args.out.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {

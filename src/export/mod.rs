@@ -22,6 +22,8 @@ pub enum StalePolicy {
 pub enum ExportError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("the store holds published text for synthetic areas ({0}): it is a test store, never a site's")]
+    Synthetic(String),
     #[error("cannot write {path}: {source}")]
     Write {
         path: PathBuf,
@@ -124,7 +126,7 @@ pub async fn documents(
     let counts = store.published_vote_counts().await?;
     let mut by_area: BTreeMap<String, Vec<VersionRow>> = BTreeMap::new();
     for v in store.published_versions().await? {
-        if only_area.is_some_and(|a| a != v.area_code) {
+        if only_area.is_some_and(|a| a != v.area_code) || is_synthetic(&v.area_code) {
             continue;
         }
         if v.stale {
@@ -163,6 +165,11 @@ pub async fn documents(
     Ok(out)
 }
 
+/// Areas made by `narrator synth` are never served or exported.
+fn is_synthetic(code: &str) -> bool {
+    code.starts_with(crate::facts::synth::SYNTHETIC_PREFIX)
+}
+
 /// Writes `out/<area code>.json` for every area with published text, then `out/index.json`.
 /// Each file is written to a temporary name and renamed, and the index comes last, so a
 /// reader never sees a half-written file.
@@ -171,6 +178,17 @@ pub async fn export(
     out: &Path,
     policy: StalePolicy,
 ) -> Result<ExportSummary, ExportError> {
+    let synthetic: Vec<String> = store
+        .published_versions()
+        .await?
+        .into_iter()
+        .filter(|v| is_synthetic(&v.area_code))
+        .map(|v| v.area_code)
+        .take(3)
+        .collect();
+    if !synthetic.is_empty() {
+        return Err(ExportError::Synthetic(synthetic.join(", ")));
+    }
     let mut summary = ExportSummary::default();
     let docs = documents(store, policy, None, &mut summary).await?;
     std::fs::create_dir_all(out).map_err(|source| ExportError::Write {

@@ -33,6 +33,11 @@ impl AreaCode {
     pub fn is_england(&self) -> bool {
         self.0 == ENGLAND
     }
+
+    /// Made by `narrator synth`: never a real area, never exported.
+    pub fn is_synthetic(&self) -> bool {
+        self.0.starts_with(super::synth::SYNTHETIC_PREFIX)
+    }
 }
 
 impl fmt::Display for AreaCode {

@@ -7,6 +7,7 @@ mod metric;
 mod period;
 mod section;
 mod set;
+pub mod synth;
 mod value;
 
 pub use area::{Area, AreaCode, AreaKind, ENGLAND};

@@ -5,6 +5,7 @@ mod db;
 mod review;
 mod runs;
 mod users;
+mod verify;
 
 pub use db::{Dialect, Store, StoreError};
 pub use review::{
@@ -13,3 +14,4 @@ pub use review::{
 };
 pub use runs::{now_ms, JobOutcome, JobRow, NewDraft, NewRun, RunRow};
 pub use users::{SessionRow, UserRow};
+pub use verify::Verification;

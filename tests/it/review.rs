@@ -27,7 +27,19 @@ pub fn settings() -> ReviewSettings {
 /// Stores a draft as a finished job of a new run started by `editor`: passing drafts enter
 /// the review queue, failing ones do not.
 pub async fn draft(store: &Store, set: &FactSet, editor: &str, section: &str, text: &str) -> i64 {
-    let jobs = vec![(COVENTRY.to_string(), section.to_string())];
+    draft_for(store, set, editor, COVENTRY, section, text).await
+}
+
+/// As `draft`, for any area.
+pub async fn draft_for(
+    store: &Store,
+    set: &FactSet,
+    editor: &str,
+    area: &str,
+    section: &str,
+    text: &str,
+) -> i64 {
+    let jobs = vec![(area.to_string(), section.to_string())];
     let run = store
         .create_run(&NewRun {
             started_by: editor,
@@ -40,7 +52,7 @@ pub async fn draft(store: &Store, set: &FactSet, editor: &str, section: &str, te
         .unwrap();
     let job = store.claim_job(run, "w", 60_000).await.unwrap().unwrap();
     let view = set.section_facts(
-        set.find_area(COVENTRY).unwrap(),
+        set.find_area(area).unwrap(),
         set.find_section(section).unwrap(),
     );
     let report = narrator::check::check(text, &view);
@@ -48,7 +60,7 @@ pub async fn draft(store: &Store, set: &FactSet, editor: &str, section: &str, te
         .insert_draft(&NewDraft {
             job_id: job.id,
             run_id: run,
-            area_code: COVENTRY,
+            area_code: area,
             section,
             attempt: 1,
             text,
@@ -1072,6 +1084,103 @@ async fn separation_of_duties_ignores_case_and_claims_skip_ones_own_runs() {
             .await
             .unwrap();
         assert_eq!(reuse, None);
+        store.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn synthetic_councils_load_from_their_own_folder_and_the_export_refuses_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("synthetic");
+    let made = crate::helpers::narrator(&[
+        "synth",
+        "--areas",
+        "3",
+        "--seed",
+        "7",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(made.status.success(), "{}", crate::helpers::stderr(&made));
+    let check = crate::helpers::narrator(&["--data", out.to_str().unwrap(), "facts", "check"]);
+    assert!(check.status.success(), "{}", crate::helpers::stderr(&check));
+    let set = facts::load(&out).unwrap();
+    let code = "X99000001";
+    assert!(set
+        .find_area(code)
+        .unwrap()
+        .name()
+        .contains("not a real council"));
+    let url = format!("sqlite://{}", dir.path().join("s.db").display());
+    let store = Store::connect(&url).await.unwrap();
+    let desk = Desk::new(&store, &set, settings());
+    let id = draft_for(
+        &store,
+        &set,
+        "ed",
+        code,
+        "carers",
+        "The charts show how carers fare.",
+    )
+    .await;
+    published(desk.approve("rita", id, None, None).await.unwrap());
+    let err = export::export(&store, &dir.path().join("site"), StalePolicy::Keep)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("synthetic"), "{err}");
+    assert!(!dir
+        .path()
+        .join("site")
+        .join(format!("{code}.json"))
+        .exists());
+    store.close().await;
+}
+
+#[tokio::test]
+async fn store_verify_passes_a_sound_store_and_names_each_broken_invariant() {
+    each_dialect(|url| async move {
+        let store = Store::connect(&url).await.unwrap();
+        let set = seed_facts();
+        let desk = Desk::new(&store, &set, settings());
+        let a = draft(&store, &set, "ed", "funding", FUNDING).await;
+        draft(
+            &store,
+            &set,
+            "ed",
+            "working-age",
+            "Coventry had 99,999 requests.",
+        )
+        .await;
+        published(desk.approve("rita", a, None, None).await.unwrap());
+        let sound = store.verify().await.unwrap();
+        assert!(sound.problems.is_empty(), "{:?}", sound.problems);
+        assert_eq!((sound.drafts, sound.versions), (2, 1));
+
+        let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+        let job = store.draft_row(a).await.unwrap().unwrap().job_id;
+        sqlx::query("UPDATE jobs SET attempts = 0 WHERE id = $1")
+            .bind(job)
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        let broken = store.verify().await.unwrap();
+        assert_eq!(
+            broken.problems,
+            vec![format!(
+                "{job} has more drafts stored than attempts counted"
+            )]
+        );
+        if url.starts_with("sqlite") {
+            let out = crate::helpers::narrator(&["store", "verify", "--database-url", &url]);
+            assert_eq!(out.status.code(), Some(1));
+            assert!(
+                crate::helpers::stdout(&out).contains("BROKEN"),
+                "{}",
+                crate::helpers::stdout(&out)
+            );
+        }
         store.close().await;
     })
     .await;
