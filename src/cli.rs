@@ -331,6 +331,10 @@ pub struct ProviderArgs {
     /// Seconds one request may take before it counts as timed out.
     #[arg(long, env = "NARRATOR_TIMEOUT_SECS", default_value_t = 120)]
     pub timeout_secs: u64,
+
+    /// How the prompt shows the facts and asks for figures (see the README's measurements).
+    #[arg(long, env = "NARRATOR_STRATEGY", value_enum, default_value_t = crate::prompt::Strategy::Focused)]
+    pub strategy: crate::prompt::Strategy,
 }
 
 #[derive(Clone, Debug, Args)]
@@ -496,6 +500,10 @@ pub struct PromptArgs {
     /// `text` for reading, `json` for an OpenAI-style messages array.
     #[arg(long, value_enum, default_value_t = PromptFormat::Text)]
     pub format: PromptFormat,
+
+    /// The prompt strategy to render.
+    #[arg(long, value_enum, default_value_t = crate::prompt::Strategy::Focused)]
+    pub strategy: crate::prompt::Strategy,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -29,6 +29,7 @@ pub fn provider_settings(args: &ProviderArgs) -> Result<ProviderSettings> {
         temperature: args.temperature,
         max_tokens: args.max_tokens,
         timeout: Duration::from_secs(args.timeout_secs),
+        strategy: args.strategy,
     })
 }
 

@@ -200,7 +200,7 @@ fn prompt(cli: &Cli, args: &PromptArgs) -> Result<ExitCode> {
     let prompter = Prompter::new(&cli.prompts)?;
     let view = set.section_facts(area, section);
     let messages = prompter
-        .render(&view)
+        .render_with(&view, args.strategy)
         .with_context(|| format!("rendering the {} prompt for {}", section.id(), area.name()))?;
     match args.format {
         PromptFormat::Text => print!("{}", messages.to_text()),
@@ -566,7 +566,10 @@ async fn demo(cli: &Cli, args: &RunArgs) -> Result<ExitCode> {
     let reports = store.run_reports(run_id).await?;
     print!("{}", render_demo_totals(&summary, &reports));
     // The site's files: approved text only, so empty until a reviewer approves something.
-    let out = std::path::Path::new(".narrator/export");
+    let out = std::path::PathBuf::from(
+        std::env::var_os("NARRATOR_EXPORT").unwrap_or_else(|| ".narrator/export".into()),
+    );
+    let out = out.as_path();
     let exported = crate::export::export(&store, out, crate::export::StalePolicy::Keep)
         .await
         .with_context(|| format!("exporting to {}", out.display()))?;
@@ -581,8 +584,51 @@ async fn demo(cli: &Cli, args: &RunArgs) -> Result<ExitCode> {
         exported.areas,
         out.display()
     );
+    review_page_for_demo(&store, &runner).await?;
     store.close().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The end of the demo: a reviewer to sign in as (made the first time, its token printed once)
+/// and, in a terminal, the review page until Ctrl-C; elsewhere (CI, scripts) how to start it.
+async fn review_page_for_demo(store: &Store, runner: &std::sync::Arc<Runner>) -> Result<()> {
+    const REVIEWER: &str = "reviewer";
+    let token = if store.users().await?.iter().any(|u| u.name == REVIEWER) {
+        None
+    } else {
+        let issued = crate::web::issue_token();
+        store
+            .add_user(REVIEWER, "reviewer", &issued.token_id, &issued.hash)
+            .await?;
+        Some(issued.token)
+    };
+    let sign_in = match &token {
+        Some(t) => format!("sign in with the reviewer token {t} (shown only now)"),
+        None => format!(
+            "sign in with the token printed the first time, or get a new one with `narrator users token {REVIEWER}`"
+        ),
+    };
+    let interactive =
+        std::io::IsTerminal::is_terminal(&std::io::stdout()) && std::env::var_os("CI").is_none();
+    if !interactive {
+        println!("review page: start it with `narrator serve` and {sign_in}");
+        return Ok(());
+    }
+    let addr: std::net::SocketAddr = std::env::var("NARRATOR_ADDR")
+        .unwrap_or_else(|_| "127.0.0.1:8080".to_string())
+        .parse()
+        .context("NARRATOR_ADDR must be an address like 127.0.0.1:8080")?;
+    println!("review page: {sign_in}; Ctrl-C stops it");
+    let state = crate::web::AppState::new(
+        store.clone(),
+        runner.shared_facts(),
+        crate::review::ReviewSettings::default(),
+        Some(std::sync::Arc::clone(runner)),
+        10.0,
+    );
+    crate::web::serve(state, addr)
+        .await
+        .with_context(|| format!("serving the review page on {addr}"))
 }
 
 /// Pass rate and flagged figures by verdict over every draft of the run.

@@ -3,5 +3,7 @@
 //! [`SectionFacts`]: crate::facts::SectionFacts
 
 mod render;
+mod strategy;
 
 pub use render::{Messages, PromptError, Prompter};
+pub use strategy::{focused_rows, ground, Grounded, Strategy, FOCUSED_FACTS};

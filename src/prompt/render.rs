@@ -1,5 +1,6 @@
 //! The minijinja environment over `prompts/`, with strict undefined variables.
 
+use super::strategy::{focused_rows, Strategy};
 use crate::facts::{FactRow, SectionFacts};
 use minijinja::{context, Environment, UndefinedBehavior};
 use serde::Serialize;
@@ -114,22 +115,40 @@ impl Prompter {
         Ok(Self { env })
     }
 
+    /// The full prompt (every fact of the section and its background), as the golden files
+    /// hold it.
     pub fn render(&self, facts: &SectionFacts) -> Result<Messages, PromptError> {
+        self.render_with(facts, Strategy::Full)
+    }
+
+    /// The prompt under a strategy: focused ones show only the section's compared measures
+    /// and no background.
+    pub fn render_with(
+        &self,
+        facts: &SectionFacts,
+        strategy: Strategy,
+    ) -> Result<Messages, PromptError> {
         let by_metric = |rows: &[FactRow]| -> BTreeMap<String, FactRow> {
             // Rows are oldest first, so the latest period wins.
             rows.iter()
                 .map(|r| (r.metric.as_str().to_string(), r.clone()))
                 .collect()
         };
+        let (rows, context): (Vec<FactRow>, &[FactRow]) = if strategy.focused() {
+            (focused_rows(facts), &[])
+        } else {
+            (facts.rows().to_vec(), facts.context())
+        };
         let ctx = context! {
             area => facts.area(),
             region => facts.region(),
             section => facts.section(),
-            facts => facts.rows(),
+            facts => &rows,
             fact => by_metric(facts.rows()),
-            context => facts.context(),
+            context => context,
             context_fact => by_metric(facts.context()),
             has_region => facts.section().has_comparator(crate::facts::Comparator::Region),
+            strategy => strategy.name(),
         };
         let render = |name: &str| -> Result<String, PromptError> {
             let template = self

@@ -42,13 +42,21 @@ pub struct ProviderSettings {
     pub temperature: f32,
     pub max_tokens: u32,
     pub timeout: Duration,
+    /// The prompt strategy drafts are asked for with: part of what makes drafts comparable.
+    pub strategy: crate::prompt::Strategy,
 }
 
 impl ProviderSettings {
     /// The model parameters that make drafts comparable, as stored with each draft.
+    /// The default strategy is left out, so drafts stored before strategies existed still
+    /// count as current.
     pub fn params(&self) -> String {
+        let strategy = match self.strategy {
+            crate::prompt::Strategy::Full => String::new(),
+            other => format!(",\"strategy\":\"{}\"", other.name()),
+        };
         format!(
-            "{{\"temperature\":{},\"max_tokens\":{}}}",
+            "{{\"temperature\":{},\"max_tokens\":{}{strategy}}}",
             self.temperature, self.max_tokens
         )
     }
@@ -217,6 +225,7 @@ mod tests {
             temperature: 0.2,
             max_tokens: 10,
             timeout: Duration::from_secs(1),
+            strategy: crate::prompt::Strategy::Full,
         };
         let shown = format!("{s:?}");
         assert!(!shown.contains("sk-very-secret"), "{shown}");

@@ -2,7 +2,7 @@
 
 use crate::check::{Checker, Report};
 use crate::facts::{FactSet, SectionFacts};
-use crate::prompt::Prompter;
+use crate::prompt::{focused_rows, ground, Prompter, Strategy};
 use crate::provider::{
     complete_with_retries, Attempted, ChatMessage, Provider, RateLimiter, RetryPolicy, Role,
 };
@@ -67,12 +67,15 @@ pub(crate) async fn process(ctx: &JobContext<'_>, job: &JobRow) -> Result<JobRes
         .find_section(&job.section)
         .map_err(JobError::Input)?;
     let view: SectionFacts = ctx.facts.section_facts(area, section);
+    let settings = ctx.provider.settings();
+    let strategy = settings.strategy;
     let messages = ctx
         .prompter
-        .render(&view)
+        .render_with(&view, strategy)
         .map_err(|e| JobError::Input(e.to_string()))?;
     let (facts_fp, prompt_fp) = (view.fingerprint(), messages.fingerprint());
-    let settings = ctx.provider.settings();
+    // The rows a grounded answer's placeholders may name: those its request showed.
+    let grounding = (strategy == Strategy::Grounded).then(|| focused_rows(&view));
     let params = settings.params();
     if !ctx.force {
         let reusable = ctx
@@ -162,6 +165,29 @@ pub(crate) async fn process(ctx: &JobContext<'_>, job: &JobRow) -> Result<JobRes
             }
         };
         tracing::debug!(text = %completion.text, "draft");
+        let mut completion = completion;
+        if let Some(rows) = &grounding {
+            let grounded = ground(&completion.text, rows);
+            if !grounded.unknown.is_empty() {
+                // Placeholders that name no fact leave no figure to check: a failed attempt.
+                let reason = format!(
+                    "placeholders naming no fact of the request: {}",
+                    grounded.unknown.join(", ")
+                );
+                ctx.store
+                    .record_unusable_attempt(
+                        job.id,
+                        completion.prompt_tokens,
+                        completion.completion_tokens,
+                        &reason,
+                    )
+                    .await?;
+                tracing::info!(%reason, "unusable answer");
+                unusable = Some(reason);
+                continue;
+            }
+            completion.text = grounded.text;
+        }
         let report = checker.check(&completion.text);
         let draft_id = ctx
             .store

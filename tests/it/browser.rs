@@ -229,6 +229,13 @@ async fn a_reviewer_signs_in_sees_a_flagged_figure_and_approves_a_draft_in_chrom
         .unwrap();
     let mut page = Page { ws, next_id: 0 };
     page.send("Page.enable", serde_json::json!({})).await;
+    // The pages' own scripts are off: every action below works through plain forms and links
+    // (the test drives them over the DevTools protocol, as a person would by keyboard).
+    page.send(
+        "Emulation.setScriptExecutionDisabled",
+        serde_json::json!({ "value": true }),
+    )
+    .await;
 
     // Sign in with the token; the page sends us to the queue.
     page.goto(&format!("{base}/review/sign-in"), "/review/sign-in")

@@ -35,3 +35,117 @@ async fn the_local_server_is_started_on_a_free_port_and_stopped_when_dropped() {
         "the server still answers after the job ended"
     );
 }
+
+/// The pipeline against the real local model (llama.cpp serving SmolLM2-135M), on one council
+/// and two sections: drafts and their reports are stored, and every figure the checker flagged
+/// as unsupported is really absent from the facts the prompt showed. It builds llama.cpp the
+/// first time (minutes), so it runs only when asked: `.ci/run` runs it with `--ignored`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "installs and runs the real local model; CI runs it with --ignored"]
+async fn the_real_local_model_writes_drafts_that_are_checked_and_stored() {
+    use narrator::prompt::Prompter;
+    use narrator::provider::{Limits, Provider, ProviderSettings, RetryPolicy, Secret};
+    use narrator::run::{RunOptions, Runner, Scope};
+    use std::time::Duration;
+
+    let server = LocalServer::start().await.expect("the local model starts");
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("local.db").display());
+    let store = narrator::store::Store::connect(&url).await.unwrap();
+    let set = narrator::facts::load(&crate::helpers::data_dir()).unwrap();
+    let scope = Scope::resolve(
+        &set,
+        &["Coventry".to_string()],
+        &["carers".to_string(), "funding".to_string()],
+        false,
+    )
+    .unwrap();
+    let provider = Provider::new(ProviderSettings {
+        base_url: server.url().to_string(),
+        api_key: Secret::new(""),
+        model: "smollm2-135m-instruct".into(),
+        temperature: 0.2,
+        max_tokens: 400,
+        timeout: Duration::from_secs(300),
+        strategy: narrator::prompt::Strategy::default(),
+    })
+    .unwrap();
+    let options = RunOptions {
+        started_by: "ci".into(),
+        force: true,
+        max_attempts: 2,
+        lease: Duration::from_secs(600),
+        retry: RetryPolicy::default(),
+        limits: Limits {
+            requests_per_minute: 600.0,
+            tokens_per_minute: 1e9,
+            concurrency: 1,
+        },
+        prices: (0.0, 0.0),
+    };
+    let facts = narrator::facts::load(&crate::helpers::data_dir()).unwrap();
+    let runner = Runner::new(
+        store.clone(),
+        facts,
+        Prompter::new(&crate::helpers::prompts_dir()).unwrap(),
+        provider,
+        options,
+    );
+    let (run, resumed) = runner.start_or_resume(&scope).await.unwrap();
+    let summary = runner.work(run, resumed).await.unwrap();
+    assert_eq!(summary.jobs.len(), 2);
+    let reports = store.run_reports(run).await.unwrap();
+    assert!(
+        !reports.is_empty(),
+        "the model wrote drafts: {:?}",
+        summary.jobs
+    );
+    let mut flagged = 0;
+    for job in &summary.jobs {
+        assert!(
+            matches!(job.status.as_str(), "needs_review" | "failed_checks"),
+            "{job:?}"
+        );
+        let view = set.section_facts(
+            set.find_area(&job.area_code).unwrap(),
+            set.find_section(&job.section).unwrap(),
+        );
+        let (_, report, _) = store.draft(job.draft_id.unwrap()).await.unwrap().unwrap();
+        let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+        for m in report["mentions"].as_array().unwrap() {
+            if m["verdict"] != "unsupported" {
+                continue;
+            }
+            flagged += 1;
+            let Some(value) = m["value"].as_f64() else {
+                continue;
+            };
+            // Absent: no fact the prompt showed (the council's, England's or the region's)
+            // has this value exactly.
+            for r in view.rows().iter().chain(view.context()) {
+                let values = [
+                    Some(&r.value),
+                    r.england.as_ref().map(|c| &c.value),
+                    r.region.as_ref().map(|c| &c.value),
+                ];
+                for v in values.into_iter().flatten() {
+                    let v = v.as_number().map(|n| n.value());
+                    assert!(
+                        v.is_none_or(|v| (v - value).abs() > 1e-9),
+                        "{} was flagged but {} is {:?}",
+                        m["text"],
+                        r.metric,
+                        v
+                    );
+                }
+            }
+        }
+    }
+    eprintln!(
+        "local model: {} jobs, {} drafts, {flagged} unsupported figures, statuses {:?}",
+        summary.jobs.len(),
+        reports.len(),
+        summary.by_status()
+    );
+    store.close().await;
+}

@@ -47,6 +47,15 @@ fn options() -> RunOptions {
 }
 
 fn provider(mock: &MockLlm, max_tokens: u32, timeout: Duration) -> Provider {
+    provider_with(mock, max_tokens, timeout, narrator::prompt::Strategy::Full)
+}
+
+fn provider_with(
+    mock: &MockLlm,
+    max_tokens: u32,
+    timeout: Duration,
+    strategy: narrator::prompt::Strategy,
+) -> Provider {
     Provider::new(ProviderSettings {
         base_url: mock.url.clone(),
         api_key: Secret::new("sk-test"),
@@ -54,6 +63,7 @@ fn provider(mock: &MockLlm, max_tokens: u32, timeout: Duration) -> Provider {
         temperature: 0.2,
         max_tokens,
         timeout,
+        strategy,
     })
     .unwrap()
 }
@@ -444,7 +454,12 @@ async fn several_workers_on_postgresql_never_generate_a_job_twice() {
     // The same model and parameters as the workers' defaults, so they take this run.
     let runner = runner(
         &store,
-        provider(&mock, 700, Duration::from_secs(5)),
+        provider_with(
+            &mock,
+            700,
+            Duration::from_secs(5),
+            narrator::prompt::Strategy::default(),
+        ),
         options(),
     );
     let (run_id, _) = runner
@@ -581,4 +596,104 @@ fn narrator_command(args: &[&str]) -> impl Fn() -> std::process::Child + Clone +
             .spawn()
             .unwrap()
     }
+}
+
+/// Grounded prompts: the model cites facts by id and narrator writes the figures; an answer
+/// naming an unknown fact is a failed attempt, and the final text is checked like any other.
+#[tokio::test]
+async fn grounded_answers_get_their_figures_from_the_data() {
+    let cited = "In 2023-24, Coventry spent [fact:funding_gross_per_100k] on adult social care, \
+                 slightly below the England average of [england:funding_gross_per_100k].";
+    let script = vec![
+        Reply::chat("Coventry spent [fact:funding_made_up] in 2023-24."),
+        Reply::chat(cited),
+    ];
+    let mock = MockLlm::start(script, false).await;
+    let setup = setup().await;
+    let runner = runner(
+        &setup.store,
+        provider_with(
+            &mock,
+            500,
+            Duration::from_secs(1),
+            narrator::prompt::Strategy::Grounded,
+        ),
+        options(),
+    );
+    let (id, resumed) = runner
+        .start_or_resume(&scope(&["Coventry"], &["funding"]))
+        .await
+        .unwrap();
+    let s = runner.work(id, resumed).await.unwrap();
+    let job = &s.jobs[0];
+    assert_eq!((job.status.as_str(), job.attempts), ("needs_review", 2));
+    let (text, _, pass) = setup
+        .store
+        .draft(job.draft_id.unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(pass);
+    assert_eq!(
+        text,
+        "In 2023-24, Coventry spent £46,992 per 100,000 on adult social care, slightly below the \
+         England average of £47,758.16 per 100,000."
+    );
+    // The request showed the ids and asked for placeholders.
+    let user = mock.requests()[0]["messages"][1]["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        user.contains("| funding_gross_per_100k |") && user.contains("[fact:ID]"),
+        "{user}"
+    );
+    assert!(
+        s.run.params.contains("\"strategy\":\"grounded\""),
+        "{}",
+        s.run.params
+    );
+}
+
+/// The README's main command with another endpoint configured: it validates the data, runs,
+/// prints the pass rate, writes the export, makes a reviewer to sign in as, and (not in a
+/// terminal) says how to start the review page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_runs_the_pipeline_against_a_configured_endpoint() {
+    let mock = MockLlm::start(Vec::new(), true).await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("demo.db").display());
+    let export_dir = tempfile::tempdir().unwrap();
+    let url = mock.url.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_narrator"))
+            .args([
+                "demo",
+                "--area",
+                "Coventry",
+                "--section",
+                "working-age",
+                "--model",
+                "mock",
+            ])
+            .args(["--database-url", &db])
+            .env("NARRATOR_BASE_URL", &url)
+            .env("NARRATOR_EXPORT", export_dir.path())
+            .env_remove("NARRATOR_USER")
+            .current_dir(root())
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stderr.contains("facts: valid"), "{stderr}");
+    assert!(stdout.contains("jobs passing: 1 of 1"), "{stdout}");
+    assert!(stdout.contains("export: 0 approved section(s)"), "{stdout}");
+    assert!(
+        stdout.contains("start it with `narrator serve` and sign in with the reviewer token nar_"),
+        "{stdout}"
+    );
 }
