@@ -84,6 +84,11 @@ pub enum Command {
     #[command(subcommand)]
     Store(StoreCommand),
 
+    /// Serve a stand-in OpenAI-compatible provider on loopback for load tests and fault drills:
+    /// latency, request and token limits enforced with 429 and Retry-After, injected faults,
+    /// and drafts that quote the prompt's figures. GET /stats counts what it saw.
+    MockProvider(MockArgs),
+
     /// Write a data folder with N synthetic councils (codes X99..., named "not a real
     /// council") modelled on the seed councils, for scale tests. The export refuses them.
     Synth(SynthArgs),
@@ -595,4 +600,39 @@ pub enum StoreCommand {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct MockArgs {
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub addr: std::net::SocketAddr,
+    /// Milliseconds every answer takes.
+    #[arg(long, default_value_t = 100)]
+    pub latency_ms: u64,
+    /// Up to this many milliseconds more, uniformly.
+    #[arg(long, default_value_t = 0)]
+    pub jitter_ms: u64,
+    #[arg(long, default_value_t = 1e9)]
+    pub rpm: f64,
+    #[arg(long, default_value_t = 1e12)]
+    pub tpm: f64,
+    /// Seconds of limit the buckets hold: 60 for a per-minute window, 1 for per-second.
+    #[arg(long, default_value_t = 60.0)]
+    pub bucket_secs: f64,
+    #[arg(long, value_enum, default_value_t = crate::mock::RetryAfter::Seconds)]
+    pub retry_after: crate::mock::RetryAfter,
+    /// Fractions of requests, 0 to 1: 500s, hangs, malformed bodies, truncated answers, and
+    /// first drafts with one wrong figure.
+    #[arg(long, default_value_t = 0.0)]
+    pub server_errors: f64,
+    #[arg(long, default_value_t = 0.0)]
+    pub timeouts: f64,
+    #[arg(long, default_value_t = 0.0)]
+    pub malformed: f64,
+    #[arg(long, default_value_t = 0.0)]
+    pub truncated: f64,
+    #[arg(long, default_value_t = 0.0)]
+    pub wrong_figures: f64,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
 }

@@ -9,6 +9,7 @@ pub mod eval;
 pub mod export;
 pub mod facts;
 pub mod local;
+pub mod mock;
 pub mod prompt;
 pub mod provider;
 pub mod review;

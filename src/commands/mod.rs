@@ -43,6 +43,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Export(args) => runtime()?.block_on(review::export_files(&cli, args)),
         Command::Serve(args) => runtime()?.block_on(web::serve(&cli, args)),
         Command::Synth(args) => synth(&cli, args),
+        Command::MockProvider(args) => runtime()?.block_on(mock_provider(args)),
         Command::Store(crate::cli::StoreCommand::Verify { format, database }) => {
             runtime()?.block_on(store_verify(&database.database_url, *format))
         }
@@ -80,6 +81,47 @@ async fn store_verify(url: &str, format: CheckFormat) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+async fn mock_provider(args: &crate::cli::MockArgs) -> Result<ExitCode> {
+    let rates = [
+        args.server_errors,
+        args.timeouts,
+        args.malformed,
+        args.truncated,
+        args.wrong_figures,
+    ];
+    if rates.iter().any(|r| !(0.0..=1.0).contains(r)) || rates[..4].iter().sum::<f64>() > 1.0 {
+        anyhow::bail!(
+            "fault rates must be from 0 to 1, and the first four may not add up to more than 1"
+        );
+    }
+    if !(args.rpm > 0.0 && args.tpm > 0.0 && args.bucket_secs > 0.0) {
+        anyhow::bail!("--rpm, --tpm and --bucket-secs must be above zero");
+    }
+    let settings = crate::mock::MockSettings {
+        latency: std::time::Duration::from_millis(args.latency_ms),
+        jitter: std::time::Duration::from_millis(args.jitter_ms),
+        requests_per_minute: args.rpm,
+        tokens_per_minute: args.tpm,
+        bucket_secs: args.bucket_secs,
+        retry_after: args.retry_after,
+        server_error_rate: args.server_errors,
+        timeout_rate: args.timeouts,
+        malformed_rate: args.malformed,
+        truncate_rate: args.truncated,
+        wrong_figure_rate: args.wrong_figures,
+        seed: args.seed,
+    };
+    let mock = crate::mock::MockProvider::start(settings, args.addr)
+        .await
+        .with_context(|| format!("listening on {}", args.addr))?;
+    println!(
+        "mock provider listening on {} (stats at {}/../stats); Ctrl-C stops it",
+        mock.url, mock.url
+    );
+    mock.wait().await;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn synth(cli: &Cli, args: &crate::cli::SynthArgs) -> Result<ExitCode> {

@@ -697,3 +697,83 @@ async fn demo_runs_the_pipeline_against_a_configured_endpoint() {
         "{stdout}"
     );
 }
+
+/// The fault drill on a small scale: with 30% of provider calls failing (500s, hangs,
+/// malformed bodies, truncated answers) and some first drafts wrong, every job still ends in a
+/// terminal state with a reason, the requests stay bounded, and the store's invariants hold.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_thirty_percent_faults_every_job_ends_and_requests_stay_bounded() {
+    use narrator::mock::{MockProvider, MockSettings};
+    let mock = MockProvider::start(
+        MockSettings {
+            latency: Duration::from_millis(5),
+            server_error_rate: 0.1,
+            timeout_rate: 0.05,
+            malformed_rate: 0.1,
+            truncate_rate: 0.05,
+            wrong_figure_rate: 0.2,
+            seed: 7,
+            ..MockSettings::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let setup = setup().await;
+    let provider = Provider::new(ProviderSettings {
+        base_url: mock.url.clone(),
+        api_key: Secret::new("sk-test"),
+        model: "mock".into(),
+        temperature: 0.2,
+        max_tokens: 500,
+        timeout: Duration::from_millis(500),
+        strategy: narrator::prompt::Strategy::Full,
+    })
+    .unwrap();
+    let mut opts = options();
+    opts.limits.concurrency = 4;
+    let runner = runner(&setup.store, provider, opts.clone());
+    let (id, resumed) = runner
+        .start_or_resume(&scope(&["Coventry", "E06000022", "E06000066"], &[]))
+        .await
+        .unwrap();
+    let s = runner.work(id, resumed).await.unwrap();
+    assert_eq!(s.run.status, "finished");
+    for job in &s.jobs {
+        assert!(
+            matches!(
+                job.status.as_str(),
+                "needs_review" | "failed_checks" | "failed"
+            ),
+            "{job:?}"
+        );
+        if job.status == "failed" {
+            assert!(
+                job.last_error.as_deref().is_some_and(|e| !e.is_empty()),
+                "{job:?}"
+            );
+        }
+    }
+    let stats = mock.stats();
+    let bound = s.jobs.len() * opts.max_attempts * (opts.retry.max_retries + 1);
+    assert!(
+        stats.requests as usize <= bound,
+        "{} requests for {} jobs",
+        stats.requests,
+        s.jobs.len()
+    );
+    let v = setup.store.verify().await.unwrap();
+    assert!(v.problems.is_empty(), "{:?}", v.problems);
+    eprintln!(
+        "fault drill: {} jobs {:?}, {} requests (bound {bound}), answers {:?}",
+        s.jobs.len(),
+        s.by_status(),
+        stats.requests,
+        stats.answers
+    );
+    let faults: u64 = ["500", "hang", "malformed", "truncated"]
+        .iter()
+        .map(|k| stats.answers.get(k).copied().unwrap_or(0))
+        .sum();
+    assert!(faults > 0, "the drill injected faults: {:?}", stats.answers);
+}

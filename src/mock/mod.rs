@@ -1,0 +1,421 @@
+//! A stand-in OpenAI-compatible provider for load tests and fault drills (`narrator
+//! mock-provider`): latency, request and token limits enforced with 429 and `Retry-After`,
+//! token usage, injected faults, and drafts that quote the prompt's own figures (or, at a
+//! given rate, a wrong one) so the whole pipeline runs.
+
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How the mock answers 429s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum RetryAfter {
+    /// `Retry-After: <seconds>`, the time until a request fits.
+    Seconds,
+    /// `retry-after-ms: <milliseconds>`.
+    Millis,
+    /// `Retry-After: <HTTP date>`.
+    Date,
+    /// No hint at all.
+    Absent,
+    /// `Retry-After: 3600`, whatever the bucket says.
+    Hour,
+}
+
+/// The mock's behaviour; rates are fractions of requests from 0 to 1.
+#[derive(Clone, Debug)]
+pub struct MockSettings {
+    pub latency: Duration,
+    /// Uniform extra latency from zero to this.
+    pub jitter: Duration,
+    pub requests_per_minute: f64,
+    pub tokens_per_minute: f64,
+    /// Seconds of limit a bucket holds when full: 60 is a per-minute window, 1 a per-second one.
+    pub bucket_secs: f64,
+    pub retry_after: RetryAfter,
+    pub server_error_rate: f64,
+    pub timeout_rate: f64,
+    pub malformed_rate: f64,
+    pub truncate_rate: f64,
+    pub wrong_figure_rate: f64,
+    pub seed: u64,
+}
+
+impl Default for MockSettings {
+    fn default() -> Self {
+        MockSettings {
+            latency: Duration::from_millis(100),
+            jitter: Duration::ZERO,
+            requests_per_minute: 1e9,
+            tokens_per_minute: 1e12,
+            bucket_secs: 60.0,
+            retry_after: RetryAfter::Seconds,
+            server_error_rate: 0.0,
+            timeout_rate: 0.0,
+            malformed_rate: 0.0,
+            truncate_rate: 0.0,
+            wrong_figure_rate: 0.0,
+            seed: 1,
+        }
+    }
+}
+
+/// What the mock saw, served at `/stats`.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct MockStats {
+    pub requests: u64,
+    /// Answers by kind: `ok`, `wrong_figure`, `truncated`, `malformed`, `hang`, `500`, `429`.
+    pub answers: BTreeMap<&'static str, u64>,
+    /// Requests per (council, section) prompt: a job generated twice shows here.
+    pub per_prompt: BTreeMap<String, u64>,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+}
+
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+struct Inner {
+    settings: MockSettings,
+    rng: fastrand::Rng,
+    requests: Bucket,
+    tokens: Bucket,
+    stats: MockStats,
+}
+
+#[derive(Clone)]
+struct Mock(Arc<Mutex<Inner>>);
+
+/// A running mock provider.
+pub struct MockProvider {
+    pub url: String,
+    state: Mock,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl MockProvider {
+    /// Serves on `addr` (port 0 picks a free one) until dropped.
+    pub async fn start(settings: MockSettings, addr: SocketAddr) -> std::io::Result<MockProvider> {
+        let now = Instant::now();
+        let inner = Inner {
+            rng: fastrand::Rng::with_seed(settings.seed),
+            requests: Bucket {
+                tokens: settings.requests_per_minute / 60.0 * settings.bucket_secs,
+                at: now,
+            },
+            tokens: Bucket {
+                tokens: settings.tokens_per_minute / 60.0 * settings.bucket_secs,
+                at: now,
+            },
+            settings,
+            stats: MockStats::default(),
+        };
+        let state = Mock(Arc::new(Mutex::new(inner)));
+        let app = Router::new()
+            .route("/v1/chat/completions", post(complete))
+            .route(
+                "/v1/models",
+                get(|| async { Json(json!({"data": [{"id": "mock"}]})) }),
+            )
+            .route("/stats", get(stats))
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let url = format!("http://{}/v1", listener.local_addr()?);
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(MockProvider { url, state, task })
+    }
+
+    pub fn stats(&self) -> MockStats {
+        self.state.0.lock().expect("mock lock").stats.clone()
+    }
+
+    /// Serves until Ctrl-C.
+    pub async fn wait(self) {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+impl Drop for MockProvider {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn stats(State(mock): State<Mock>) -> Json<MockStats> {
+    Json(mock.0.lock().expect("mock lock").stats.clone())
+}
+
+/// What to do with one request, decided under the lock, done after it.
+enum Plan {
+    Limited {
+        wait_secs: f64,
+        mode: RetryAfter,
+    },
+    ServerError,
+    Hang,
+    Malformed,
+    Answer {
+        text: String,
+        truncated: bool,
+        wrong: bool,
+        prompt_tokens: u64,
+        completion_tokens: u64,
+    },
+}
+
+async fn complete(State(mock): State<Mock>, Json(req): Json<serde_json::Value>) -> Response {
+    let user = req["messages"]
+        .as_array()
+        .and_then(|m| m.iter().rev().find(|m| m["role"] == "user"))
+        .and_then(|m| m["content"].as_str())
+        .unwrap_or_default()
+        .to_string();
+    let first_user = req["messages"]
+        .as_array()
+        .and_then(|m| m.iter().find(|m| m["role"] == "user"))
+        .and_then(|m| m["content"].as_str())
+        .unwrap_or_default()
+        .to_string();
+    let prompt_chars: usize = req["messages"]
+        .as_array()
+        .map(|m| {
+            m.iter()
+                .filter_map(|m| m["content"].as_str())
+                .map(str::len)
+                .sum()
+        })
+        .unwrap_or(0);
+    let max_tokens = req["max_tokens"]
+        .as_u64()
+        .or(req["max_completion_tokens"].as_u64())
+        .unwrap_or(700);
+    let (plan, delay) = {
+        let mut m = mock.0.lock().expect("mock lock");
+        let s = m.settings.clone();
+        let prompt_key = prompt_key(&first_user);
+        m.stats.requests += 1;
+        *m.stats.per_prompt.entry(prompt_key).or_default() += 1;
+        let delay = s.latency + s.jitter.mul_f64(m.rng.f64());
+        let prompt_tokens = (prompt_chars / 4) as u64 + 1;
+        let charged = (prompt_tokens + max_tokens) as f64;
+        let now = Instant::now();
+        let req_cap = s.requests_per_minute / 60.0 * s.bucket_secs;
+        let tok_cap = s.tokens_per_minute / 60.0 * s.bucket_secs;
+        refill(&mut m.requests, s.requests_per_minute / 60.0, req_cap, now);
+        refill(&mut m.tokens, s.tokens_per_minute / 60.0, tok_cap, now);
+        let plan = if m.requests.tokens < 1.0 || m.tokens.tokens < charged {
+            let wait_req = (1.0 - m.requests.tokens).max(0.0) / (s.requests_per_minute / 60.0);
+            let wait_tok = (charged - m.tokens.tokens).max(0.0) / (s.tokens_per_minute / 60.0);
+            Plan::Limited {
+                wait_secs: wait_req.max(wait_tok),
+                mode: s.retry_after,
+            }
+        } else {
+            m.requests.tokens -= 1.0;
+            m.tokens.tokens -= charged;
+            let roll = m.rng.f64();
+            let mut edge = s.server_error_rate;
+            if roll < edge {
+                Plan::ServerError
+            } else if roll < {
+                edge += s.timeout_rate;
+                edge
+            } {
+                Plan::Hang
+            } else if roll < {
+                edge += s.malformed_rate;
+                edge
+            } {
+                Plan::Malformed
+            } else {
+                let truncated = roll < edge + s.truncate_rate;
+                let wrong = m.rng.f64() < s.wrong_figure_rate;
+                let text = draft_from_prompt(&first_user, &user, wrong);
+                let completion_tokens = ((text.len() / 4) as u64 + 1).min(max_tokens);
+                m.stats.prompt_tokens += prompt_tokens;
+                m.stats.completion_tokens += completion_tokens;
+                Plan::Answer {
+                    text,
+                    truncated,
+                    wrong: wrong && first_user == user,
+                    prompt_tokens,
+                    completion_tokens,
+                }
+            }
+        };
+        let kind = match &plan {
+            Plan::Limited { .. } => "429",
+            Plan::ServerError => "500",
+            Plan::Hang => "hang",
+            Plan::Malformed => "malformed",
+            Plan::Answer {
+                truncated: true, ..
+            } => "truncated",
+            Plan::Answer { wrong: true, .. } => "wrong_figure",
+            Plan::Answer { .. } => "ok",
+        };
+        *m.stats.answers.entry(kind).or_default() += 1;
+        (plan, delay)
+    };
+    match plan {
+        Plan::Limited { wait_secs, mode } => limited(wait_secs, mode),
+        Plan::ServerError => {
+            tokio::time::sleep(delay).await;
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Json(json!({"error": {"message": "injected fault", "type": "server_error"}})),
+            )
+                .into_response()
+        }
+        Plan::Hang => {
+            // Longer than any sane client timeout: the client gives up first.
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            StatusCode::GATEWAY_TIMEOUT.into_response()
+        }
+        Plan::Malformed => {
+            tokio::time::sleep(delay).await;
+            (
+                [(header::CONTENT_TYPE, "application/json")],
+                "{\"choices\": [{\"message\": ",
+            )
+                .into_response()
+        }
+        Plan::Answer {
+            text,
+            truncated,
+            prompt_tokens,
+            completion_tokens,
+            ..
+        } => {
+            tokio::time::sleep(delay).await;
+            let text = if truncated {
+                text[..text.len() / 2].to_string()
+            } else {
+                text
+            };
+            Json(json!({
+                "id": "chatcmpl-mock", "object": "chat.completion", "created": 0, "model": "mock",
+                "choices": [{"index": 0, "finish_reason": if truncated { "length" } else { "stop" },
+                             "message": {"role": "assistant", "content": text}}],
+                "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                          "total_tokens": prompt_tokens + completion_tokens}
+            }))
+            .into_response()
+        }
+    }
+}
+
+fn refill(b: &mut Bucket, per_sec: f64, cap: f64, now: Instant) {
+    b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * per_sec).min(cap);
+    b.at = now;
+}
+
+fn limited(wait_secs: f64, mode: RetryAfter) -> Response {
+    let body =
+        Json(json!({"error": {"message": "rate limit reached", "type": "rate_limit_error"}}));
+    let mut r = (StatusCode::TOO_MANY_REQUESTS, body).into_response();
+    let h = r.headers_mut();
+    let secs = wait_secs.ceil().max(1.0) as u64;
+    match mode {
+        RetryAfter::Seconds => {
+            h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        RetryAfter::Millis => {
+            let ms = (wait_secs * 1000.0).ceil().max(1.0) as u64;
+            h.insert("retry-after-ms", HeaderValue::from(ms));
+        }
+        RetryAfter::Date => {
+            // An HTTP date is to the second: round up so it is never early.
+            let at = std::time::SystemTime::now() + Duration::from_secs(secs + 1);
+            let date = httpdate::fmt_http_date(at);
+            h.insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_str(&date).expect("HTTP dates are ASCII"),
+            );
+        }
+        RetryAfter::Absent => {}
+        RetryAfter::Hour => {
+            h.insert(header::RETRY_AFTER, HeaderValue::from(3600u64));
+        }
+    }
+    r
+}
+
+/// The council and section a prompt is for, from its first line.
+fn prompt_key(user: &str) -> String {
+    user.lines()
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches("Write the ")
+        .chars()
+        .take(120)
+        .collect()
+}
+
+/// A draft quoting the council's first figures exactly as the prompt's table gives them (a
+/// correction request gets the same answer, so a wrong draft is followed by a right one).
+fn draft_from_prompt(first_user: &str, last_user: &str, wrong: bool) -> String {
+    let council = first_user
+        .split(" explanation for ")
+        .nth(1)
+        .and_then(|rest| rest.split(" (").next())
+        .unwrap_or("the council");
+    let table = first_user.split("Facts for").nth(1).unwrap_or_default();
+    let table = table.split("Background about").next().unwrap_or_default();
+    let mut sentences = Vec::new();
+    for line in table
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| Measure") && !l.starts_with("| ID"))
+    {
+        let cells: Vec<&str> = line.trim_matches('|').split(" | ").map(str::trim).collect();
+        // With an ID column (grounded prompts) the measure is the second cell.
+        let cells = if cells.len() >= 4 && !cells[0].contains(' ') && cells[0].contains('_') {
+            &cells[1..]
+        } else {
+            &cells[..]
+        };
+        if cells.len() < 3 || sentences.len() >= 4 {
+            continue;
+        }
+        let measure = cells[0]
+            .replace(" (higher is better)", "")
+            .replace(" (lower is better)", "");
+        if measure.chars().any(|c| c.is_ascii_digit()) {
+            continue;
+        }
+        sentences.push(format!(
+            "In {}, the figure for {} was {} in {council}.",
+            cells[1],
+            measure.to_lowercase(),
+            cells[2]
+        ));
+    }
+    if sentences.is_empty() {
+        sentences.push(format!("The figures for {council} are in the tables."));
+    }
+    let mut text = sentences.join(" ");
+    // Only a first draft is wrong: a correction request is answered correctly.
+    if wrong && first_user == last_user {
+        if let Some(pos) = text.find(|c: char| c.is_ascii_digit() && c != '0') {
+            let digit = text.as_bytes()[pos];
+            let replacement = if digit == b'9' {
+                '1'
+            } else {
+                (digit + 1) as char
+            };
+            text.replace_range(pos..pos + 1, &replacement.to_string());
+        }
+    }
+    text
+}
