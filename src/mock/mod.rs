@@ -365,7 +365,7 @@ fn prompt_key(user: &str) -> String {
 
 /// A draft quoting the council's first figures exactly as the prompt's table gives them (a
 /// correction request gets the same answer, so a wrong draft is followed by a right one).
-fn draft_from_prompt(first_user: &str, last_user: &str, wrong: bool) -> String {
+pub fn draft_from_prompt(first_user: &str, last_user: &str, wrong: bool) -> String {
     let council = first_user
         .split(" explanation for ")
         .nth(1)

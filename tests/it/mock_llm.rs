@@ -162,45 +162,13 @@ async fn read_request(socket: &mut tokio::net::TcpStream) -> Option<String> {
     Some(String::from_utf8_lossy(&buf[header_end..]).into_owned())
 }
 
-/// A draft that quotes the council's first figures exactly as the prompt's table gives them.
+/// A draft that quotes the council's first figures exactly as the prompt's table gives them
+/// (the mock provider's own writer, never wrong here).
 pub fn echo_draft(request: &serde_json::Value) -> String {
     let user = request["messages"]
         .as_array()
         .and_then(|m| m.iter().find(|m| m["role"] == "user"))
         .and_then(|m| m["content"].as_str())
         .unwrap_or_default();
-    let council = user
-        .split(" explanation for ")
-        .nth(1)
-        .and_then(|rest| rest.split(" (").next())
-        .unwrap_or("the council");
-    let table = user.split("Facts for").nth(1).unwrap_or_default();
-    let table = table.split("Background about").next().unwrap_or_default();
-    let mut sentences = Vec::new();
-    for line in table
-        .lines()
-        .filter(|l| l.starts_with("| ") && !l.starts_with("| Measure"))
-    {
-        let cells: Vec<&str> = line.trim_matches('|').split(" | ").map(str::trim).collect();
-        if cells.len() < 3 {
-            continue;
-        }
-        let measure = cells[0]
-            .replace(" (higher is better)", "")
-            .replace(" (lower is better)", "");
-        // Keep to figures whose labels carry no numbers of their own.
-        if measure.chars().any(|c| c.is_ascii_digit()) || sentences.len() >= 4 {
-            continue;
-        }
-        sentences.push(format!(
-            "In {}, the figure for {} was {} in {council}.",
-            cells[1],
-            measure.to_lowercase(),
-            cells[2]
-        ));
-    }
-    if sentences.is_empty() {
-        sentences.push(format!("The figures for {council} are in the tables."));
-    }
-    sentences.join(" ")
+    narrator::mock::draft_from_prompt(user, user, false)
 }
