@@ -113,6 +113,8 @@ pub struct ExportSummary {
     pub stale_withheld: usize,
     /// Files of areas in the previous export that no longer have published text.
     pub removed: Vec<String>,
+    /// Synthetic areas with published text, left out (the export refuses to run with any).
+    pub synthetic: Vec<String>,
 }
 
 /// Every area's published text (or one area's), by area code, as the export writes it and
@@ -126,7 +128,11 @@ pub async fn documents(
     let counts = store.published_vote_counts().await?;
     let mut by_area: BTreeMap<String, Vec<VersionRow>> = BTreeMap::new();
     for v in store.published_versions().await? {
-        if only_area.is_some_and(|a| a != v.area_code) || is_synthetic(&v.area_code) {
+        if only_area.is_some_and(|a| a != v.area_code) {
+            continue;
+        }
+        if is_synthetic(&v.area_code) {
+            summary.synthetic.push(v.area_code);
             continue;
         }
         if v.stale {
@@ -178,19 +184,13 @@ pub async fn export(
     out: &Path,
     policy: StalePolicy,
 ) -> Result<ExportSummary, ExportError> {
-    let synthetic: Vec<String> = store
-        .published_versions()
-        .await?
-        .into_iter()
-        .filter(|v| is_synthetic(&v.area_code))
-        .map(|v| v.area_code)
-        .take(3)
-        .collect();
-    if !synthetic.is_empty() {
-        return Err(ExportError::Synthetic(synthetic.join(", ")));
-    }
     let mut summary = ExportSummary::default();
     let docs = documents(store, policy, None, &mut summary).await?;
+    if !summary.synthetic.is_empty() {
+        summary.synthetic.dedup();
+        summary.synthetic.truncate(3);
+        return Err(ExportError::Synthetic(summary.synthetic.join(", ")));
+    }
     std::fs::create_dir_all(out).map_err(|source| ExportError::Write {
         path: out.to_path_buf(),
         source,
