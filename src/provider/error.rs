@@ -43,6 +43,9 @@ pub enum ProviderError {
     },
     #[error("invalid request: {0}")]
     InvalidRequest(String),
+    /// The worker was told to stop while this request waited for a slot: it was never sent.
+    #[error("stopped before the request was sent")]
+    Stopped,
 }
 
 fn wait(d: &Option<Duration>) -> String {

@@ -9,5 +9,5 @@ pub use client::{
     estimate_tokens, ChatMessage, Completion, Provider, ProviderSettings, Role, Secret,
 };
 pub use error::ProviderError;
-pub use limit::{Limits, RateLimiter};
+pub use limit::{Limits, PaceStats, Permit, RateLimiter};
 pub use retry::{complete_with_retries, Attempted, RetryPolicy};

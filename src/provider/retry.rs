@@ -15,6 +15,9 @@ pub struct RetryPolicy {
     pub max_delay: Duration,
     /// A `Retry-After` longer than this requeues the job rather than waiting.
     pub retry_after_cap: Duration,
+    /// Wait as the provider's `Retry-After` asks. Off only for the naive baseline of
+    /// `narrator bench`, which backs off exponentially whatever the provider says.
+    pub honour_retry_after: bool,
 }
 
 impl Default for RetryPolicy {
@@ -24,6 +27,7 @@ impl Default for RetryPolicy {
             min_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(30),
             retry_after_cap: Duration::from_secs(60),
+            honour_retry_after: true,
         }
     }
 }
@@ -47,12 +51,14 @@ pub enum Attempted {
     },
 }
 
-/// Sends `messages` within the rate limits, retrying what is retryable.
+/// Sends `messages` within the rate limits, retrying what is retryable. If `stopping` says
+/// so once a slot is free for the first try, nothing is sent and the job goes back.
 pub async fn complete_with_retries(
     provider: &Provider,
     limiter: &RateLimiter,
     policy: &RetryPolicy,
     messages: &[ChatMessage],
+    stopping: Option<&(dyn Fn() -> bool + Sync)>,
 ) -> Attempted {
     let mut delays = ExponentialBuilder::default()
         .with_min_delay(policy.min_delay)
@@ -63,9 +69,26 @@ pub async fn complete_with_retries(
     let cost = estimate_tokens(messages).saturating_add(provider.settings().max_tokens);
     let mut retries = 0;
     loop {
-        let result = {
-            let _permit = limiter.acquire(cost).await;
-            provider.complete(messages).await
+        let result = match limiter.acquire(cost, policy.retry_after_cap).await {
+            Ok(_) if retries == 0 && stopping.is_some_and(|stop| stop()) => {
+                return Attempted::Requeue {
+                    after: Duration::ZERO,
+                    error: ProviderError::Stopped,
+                    retries,
+                };
+            }
+            Ok(_permit) => provider.complete(messages).await,
+            Err(paused) => {
+                // An earlier 429 asked every request to wait longer than we hold a worker.
+                return Attempted::Requeue {
+                    after: paused,
+                    error: ProviderError::RateLimited {
+                        retry_after: Some(paused),
+                        body: "waiting out an earlier answer's Retry-After".to_string(),
+                    },
+                    retries,
+                };
+            }
         };
         let error = match result {
             Ok(completion) => {
@@ -77,10 +100,16 @@ pub async fn complete_with_retries(
             Err(e) if !e.is_retryable() => return Attempted::Failed { error: e, retries },
             Err(e) => e,
         };
+        if matches!(error, ProviderError::RateLimited { .. }) {
+            limiter
+                .throttled(error.retry_after().filter(|_| policy.honour_retry_after))
+                .await;
+        }
         let Some(backoff) = delays.next() else {
             return Attempted::Failed { error, retries };
         };
-        let wait = match error.retry_after() {
+        let asked = error.retry_after().filter(|_| policy.honour_retry_after);
+        let wait = match asked {
             Some(asked) if asked > policy.retry_after_cap => {
                 return Attempted::Requeue {
                     after: asked,

@@ -34,6 +34,9 @@ pub(crate) struct JobContext<'a> {
     pub policy: &'a RetryPolicy,
     pub max_attempts: usize,
     pub force: bool,
+    /// True once the worker should stop: a job whose first request still waits for a slot
+    /// goes back to the queue unsent.
+    pub stopping: &'a (dyn Fn() -> bool + Sync),
 }
 
 /// The message that sends a failed draft back: each flagged figure, its verdict and why.
@@ -115,9 +118,17 @@ pub(crate) async fn process(ctx: &JobContext<'_>, job: &JobRow) -> Result<JobRes
     let first = usize::try_from(job.attempts).unwrap_or(0) + 1;
     for attempt in first..=ctx.max_attempts.max(first) {
         let span = tracing::info_span!("attempt", attempt);
-        let attempted = complete_with_retries(ctx.provider, ctx.limiter, ctx.policy, &conversation)
-            .instrument(span)
-            .await;
+        // Only a job not yet started goes back on a stop; one mid-correction finishes.
+        let stopping = (attempt == first).then_some(ctx.stopping);
+        let attempted = complete_with_retries(
+            ctx.provider,
+            ctx.limiter,
+            ctx.policy,
+            &conversation,
+            stopping,
+        )
+        .instrument(span)
+        .await;
         let completion = match attempted {
             Attempted::Done {
                 completion,

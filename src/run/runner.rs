@@ -132,6 +132,18 @@ impl Runner {
         options: RunOptions,
     ) -> Arc<Runner> {
         let limiter = RateLimiter::new(options.limits);
+        Runner::with_limiter(store, facts, prompter, provider, options, limiter)
+    }
+
+    /// As `new`, pacing requests with `limiter` (`narrator bench` passes its naive baseline).
+    pub fn with_limiter(
+        store: Store,
+        facts: FactSet,
+        prompter: Prompter,
+        provider: Provider,
+        options: RunOptions,
+        limiter: RateLimiter,
+    ) -> Arc<Runner> {
         Arc::new(Runner {
             store,
             facts: Arc::new(facts),
@@ -169,6 +181,11 @@ impl Runner {
             }
         }
         Ok(done)
+    }
+
+    /// What the rate limiter saw since this runner started.
+    pub fn pace_stats(&self) -> crate::provider::PaceStats {
+        self.limiter.stats()
     }
 
     pub fn facts(&self) -> &FactSet {
@@ -230,7 +247,11 @@ impl Runner {
     ) -> Result<RunSummary, StoreError> {
         let started = Instant::now();
         let retries = Arc::new(AtomicUsize::new(0));
-        let workers = self.options.limits.concurrency.max(1);
+        // A quarter more workers than slots in flight: while one stores its draft and claims
+        // the next job, another's request is already waiting for the slot it frees, so the
+        // provider sees `concurrency` requests nearly all the time.
+        let slots = self.options.limits.concurrency.max(1);
+        let workers = slots + slots.div_ceil(4);
         // A failing worker stops this run's other workers, not the runner: a server working
         // several runs keeps working the others.
         let run_stop = Arc::new(AtomicBool::new(false));
@@ -292,6 +313,7 @@ impl Runner {
         run_stop: Arc<AtomicBool>,
     ) -> Result<(), StoreError> {
         let lease_ms = i64::try_from(self.options.lease.as_millis()).unwrap_or(i64::MAX);
+        let stopping = || self.stop.load(Ordering::SeqCst) || run_stop.load(Ordering::SeqCst);
         let ctx = JobContext {
             store: &self.store,
             facts: &self.facts,
@@ -301,6 +323,7 @@ impl Runner {
             policy: &self.options.retry,
             max_attempts: self.options.max_attempts,
             force: self.options.force,
+            stopping: &stopping,
         };
         while !self.stop.load(Ordering::SeqCst) && !run_stop.load(Ordering::SeqCst) {
             let Some(job) = self.store.claim_job(run_id, &holder, lease_ms).await? else {

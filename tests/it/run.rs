@@ -36,6 +36,7 @@ fn options() -> RunOptions {
             min_delay: Duration::from_millis(10),
             max_delay: Duration::from_millis(50),
             retry_after_cap: Duration::from_secs(5),
+            honour_retry_after: true,
         },
         limits: Limits {
             requests_per_minute: 60_000.0,
@@ -773,7 +774,7 @@ async fn under_thirty_percent_faults_every_job_ends_and_requests_stay_bounded() 
     );
     let faults: u64 = ["500", "hang", "malformed", "truncated"]
         .iter()
-        .map(|k| stats.answers.get(k).copied().unwrap_or(0))
+        .map(|k| stats.answers.get(*k).copied().unwrap_or(0))
         .sum();
     assert!(faults > 0, "the drill injected faults: {:?}", stats.answers);
 }
