@@ -239,9 +239,11 @@ impl Store {
         };
         let sql = format!(
             "UPDATE jobs SET status = 'running', lease_holder = $1, lease_expires_ms = $2, updated_ms = $3 \
-             WHERE id = (SELECT id FROM jobs WHERE run_id = $4 AND not_before_ms <= $3 \
-               AND (status = 'queued' OR (status = 'running' AND lease_expires_ms < $3)) \
-               ORDER BY id LIMIT 1{lock}) \
+             WHERE id = COALESCE(\
+               (SELECT id FROM jobs WHERE run_id = $4 AND status = 'running' AND lease_expires_ms < $3 \
+                ORDER BY id LIMIT 1{lock}), \
+               (SELECT id FROM jobs WHERE run_id = $4 AND status = 'queued' AND not_before_ms <= $3 \
+                ORDER BY id LIMIT 1{lock})) \
              RETURNING {JOB_COLUMNS}"
         );
         let row = sqlx::query(&sql)
