@@ -93,6 +93,11 @@ pub enum Command {
     /// council") modelled on the seed councils, for scale tests. The export refuses them.
     Synth(SynthArgs),
 
+    /// Measure narrator against the mock provider: throughput beside the analytic minimum
+    /// and a naive baseline, kill -9 drills, several workers on one queue.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+
     /// Write the site build's files: one JSON file per area of approved text only, and an
     /// index with each file's SHA-256. The same store gives byte-identical files.
     Export(ExportArgs),
@@ -633,6 +638,88 @@ pub struct MockArgs {
     pub truncated: f64,
     #[arg(long, default_value_t = 0.0)]
     pub wrong_figures: f64,
+    /// Seconds after the first request at which the limits fall to --drop-to of themselves.
+    #[arg(long)]
+    pub drop_after_secs: Option<f64>,
+    /// The share of --rpm and --tpm left after the drop.
+    #[arg(long, default_value_t = 0.5)]
+    pub drop_to: f64,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Every scenario (or those named) against a mock provider process, narrator and the
+    /// naive baseline side by side; exits 1 if narrator lost a job, retried before a
+    /// Retry-After, or left a broken store.
+    Run {
+        /// Scenarios by name (see BENCHMARKS.md); all when none.
+        #[arg(long, value_delimiter = ',')]
+        scenario: Vec<String>,
+        /// Job counts to run each scenario at, instead of the scenario's own.
+        #[arg(long, value_delimiter = ',')]
+        jobs: Vec<usize>,
+        /// Skip the naive baseline.
+        #[arg(long)]
+        no_baseline: bool,
+        /// Working folder: synthetic data, databases and logs.
+        #[arg(long, default_value = "target/bench")]
+        dir: PathBuf,
+        /// Also write every figure as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// Kill -9 drill: a worker killed with SIGKILL at random moments and restarted each
+    /// time, then `store verify`; exits 1 if any invariant broke.
+    Kill {
+        #[arg(long, default_value_t = 1_000)]
+        jobs: usize,
+        #[arg(long, default_value_t = 20)]
+        kills: usize,
+        /// Drill on a fresh database on this PostgreSQL server (its admin URL) instead of
+        /// SQLite.
+        #[arg(long)]
+        postgres: Option<String>,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, default_value = "target/bench")]
+        dir: PathBuf,
+    },
+    /// Several worker processes on one queue: throughput and duplicate generations for
+    /// each count of workers.
+    Workers {
+        #[arg(long, default_value_t = 1_000)]
+        jobs: usize,
+        #[arg(long, value_delimiter = ',', default_value = "1,2,4")]
+        workers: Vec<usize>,
+        /// A fresh database on this PostgreSQL server (admin URL); SQLite when not given.
+        #[arg(long)]
+        postgres: Option<String>,
+        #[arg(long, default_value = "target/bench")]
+        dir: PathBuf,
+    },
+    /// One measured run in this process; prints its report as one JSON line (used by `run`).
+    #[command(hide = true)]
+    Worker(BenchWorkerArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchWorkerArgs {
+    #[arg(long)]
+    pub database_url: String,
+    #[arg(long)]
+    pub base_url: String,
+    #[arg(long)]
+    pub jobs: usize,
+    #[arg(long)]
+    pub concurrency: usize,
+    #[arg(long)]
+    pub rpm: f64,
+    #[arg(long)]
+    pub tpm: f64,
+    #[arg(long)]
+    pub naive: bool,
+    #[arg(long)]
+    pub deadline_secs: Option<u64>,
 }

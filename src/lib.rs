@@ -1,6 +1,7 @@
 //! narrator: writes the explanatory text on council adult social care pages, and proves every
 //! number in it. See ARCHITECTURE.md for the codemap.
 
+pub mod bench;
 pub mod check;
 pub mod cli;
 pub mod commands;

@@ -1,5 +1,6 @@
 //! What each subcommand does, given parsed flags; prints to stdout and returns the exit code.
 
+mod bench;
 mod review;
 mod web;
 
@@ -43,6 +44,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Export(args) => runtime()?.block_on(review::export_files(&cli, args)),
         Command::Serve(args) => runtime()?.block_on(web::serve(&cli, args)),
         Command::Synth(args) => synth(&cli, args),
+        Command::Bench(command) => bench::bench(&cli, command),
         Command::MockProvider(args) => runtime()?.block_on(mock_provider(args)),
         Command::Store(crate::cli::StoreCommand::Verify { format, database }) => {
             runtime()?.block_on(store_verify(&database.database_url, *format))
@@ -99,6 +101,13 @@ async fn mock_provider(args: &crate::cli::MockArgs) -> Result<ExitCode> {
     if !(args.rpm > 0.0 && args.tpm > 0.0 && args.bucket_secs > 0.0) {
         anyhow::bail!("--rpm, --tpm and --bucket-secs must be above zero");
     }
+    if !(args.drop_to > 0.0 && args.drop_to <= 1.0)
+        || args
+            .drop_after_secs
+            .is_some_and(|s| !(s >= 0.0 && s.is_finite()))
+    {
+        anyhow::bail!("--drop-to must be above 0 and at most 1, --drop-after-secs 0 or more");
+    }
     let settings = crate::mock::MockSettings {
         latency: std::time::Duration::from_millis(args.latency_ms),
         jitter: std::time::Duration::from_millis(args.jitter_ms),
@@ -111,6 +120,9 @@ async fn mock_provider(args: &crate::cli::MockArgs) -> Result<ExitCode> {
         malformed_rate: args.malformed,
         truncate_rate: args.truncated,
         wrong_figure_rate: args.wrong_figures,
+        limit_drop: args
+            .drop_after_secs
+            .map(|secs| (std::time::Duration::from_secs_f64(secs), args.drop_to)),
         seed: args.seed,
     };
     let mock = crate::mock::MockProvider::start(settings, args.addr)

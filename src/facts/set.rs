@@ -220,7 +220,7 @@ impl FactSet {
             rows
         };
         SectionFacts {
-            structural_names: self.structural_names.clone(),
+            structural_names: names_with_areas(&self.structural_names, area, region),
             area: area.clone(),
             region: region.cloned(),
             section: section.clone(),
@@ -297,6 +297,22 @@ impl SectionFacts {
         let json = serde_json::to_vec(self).expect("fact views always serialise");
         hex_digest(&Sha256::digest(json))
     }
+}
+
+/// The data's structural names plus the area's and region's own names where they hold a
+/// digit (synthetic councils are numbered): a name is not a figure to prove. The name before
+/// a bracketed qualifier counts too, as writers drop "(not a real council)".
+fn names_with_areas(structural: &[String], area: &Area, region: Option<&Area>) -> Vec<String> {
+    let mut names = structural.to_vec();
+    for name in std::iter::once(area).chain(region).map(Area::name) {
+        let short = name.split_once(" (").map(|(short, _)| short);
+        for n in std::iter::once(name).chain(short) {
+            if n.chars().any(|c| c.is_ascii_digit()) && !names.iter().any(|m| m == n) {
+                names.push(n.to_string());
+            }
+        }
+    }
+    names
 }
 
 pub fn hex_digest(bytes: &[u8]) -> String {

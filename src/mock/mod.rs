@@ -45,6 +45,8 @@ pub struct MockSettings {
     pub malformed_rate: f64,
     pub truncate_rate: f64,
     pub wrong_figure_rate: f64,
+    /// After this long from the first request, the limits fall to this share of themselves.
+    pub limit_drop: Option<(Duration, f64)>,
     pub seed: u64,
 }
 
@@ -62,21 +64,24 @@ impl Default for MockSettings {
             malformed_rate: 0.0,
             truncate_rate: 0.0,
             wrong_figure_rate: 0.0,
+            limit_drop: None,
             seed: 1,
         }
     }
 }
 
 /// What the mock saw, served at `/stats`.
-#[derive(Clone, Debug, Default, serde::Serialize)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct MockStats {
     pub requests: u64,
     /// Answers by kind: `ok`, `wrong_figure`, `truncated`, `malformed`, `hang`, `500`, `429`.
-    pub answers: BTreeMap<&'static str, u64>,
+    pub answers: BTreeMap<String, u64>,
     /// Requests per (council, section) prompt: a job generated twice shows here.
     pub per_prompt: BTreeMap<String, u64>,
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
+    /// Requests for a prompt that came before the `Retry-After` its last 429 gave.
+    pub early_retries: u64,
 }
 
 struct Bucket {
@@ -90,6 +95,9 @@ struct Inner {
     requests: Bucket,
     tokens: Bucket,
     stats: MockStats,
+    first_request: Option<Instant>,
+    /// Per prompt, when its last 429 said it could come back.
+    not_before: std::collections::HashMap<String, Instant>,
 }
 
 #[derive(Clone)]
@@ -118,6 +126,8 @@ impl MockProvider {
             },
             settings,
             stats: MockStats::default(),
+            first_request: None,
+            not_before: std::collections::HashMap::new(),
         };
         let state = Mock(Arc::new(Mutex::new(inner)));
         let app = Router::new()
@@ -202,14 +212,28 @@ async fn complete(State(mock): State<Mock>, Json(req): Json<serde_json::Value>) 
         .unwrap_or(700);
     let (plan, delay) = {
         let mut m = mock.0.lock().expect("mock lock");
-        let s = m.settings.clone();
+        let mut s = m.settings.clone();
         let prompt_key = prompt_key(&first_user);
         m.stats.requests += 1;
-        *m.stats.per_prompt.entry(prompt_key).or_default() += 1;
+        *m.stats.per_prompt.entry(prompt_key.clone()).or_default() += 1;
+        let now = Instant::now();
+        if let Some(due) = m.not_before.get(&prompt_key).copied() {
+            if now < due {
+                m.stats.early_retries += 1;
+            } else {
+                m.not_before.remove(&prompt_key);
+            }
+        }
+        let first = *m.first_request.get_or_insert(now);
+        if let Some((after, share)) = s.limit_drop {
+            if now.duration_since(first) >= after {
+                s.requests_per_minute *= share;
+                s.tokens_per_minute *= share;
+            }
+        }
         let delay = s.latency + s.jitter.mul_f64(m.rng.f64());
         let prompt_tokens = (prompt_chars / 4) as u64 + 1;
         let charged = (prompt_tokens + max_tokens) as f64;
-        let now = Instant::now();
         let req_cap = s.requests_per_minute / 60.0 * s.bucket_secs;
         let tok_cap = s.tokens_per_minute / 60.0 * s.bucket_secs;
         refill(&mut m.requests, s.requests_per_minute / 60.0, req_cap, now);
@@ -217,8 +241,12 @@ async fn complete(State(mock): State<Mock>, Json(req): Json<serde_json::Value>) 
         let plan = if m.requests.tokens < 1.0 || m.tokens.tokens < charged {
             let wait_req = (1.0 - m.requests.tokens).max(0.0) / (s.requests_per_minute / 60.0);
             let wait_tok = (charged - m.tokens.tokens).max(0.0) / (s.tokens_per_minute / 60.0);
+            let wait_secs = wait_req.max(wait_tok);
+            if let Some(hint) = hinted_wait(wait_secs, s.retry_after) {
+                m.not_before.insert(prompt_key, now + hint);
+            }
             Plan::Limited {
-                wait_secs: wait_req.max(wait_tok),
+                wait_secs,
                 mode: s.retry_after,
             }
         } else {
@@ -265,7 +293,7 @@ async fn complete(State(mock): State<Mock>, Json(req): Json<serde_json::Value>) 
             Plan::Answer { wrong: true, .. } => "wrong_figure",
             Plan::Answer { .. } => "ok",
         };
-        *m.stats.answers.entry(kind).or_default() += 1;
+        *m.stats.answers.entry(kind.to_string()).or_default() += 1;
         (plan, delay)
     };
     match plan {
@@ -321,6 +349,19 @@ fn refill(b: &mut Bucket, per_sec: f64, cap: f64, now: Instant) {
     b.at = now;
 }
 
+/// The wait a 429 asks for (an HTTP date is to the second, so it counts as its whole seconds).
+fn hinted_wait(wait_secs: f64, mode: RetryAfter) -> Option<Duration> {
+    let secs = wait_secs.ceil().max(1.0);
+    match mode {
+        RetryAfter::Seconds | RetryAfter::Date => Some(Duration::from_secs_f64(secs)),
+        RetryAfter::Millis => Some(Duration::from_millis(
+            (wait_secs * 1000.0).ceil().max(1.0) as u64
+        )),
+        RetryAfter::Absent => None,
+        RetryAfter::Hour => Some(Duration::from_secs(3600)),
+    }
+}
+
 fn limited(wait_secs: f64, mode: RetryAfter) -> Response {
     let body =
         Json(json!({"error": {"message": "rate limit reached", "type": "rate_limit_error"}}));
@@ -366,11 +407,14 @@ fn prompt_key(user: &str) -> String {
 /// A draft quoting the council's first figures exactly as the prompt's table gives them (a
 /// correction request gets the same answer, so a wrong draft is followed by a right one).
 pub fn draft_from_prompt(first_user: &str, last_user: &str, wrong: bool) -> String {
+    // "... explanation for <name> (<code>), a council ...": the name may hold brackets of
+    // its own ("(not a real council)"), so the code is the last bracket before the comma.
     let council = first_user
         .split(" explanation for ")
         .nth(1)
-        .and_then(|rest| rest.split(" (").next())
-        .unwrap_or("the council");
+        .and_then(|rest| rest.split("),").next())
+        .and_then(|named| named.rsplit_once(" ("))
+        .map_or("the council", |(name, _)| name);
     let table = first_user.split("Facts for").nth(1).unwrap_or_default();
     let table = table.split("Background about").next().unwrap_or_default();
     let mut sentences = Vec::new();

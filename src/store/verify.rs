@@ -59,6 +59,28 @@ const CHECKS: &[(&str, &str)] = &[
 ];
 
 impl Store {
+    /// SHA-256 over every version (id, page, state, text, check status): drills compare it
+    /// before and after to show published text untouched.
+    pub async fn versions_digest(&self) -> Result<(i64, String), StoreError> {
+        use sha2::{Digest, Sha256};
+        let rows =
+            sqlx::query("SELECT id, area_code, section, state, text FROM versions ORDER BY id")
+                .fetch_all(&self.pool)
+                .await?;
+        let mut hash = Sha256::new();
+        for r in &rows {
+            let id: i64 = r.try_get("id")?;
+            for field in ["area_code", "section", "state", "text"] {
+                let value: String = r.try_get(field)?;
+                hash.update(value.as_bytes());
+                hash.update([0]);
+            }
+            hash.update(id.to_le_bytes());
+        }
+        let n = i64::try_from(rows.len()).unwrap_or(i64::MAX);
+        Ok((n, crate::facts::hex_digest(&hash.finalize())))
+    }
+
     pub async fn verify(&self) -> Result<Verification, StoreError> {
         let count = |table: &'static str| async move {
             let row = sqlx::query(&format!("SELECT COUNT(*) AS n FROM {table}"))

@@ -1,0 +1,351 @@
+//! The drills: kill -9 at random moments with a restart after each, and several worker
+//! processes on one queue; both against the mock provider, both ending in `store verify`.
+
+use super::{MockProcess, Workspace, MAX_TOKENS};
+use crate::review::{Desk, ReviewSettings};
+use crate::run::Scope;
+use crate::store::{NewRun, QueueFilter, Store};
+use anyhow::{bail, ensure, Context, Result};
+use std::collections::BTreeMap;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A fresh database for one drill: a new SQLite file, or a new PostgreSQL database on the
+/// server `admin` names (dropped afterwards).
+pub struct DrillDatabase {
+    pub url: String,
+    admin: Option<(String, String)>,
+}
+
+impl DrillDatabase {
+    pub async fn new(space: &Workspace, postgres_admin: Option<&str>, tag: &str) -> Result<Self> {
+        match postgres_admin {
+            None => {
+                let path = space.dir.join(format!("drill-{tag}.db"));
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                }
+                Ok(DrillDatabase {
+                    url: format!("sqlite://{}", path.display()),
+                    admin: None,
+                })
+            }
+            Some(admin) => {
+                use sqlx::Executor;
+                sqlx::any::install_default_drivers();
+                let name = format!("narrator_drill_{tag}_{}", std::process::id());
+                let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(admin)
+                    .await
+                    .with_context(|| format!("connecting to {admin}"))?;
+                conn.execute(format!("DROP DATABASE IF EXISTS {name}").as_str())
+                    .await?;
+                conn.execute(format!("CREATE DATABASE {name}").as_str())
+                    .await?;
+                let base = admin.rsplit_once('/').map_or(admin, |(b, _)| b);
+                Ok(DrillDatabase {
+                    url: format!("{base}/{name}"),
+                    admin: Some((admin.to_string(), name)),
+                })
+            }
+        }
+    }
+
+    pub async fn drop_database(self) {
+        use sqlx::Executor;
+        if let Some((admin, name)) = self.admin {
+            if let Ok(mut conn) = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await {
+                let _ = conn
+                    .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                    .await;
+            }
+        }
+    }
+}
+
+impl Workspace {
+    /// `narrator worker --exit-when-idle` against `url` with the drill's settings.
+    fn spawn_worker(
+        &self,
+        base_url: &str,
+        url: &str,
+        extra: &[String],
+        log: &str,
+    ) -> Result<Child> {
+        let log = std::fs::File::create(self.dir.join(log))?;
+        Command::new(&self.exe)
+            .arg(format!("--data={}", self.data.display()))
+            .arg(format!("--prompts={}", self.prompts.display()))
+            .args(["worker", "--exit-when-idle", "--model=mock"])
+            .arg(format!("--base-url={base_url}"))
+            .arg(format!("--database-url={url}"))
+            .arg(format!("--max-tokens={MAX_TOKENS}"))
+            .args(["--temperature=0.2", "--strategy=focused", "--lease-secs=2"])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .context("starting a worker")
+    }
+
+    /// A run of `count` jobs, starting at job `skip` of the synthetic data, made for the
+    /// drill's workers to find.
+    async fn make_run(
+        &self,
+        store: &Store,
+        base_url: &str,
+        skip: usize,
+        count: usize,
+    ) -> Result<i64> {
+        let scope = Scope::resolve(&self.facts, &[], &[], true).map_err(anyhow::Error::msg)?;
+        let jobs: Vec<_> = scope
+            .jobs(&self.facts)
+            .into_iter()
+            .skip(skip)
+            .take(count)
+            .collect();
+        ensure!(jobs.len() == count, "the synthetic data has too few jobs");
+        let s = super::mock_settings(base_url);
+        Ok(store
+            .create_run(&NewRun {
+                started_by: "drill",
+                scope: &format!("drill:{skip}+{count}"),
+                model: &s.model,
+                params: &s.params(),
+                jobs: &jobs,
+            })
+            .await?)
+    }
+}
+
+fn wait_for(child: &mut Child, limit: Duration, what: &str) -> Result<()> {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait()? {
+            ensure!(status.success(), "{what} exited with {status}");
+            return Ok(());
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            bail!("{what} did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// What a kill -9 drill did and found.
+#[derive(Debug, serde::Serialize)]
+pub struct KillReport {
+    pub database: String,
+    pub jobs: usize,
+    pub kills: usize,
+    pub wall_secs: f64,
+    pub statuses: BTreeMap<String, usize>,
+    pub run_status: String,
+    pub requests: u64,
+    pub published_before: (i64, String),
+    pub published_after: (i64, String),
+    pub verify_problems: Vec<String>,
+}
+
+impl KillReport {
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = self.verify_problems.clone();
+        if self.run_status != "finished" {
+            out.push(format!("the run ended {}", self.run_status));
+        }
+        let terminal: usize = ["needs_review", "failed_checks", "failed", "skipped"]
+            .iter()
+            .filter_map(|s| self.statuses.get(*s))
+            .sum();
+        if terminal != self.jobs {
+            out.push(format!("{terminal} of {} jobs are terminal", self.jobs));
+        }
+        if self.published_before != self.published_after {
+            out.push("published versions changed".to_string());
+        }
+        if self.published_before.0 == 0 {
+            out.push("nothing was published before the drill".to_string());
+        }
+        out
+    }
+}
+
+/// Publishes a few drafts, then works a run of `jobs` jobs with a worker process killed
+/// with SIGKILL at `kills` random moments and restarted after each, then lets a last worker
+/// finish and checks the store.
+pub async fn kill_drill(
+    space: &Workspace,
+    jobs: usize,
+    kills: usize,
+    postgres_admin: Option<&str>,
+    seed: u64,
+) -> Result<KillReport> {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mock_args = [
+        "mock-provider",
+        "--latency-ms=100",
+        "--jitter-ms=100",
+        "--wrong-figures=0.2",
+    ]
+    .map(String::from);
+    let mock = MockProcess::start(&space.exe, &mock_args, &space.dir)?;
+    let db = DrillDatabase::new(space, postgres_admin, "kill").await?;
+    let store = Store::connect(&db.url).await?;
+    // Something published beforehand, to show the drill leaves it alone.
+    let warm_up = space.make_run(&store, &mock.url, 0, 6).await?;
+    let unlimited = ["--rpm=1e9".to_string(), "--tpm=1e12".to_string()];
+    let mut first = space.spawn_worker(&mock.url, &db.url, &unlimited, "drill-warm-up.log")?;
+    wait_for(&mut first, Duration::from_secs(120), "the warm-up worker")?;
+    let desk = Desk::new(
+        &store,
+        &space.facts,
+        ReviewSettings {
+            separation_of_duties: true,
+            claim_lease: Duration::from_secs(900),
+            down_vote_threshold: 3,
+        },
+    );
+    let filter = QueueFilter {
+        run: Some(warm_up),
+        ..QueueFilter::default()
+    };
+    for item in desk.queue(&filter).await? {
+        desk.claim("drill reviewer", Some(item.draft_id), &filter)
+            .await?;
+        desk.approve("drill reviewer", item.draft_id, None, None)
+            .await?;
+    }
+    let published_before = store.versions_digest().await?;
+    let run_id = space.make_run(&store, &mock.url, 6, jobs).await?;
+    let started = Instant::now();
+    let extra = [
+        "--concurrency=4".to_string(),
+        "--rpm=1e9".to_string(),
+        "--tpm=1e12".to_string(),
+    ];
+    let mut kills_done = 0;
+    for k in 0..kills {
+        let mut child =
+            space.spawn_worker(&mock.url, &db.url, &extra, &format!("drill-kill-{k}.log"))?;
+        // From the process starting (loading data, migrating) to deep in a run.
+        std::thread::sleep(Duration::from_millis(300 + rng.u64(..1_200)));
+        if child.try_wait()?.is_some() {
+            break;
+        }
+        child.kill()?; // SIGKILL
+        child.wait()?;
+        kills_done += 1;
+    }
+    let mut last = space.spawn_worker(&mock.url, &db.url, &extra, "drill-last.log")?;
+    wait_for(&mut last, Duration::from_secs(1_200), "the last worker")?;
+    let wall_secs = started.elapsed().as_secs_f64();
+    let mut statuses = BTreeMap::new();
+    for j in store.jobs(run_id).await? {
+        *statuses.entry(j.status).or_default() += 1;
+    }
+    let run_status = store
+        .run(run_id)
+        .await?
+        .map(|r| r.status)
+        .unwrap_or_default();
+    let report = KillReport {
+        database: if postgres_admin.is_some() {
+            "postgres"
+        } else {
+            "sqlite"
+        }
+        .to_string(),
+        jobs,
+        kills: kills_done,
+        wall_secs,
+        statuses,
+        run_status,
+        requests: mock.stats()?.requests,
+        published_before,
+        published_after: store.versions_digest().await?,
+        verify_problems: store.verify().await?.problems,
+    };
+    store.close().await;
+    db.drop_database().await;
+    Ok(report)
+}
+
+/// One row of the several-workers drill.
+#[derive(Debug, serde::Serialize)]
+pub struct WorkersRow {
+    pub workers: usize,
+    pub jobs: usize,
+    pub wall_secs: f64,
+    pub jobs_per_sec: f64,
+    pub requests: u64,
+    /// Prompts the mock saw more than once: a job generated twice.
+    pub duplicates: usize,
+    pub throttled: u64,
+    pub statuses: BTreeMap<String, usize>,
+    pub verify_problems: Vec<String>,
+}
+
+/// `jobs` jobs worked by each count of worker processes in `counts` on one PostgreSQL (or
+/// SQLite) queue, each worker with `concurrency` in flight and its share of the provider's
+/// requests per minute.
+pub async fn workers_drill(
+    space: &Workspace,
+    jobs: usize,
+    counts: &[usize],
+    postgres_admin: Option<&str>,
+) -> Result<Vec<WorkersRow>> {
+    const RPM: f64 = 3_000.0;
+    let mut rows = Vec::new();
+    for &workers in counts {
+        let mock_args = [
+            "mock-provider".to_string(),
+            "--latency-ms=200".to_string(),
+            format!("--rpm={RPM}"),
+            "--bucket-secs=1".to_string(),
+        ];
+        let mock = MockProcess::start(&space.exe, &mock_args, &space.dir)?;
+        let db = DrillDatabase::new(space, postgres_admin, &format!("w{workers}")).await?;
+        let store = Store::connect(&db.url).await?;
+        let run_id = space.make_run(&store, &mock.url, 0, jobs).await?;
+        let extra = [
+            "--concurrency=4".to_string(),
+            format!("--rpm={}", RPM / workers as f64),
+            "--tpm=1e12".to_string(),
+        ];
+        let started = Instant::now();
+        let mut children = (0..workers)
+            .map(|w| {
+                space.spawn_worker(
+                    &mock.url,
+                    &db.url,
+                    &extra,
+                    &format!("drill-w{workers}-{w}.log"),
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
+        for (w, child) in children.iter_mut().enumerate() {
+            wait_for(child, Duration::from_secs(1_200), &format!("worker {w}"))?;
+        }
+        let wall_secs = started.elapsed().as_secs_f64();
+        let stats = mock.stats()?;
+        let mut statuses = BTreeMap::new();
+        for j in store.jobs(run_id).await? {
+            *statuses.entry(j.status).or_default() += 1;
+        }
+        rows.push(WorkersRow {
+            workers,
+            jobs,
+            wall_secs,
+            jobs_per_sec: jobs as f64 / wall_secs,
+            requests: stats.requests,
+            duplicates: stats.per_prompt.values().filter(|n| **n > 1).count(),
+            throttled: stats.answers.get("429").copied().unwrap_or(0),
+            statuses,
+            verify_problems: store.verify().await?.problems,
+        });
+        store.close().await;
+        db.drop_database().await;
+    }
+    Ok(rows)
+}

@@ -1,0 +1,549 @@
+//! `narrator bench`: runs against the mock provider, measured beside the analytic minimum
+//! `T_min` and a naive baseline, each run a fresh worker process so its CPU time and memory
+//! are its own; and the drills (kill -9, several workers) that prove nothing is lost.
+
+pub mod drill;
+pub mod measure;
+pub mod worker;
+
+use crate::facts::FactSet;
+use crate::mock::RetryAfter;
+use crate::prompt::{Prompter, Strategy};
+use crate::provider::Limits;
+use anyhow::{bail, Context, Result};
+use measure::{ceiling_per_sec, t_min};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+use worker::WorkerReport;
+
+/// The most tokens an answer may take in the bench: the mock's drafts need about 80.
+pub const MAX_TOKENS: u32 = 300;
+/// Unlimited, for limits a scenario does not bind on.
+const UNLIMITED_RPM: f64 = 1e9;
+const UNLIMITED_TPM: f64 = 1e12;
+
+/// How the provider limits a scenario, and what narrator is told of it.
+#[derive(Clone, Copy, Debug)]
+enum Bound {
+    /// No rate limits: only requests in flight bound the rate.
+    Concurrency,
+    /// Tokens per minute set for this many requests a second, the provider's bucket
+    /// holding this many seconds.
+    Tokens {
+        per_sec: f64,
+        bucket_secs: f64,
+    },
+    Requests {
+        per_sec: f64,
+        bucket_secs: f64,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub name: &'static str,
+    pub about: &'static str,
+    latency_ms: u64,
+    concurrency: usize,
+    bound: Bound,
+    /// narrator is told limits this many times the provider's (above 1: it learns from 429s).
+    overstated: f64,
+    retry_after: RetryAfter,
+    server_errors: f64,
+    /// (seconds after the first request, share of the limits left).
+    drop: Option<(f64, f64)>,
+    deadline_secs: Option<u64>,
+    pub sizes: &'static [usize],
+}
+
+/// Every scenario, in the order `bench run` prints them.
+pub fn scenarios() -> Vec<Scenario> {
+    let base = Scenario {
+        name: "",
+        about: "",
+        latency_ms: 100,
+        concurrency: 16,
+        bound: Bound::Concurrency,
+        overstated: 1.0,
+        retry_after: RetryAfter::Seconds,
+        server_errors: 0.0,
+        drop: None,
+        deadline_secs: None,
+        sizes: &[1_000],
+    };
+    let tokens = |bucket_secs| Bound::Tokens {
+        per_sec: 50.0,
+        bucket_secs,
+    };
+    let told_double = |name, about, retry_after| Scenario {
+        name,
+        about,
+        bound: Bound::Requests {
+            per_sec: 20.0,
+            bucket_secs: 1.0,
+        },
+        overstated: 2.0,
+        retry_after,
+        sizes: &[300],
+        ..base.clone()
+    };
+    vec![
+        Scenario {
+            name: "concurrency",
+            about: "no rate limits: 16 in flight at 100 ms",
+            sizes: &[100, 1_000, 10_000],
+            ..base.clone()
+        },
+        Scenario {
+            name: "tokens-60s",
+            about: "tokens per minute for 50 requests/s, the provider's bucket holding 60 s",
+            concurrency: 32,
+            bound: tokens(60.0),
+            ..base.clone()
+        },
+        Scenario {
+            name: "tokens-1s",
+            about: "tokens per minute for 50 requests/s, the provider's bucket holding 1 s",
+            concurrency: 32,
+            bound: tokens(1.0),
+            ..base.clone()
+        },
+        Scenario {
+            name: "requests",
+            about: "3,000 requests per minute, per-minute bucket",
+            concurrency: 32,
+            bound: Bound::Requests {
+                per_sec: 50.0,
+                bucket_secs: 60.0,
+            },
+            ..base.clone()
+        },
+        Scenario {
+            name: "faults-drop",
+            about: "as tokens-1s, 5% 500s, and the limits halve 10 s in",
+            concurrency: 32,
+            bound: tokens(1.0),
+            server_errors: 0.05,
+            drop: Some((10.0, 0.5)),
+            ..base.clone()
+        },
+        told_double(
+            "retry-seconds",
+            "20 requests/s per second, narrator told 40: Retry-After in seconds",
+            RetryAfter::Seconds,
+        ),
+        told_double(
+            "retry-millis",
+            "as retry-seconds, retry-after-ms in milliseconds",
+            RetryAfter::Millis,
+        ),
+        told_double(
+            "retry-date",
+            "as retry-seconds, Retry-After as an HTTP date",
+            RetryAfter::Date,
+        ),
+        told_double(
+            "retry-absent",
+            "as retry-seconds, no Retry-After at all",
+            RetryAfter::Absent,
+        ),
+        Scenario {
+            deadline_secs: Some(15),
+            ..told_double(
+                "retry-hour",
+                "as retry-seconds, Retry-After: 3600; stopped after 15 s",
+                RetryAfter::Hour,
+            )
+        },
+        Scenario {
+            name: "zero-latency",
+            about: "answers at once, no limits: what narrator itself costs",
+            latency_ms: 0,
+            sizes: &[1_000, 10_000],
+            ..base
+        },
+    ]
+}
+
+/// One measured run of one scenario, narrator's or the baseline's.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Measured {
+    pub scenario: String,
+    pub jobs: usize,
+    pub naive: bool,
+    pub t_min_secs: f64,
+    pub ceiling_per_sec: f64,
+    pub tokens_per_request: f64,
+    pub concurrency: usize,
+    pub worker: WorkerReport,
+    pub mock: crate::mock::MockStats,
+    pub mock_cpu_secs: f64,
+}
+
+impl Measured {
+    pub fn requests(&self) -> u64 {
+        self.mock.requests
+    }
+    pub fn throttled(&self) -> u64 {
+        self.mock.answers.get("429").copied().unwrap_or(0)
+    }
+    /// Jobs that ended without a draft (failed), and jobs still open at the end.
+    pub fn lost(&self) -> usize {
+        self.worker.statuses.get("failed").copied().unwrap_or(0)
+    }
+    pub fn open(&self) -> usize {
+        ["queued", "running"]
+            .iter()
+            .filter_map(|s| self.worker.statuses.get(*s))
+            .sum()
+    }
+    pub fn in_flight_mean(&self) -> f64 {
+        self.worker.pace.busy_secs / self.worker.wall_secs.max(1e-9)
+    }
+}
+
+/// Where the runs keep their data, databases and logs.
+pub struct Workspace {
+    dir: PathBuf,
+    data: PathBuf,
+    prompts: PathBuf,
+    exe: PathBuf,
+    facts: FactSet,
+}
+
+impl Workspace {
+    /// Writes synthetic councils enough for `jobs` jobs under `dir` (kept for the next
+    /// bench with the same count).
+    pub fn prepare(seed_data: &Path, prompts: &Path, dir: &Path, jobs: usize) -> Result<Self> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        // Synthetic councils have four to seven sections each.
+        let areas = jobs / 4 + 2;
+        let data = dir.join(format!("synth-{areas}"));
+        if !data.exists() {
+            let seed = crate::facts::load(seed_data)
+                .with_context(|| format!("loading {}", seed_data.display()))?;
+            crate::facts::synth::write(&seed, seed_data, &data, areas, 1)
+                .context("writing synthetic councils")?;
+        }
+        let facts = crate::facts::load(&data)
+            .with_context(|| format!("loading the synthetic data in {}", data.display()))?;
+        Ok(Workspace {
+            dir: dir.to_path_buf(),
+            data,
+            prompts: prompts.to_path_buf(),
+            exe: std::env::current_exe().context("finding the narrator binary")?,
+            facts,
+        })
+    }
+
+    /// The mean tokens the mock charges a first request (prompt plus most answer tokens)
+    /// over the first `jobs` jobs.
+    fn tokens_per_request(&self, jobs: usize) -> Result<f64> {
+        let prompter = Prompter::new(&self.prompts)?;
+        let scope =
+            crate::run::Scope::resolve(&self.facts, &[], &[], true).map_err(anyhow::Error::msg)?;
+        let list = scope.jobs(&self.facts);
+        let mut total = 0.0;
+        for (area, section) in list.iter().take(jobs) {
+            let area = self.facts.find_area(area).map_err(anyhow::Error::msg)?;
+            let section = self
+                .facts
+                .find_section(section)
+                .map_err(anyhow::Error::msg)?;
+            let m = prompter
+                .render_with(&self.facts.section_facts(area, section), Strategy::Focused)?;
+            total += ((m.system().len() + m.user().len()) / 4 + 1) as f64 + f64::from(MAX_TOKENS);
+        }
+        Ok(total / jobs.min(list.len()).max(1) as f64)
+    }
+
+    pub fn data(&self) -> &Path {
+        &self.data
+    }
+
+    /// Runs `scenario` with `jobs` jobs: a mock provider process, then a worker process.
+    pub fn measure(&self, scenario: &Scenario, jobs: usize, naive: bool) -> Result<Measured> {
+        // Only a token limit needs the prompts' size up front; otherwise the mock's count
+        // serves for the report.
+        let rendered = match scenario.bound {
+            Bound::Tokens { .. } => Some(self.tokens_per_request(jobs)?),
+            _ => None,
+        };
+        let t = rendered.unwrap_or(0.0);
+        let (rpm, tpm, bucket_secs) = match scenario.bound {
+            Bound::Concurrency => (UNLIMITED_RPM, UNLIMITED_TPM, 60.0),
+            Bound::Tokens {
+                per_sec,
+                bucket_secs,
+            } => (UNLIMITED_RPM, per_sec * 60.0 * t, bucket_secs),
+            Bound::Requests {
+                per_sec,
+                bucket_secs,
+            } => (per_sec * 60.0, UNLIMITED_TPM, bucket_secs),
+        };
+        let latency = Duration::from_millis(scenario.latency_ms);
+        let mut mock_args = vec![
+            "mock-provider".to_string(),
+            format!("--latency-ms={}", scenario.latency_ms),
+            format!("--rpm={rpm}"),
+            format!("--tpm={tpm}"),
+            format!("--bucket-secs={bucket_secs}"),
+            format!("--retry-after={}", retry_after_name(scenario.retry_after)),
+            format!("--server-errors={}", scenario.server_errors),
+        ];
+        if let Some((after, share)) = scenario.drop {
+            mock_args.push(format!("--drop-after-secs={after}"));
+            mock_args.push(format!("--drop-to={share}"));
+        }
+        let mock = MockProcess::start(&self.exe, &mock_args, &self.dir)?;
+        let tag = format!(
+            "{}-{jobs}-{}",
+            scenario.name,
+            if naive { "naive" } else { "narrator" }
+        );
+        let db = self.dir.join(format!("{tag}.db"));
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+        }
+        let mut args = vec![
+            format!("--data={}", self.data.display()),
+            format!("--prompts={}", self.prompts.display()),
+            "bench".to_string(),
+            "worker".to_string(),
+            format!("--database-url=sqlite://{}", db.display()),
+            format!("--base-url={}", mock.url),
+            format!("--jobs={jobs}"),
+            format!("--concurrency={}", scenario.concurrency),
+            format!("--rpm={}", rpm * scenario.overstated),
+            format!("--tpm={}", tpm * scenario.overstated),
+        ];
+        if naive {
+            args.push("--naive".to_string());
+        }
+        if let Some(secs) = scenario.deadline_secs {
+            args.push(format!("--deadline-secs={secs}"));
+        }
+        let log = std::fs::File::create(self.dir.join(format!("{tag}.log")))?;
+        let out = Command::new(&self.exe)
+            .args(&args)
+            .stdin(Stdio::null())
+            .stderr(log)
+            .output()
+            .context("running the bench worker")?;
+        let stats = mock.stats();
+        let mock_cpu_secs = measure::cpu_secs(Some(mock.child.id())).unwrap_or(0.0);
+        drop(mock);
+        if !out.status.success() {
+            bail!(
+                "the bench worker for {tag} failed ({}); its log is {}",
+                out.status,
+                self.dir.join(format!("{tag}.log")).display()
+            );
+        }
+        let line = String::from_utf8_lossy(&out.stdout);
+        let worker: WorkerReport = serde_json::from_str(line.trim())
+            .with_context(|| format!("reading the bench worker's report: {line}"))?;
+        let stats = stats?;
+        let answered = ["ok", "wrong_figure", "truncated"]
+            .iter()
+            .filter_map(|k| stats.answers.get(*k))
+            .sum::<u64>()
+            .max(1);
+        let t = rendered
+            .unwrap_or(stats.prompt_tokens as f64 / answered as f64 + f64::from(MAX_TOKENS));
+        let ceiling = ceiling_per_sec(scenario.concurrency, latency, rpm, tpm, t);
+        Ok(Measured {
+            scenario: scenario.name.to_string(),
+            jobs,
+            naive,
+            t_min_secs: t_min(jobs, ceiling, latency, scenario.drop),
+            ceiling_per_sec: ceiling,
+            tokens_per_request: t,
+            concurrency: scenario.concurrency,
+            worker,
+            mock: stats,
+            mock_cpu_secs,
+        })
+    }
+}
+
+fn retry_after_name(mode: RetryAfter) -> &'static str {
+    match mode {
+        RetryAfter::Seconds => "seconds",
+        RetryAfter::Millis => "millis",
+        RetryAfter::Date => "date",
+        RetryAfter::Absent => "absent",
+        RetryAfter::Hour => "hour",
+    }
+}
+
+/// `narrator mock-provider` as a child process, killed when dropped.
+pub struct MockProcess {
+    child: Child,
+    pub url: String,
+}
+
+impl MockProcess {
+    pub fn start(exe: &Path, args: &[String], dir: &Path) -> Result<MockProcess> {
+        let log = std::fs::File::create(dir.join("mock.log"))?;
+        let mut child = Command::new(exe)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .context("starting the mock provider")?;
+        let stdout = child.stdout.take().context("the mock's output")?;
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        // "mock provider listening on http://127.0.0.1:PORT/v1 (...)"
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .with_context(|| format!("the mock provider did not say where it listens: {line:?}"))?
+            .to_string();
+        Ok(MockProcess { child, url })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The mock's `/stats`, read over HTTP.
+    pub fn stats(&self) -> Result<crate::mock::MockStats> {
+        let stats_url = format!("{}/stats", self.url.trim_end_matches("/v1"));
+        let body = std::thread::scope(|s| {
+            s.spawn(|| -> Result<String> {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                rt.block_on(async { Ok(reqwest::get(&stats_url).await?.text().await?) })
+            })
+            .join()
+            .map_err(|_| anyhow::anyhow!("reading the mock's stats panicked"))?
+        })?;
+        serde_json::from_str(&body).with_context(|| format!("the mock's stats: {body}"))
+    }
+}
+
+impl Drop for MockProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The side-by-side table `bench run` prints.
+pub fn table(rows: &[Measured]) -> String {
+    let mut out = format!(
+        "{:<14} {:>6} {:<8} {:>8} {:>8} {:>6} {:>6} {:>7} {:>6} {:>6} {:>5} {:>5} {:>6} {:>13} {:>7} {:>7} {:>6} {:>5}\n",
+        "scenario", "jobs", "who", "wall s", "T_min s", "xTmin", "%ceil", "reqs", "429%",
+        "att/j", "lost", "open", "infl/C", "lag p50/p99ms", "cpu ms/j", "mock ms", "RSS MB", "early"
+    );
+    for r in rows {
+        let ratio = r.worker.wall_secs / r.t_min_secs.max(1e-9);
+        // With no latency and no limits the minimum is nil: there is no ceiling to compare.
+        let bounded = r.t_min_secs >= 0.01;
+        let requests = r.requests().max(1) as f64;
+        out.push_str(&format!(
+            "{:<14} {:>6} {:<8} {:>8.2} {:>8} {:>6} {:>6} {:>7} {:>6.2} {:>6.2} {:>5} {:>5} {:>6.3} {:>13} {:>7.3} {:>7.3} {:>6.1} {:>5}\n",
+            r.scenario,
+            r.jobs,
+            if r.naive { "naive" } else { "narrator" },
+            r.worker.wall_secs,
+            if bounded { format!("{:.2}", r.t_min_secs) } else { "-".into() },
+            if bounded { format!("{ratio:.3}") } else { "-".into() },
+            if bounded { format!("{:.1}", 100.0 / ratio) } else { "-".into() },
+            r.requests(),
+            100.0 * r.throttled() as f64 / requests,
+            r.requests() as f64 / r.jobs.max(1) as f64,
+            r.lost(),
+            r.open(),
+            r.in_flight_mean() / r.concurrency as f64,
+            format!(
+                "{:.2}/{:.2}",
+                r.worker.pace.lag_p50_us as f64 / 1000.0,
+                r.worker.pace.lag_p99_us as f64 / 1000.0
+            ),
+            1000.0 * r.worker.cpu_secs / r.jobs.max(1) as f64,
+            1000.0 * r.mock_cpu_secs / r.jobs.max(1) as f64,
+            r.worker.peak_rss_kb as f64 / 1024.0,
+            r.mock.early_retries,
+        ));
+    }
+    out
+}
+
+/// What must hold of narrator's own runs whatever the machine's speed: no job lost (bar a
+/// scenario stopped on purpose), no retry before `Retry-After`, and a sound store.
+pub fn broken_promises(rows: &[Measured]) -> Vec<String> {
+    let mut out = Vec::new();
+    for r in rows.iter().filter(|r| !r.naive) {
+        let at = format!("{} with {} jobs", r.scenario, r.jobs);
+        if r.lost() > 0 {
+            out.push(format!("{at}: {} jobs failed", r.lost()));
+        }
+        if r.mock.early_retries > 0 {
+            out.push(format!(
+                "{at}: {} retries came before the Retry-After",
+                r.mock.early_retries
+            ));
+        }
+        for p in &r.worker.verify_problems {
+            out.push(format!("{at}: store verify: {p}"));
+        }
+        if let Some((_, n)) = r.mock.per_prompt.iter().find(|(_, n)| **n > 50) {
+            out.push(format!("{at}: one prompt was sent {n} times"));
+        }
+    }
+    out
+}
+
+/// Cuts the scenarios to those named (all when `names` is empty) and their sizes to `sizes`
+/// where given.
+pub fn select(names: &[String], sizes: &[usize]) -> Result<Vec<(Scenario, Vec<usize>)>> {
+    let all = scenarios();
+    for n in names {
+        if !all.iter().any(|s| s.name == n) {
+            let known: Vec<_> = all.iter().map(|s| s.name).collect();
+            bail!("no scenario {n:?}; the scenarios are {}", known.join(", "));
+        }
+    }
+    Ok(all
+        .into_iter()
+        .filter(|s| names.is_empty() || names.iter().any(|n| n == s.name))
+        .map(|s| {
+            let sizes = if sizes.is_empty() {
+                s.sizes.to_vec()
+            } else {
+                sizes.to_vec()
+            };
+            (s, sizes)
+        })
+        .collect())
+}
+
+/// The provider settings of every bench and drill worker: the mock, and the model and
+/// parameters their runs are made for.
+pub fn mock_settings(base_url: &str) -> crate::provider::ProviderSettings {
+    crate::provider::ProviderSettings {
+        base_url: base_url.to_string(),
+        api_key: crate::provider::Secret::default(),
+        model: "mock".to_string(),
+        temperature: 0.2,
+        max_tokens: MAX_TOKENS,
+        timeout: Duration::from_secs(30),
+        strategy: Strategy::Focused,
+    }
+}
+
+/// The limits of a worker spec from flags.
+pub fn limits(concurrency: usize, rpm: f64, tpm: f64) -> Limits {
+    Limits {
+        requests_per_minute: rpm,
+        tokens_per_minute: tpm,
+        concurrency,
+    }
+}
