@@ -398,9 +398,14 @@ pub struct RunnerArgs {
     #[arg(long, default_value_t = 3)]
     pub max_attempts: usize,
 
-    /// Retries of one request on 429, 5xx, timeouts and connection errors.
+    /// Retries of one request on 5xx, timeouts, malformed answers and connection errors.
     #[arg(long, default_value_t = 5)]
     pub max_retries: usize,
+
+    /// Retries of one request on 429 (rate limited), counted apart, each after the wait the
+    /// provider asked for.
+    #[arg(long, default_value_t = 20)]
+    pub max_throttled_retries: usize,
 
     /// Seconds a job's lease lasts without renewal (a dead worker's jobs are retaken after it).
     #[arg(long, default_value_t = 30)]

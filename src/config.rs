@@ -47,6 +47,7 @@ pub fn run_options(args: &RunnerArgs, started_by: &str, force: bool) -> Result<R
         lease: Duration::from_secs(args.lease_secs),
         retry: RetryPolicy {
             max_retries: args.max_retries,
+            max_throttled_retries: args.max_throttled_retries,
             ..RetryPolicy::default()
         },
         limits: Limits {

@@ -9,8 +9,11 @@ use std::time::Duration;
 
 #[derive(Clone, Copy, Debug)]
 pub struct RetryPolicy {
-    /// Retries after the first try.
+    /// Retries after the first try, for server errors, timeouts and broken connections.
     pub max_retries: usize,
+    /// Retries after 429s, counted apart: a provider that is merely busy says how long to
+    /// wait, and a request waiting its turn should not fail for it as a broken one would.
+    pub max_throttled_retries: usize,
     pub min_delay: Duration,
     pub max_delay: Duration,
     /// A `Retry-After` longer than this requeues the job rather than waiting.
@@ -24,6 +27,7 @@ impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
             max_retries: 5,
+            max_throttled_retries: 20,
             min_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(30),
             retry_after_cap: Duration::from_secs(60),
@@ -66,6 +70,12 @@ pub async fn complete_with_retries(
         .with_jitter()
         .with_max_times(policy.max_retries)
         .build();
+    let mut throttled_delays = ExponentialBuilder::default()
+        .with_min_delay(policy.min_delay)
+        .with_max_delay(policy.max_delay)
+        .with_jitter()
+        .with_max_times(policy.max_throttled_retries)
+        .build();
     let cost = estimate_tokens(messages).saturating_add(provider.settings().max_tokens);
     let mut retries = 0;
     loop {
@@ -100,12 +110,18 @@ pub async fn complete_with_retries(
             Err(e) if !e.is_retryable() => return Attempted::Failed { error: e, retries },
             Err(e) => e,
         };
-        if matches!(error, ProviderError::RateLimited { .. }) {
+        let throttled = matches!(error, ProviderError::RateLimited { .. });
+        if throttled {
             limiter
                 .throttled(error.retry_after().filter(|_| policy.honour_retry_after))
                 .await;
         }
-        let Some(backoff) = delays.next() else {
+        let next = if throttled {
+            throttled_delays.next()
+        } else {
+            delays.next()
+        };
+        let Some(backoff) = next else {
             return Attempted::Failed { error, retries };
         };
         let asked = error.retry_after().filter(|_| policy.honour_retry_after);

@@ -33,6 +33,7 @@ fn options() -> RunOptions {
         lease: Duration::from_secs(30),
         retry: RetryPolicy {
             max_retries: 3,
+            max_throttled_retries: 3,
             min_delay: Duration::from_millis(10),
             max_delay: Duration::from_millis(50),
             retry_after_cap: Duration::from_secs(5),
@@ -756,7 +757,7 @@ async fn under_thirty_percent_faults_every_job_ends_and_requests_stay_bounded() 
         }
     }
     let stats = mock.stats();
-    let bound = s.jobs.len() * opts.max_attempts * (opts.retry.max_retries + 1);
+    let bound = s.jobs.len() * opts.max_attempts * (opts.retry.max_retries + opts.retry.max_throttled_retries + 1);
     assert!(
         stats.requests as usize <= bound,
         "{} requests for {} jobs",
