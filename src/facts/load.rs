@@ -1,20 +1,29 @@
 //! Reads `data/` and validates it, collecting every problem before giving up.
 
 use super::area::{Area, AreaCode, AreaKind};
-use super::diagnostic::{csv_field_column, line_col, Diagnostic};
+use super::diagnostic::{csv_field_column, line_col, size, utf8_text, Diagnostic};
 use super::metric::{Metric, MetricId, Polarity, Unit};
 use super::period::Period;
 use super::section::{Comparator, Section};
 use super::set::{Fact, FactSet};
-use super::value::{Number, Value};
+use super::value::{format_grouped, Number, Value};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
 
 const AREAS_HEADER: [&str; 4] = ["area_code", "name", "kind", "parent"];
 const FACTS_HEADER: [&str; 6] = ["area_code", "metric", "period", "value", "source", "note"];
+
+/// The largest data file narrator reads. Files are read whole and held several times over
+/// while they are parsed (22 MB of synthetic facts peak at about 200 MB), so a wrong file (a
+/// database dump, a 1 GB export) is refused from its size before it is read instead of
+/// exhausting memory. Every English council with every metric and several years of history
+/// is a few tens of megabytes; this also holds `narrator synth`'s output for about 12,000
+/// synthetic councils in one file. A larger table can be split over several files in `facts/`.
+pub const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
 
 /// Why `data/` could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -88,16 +97,58 @@ struct Loader {
     /// could not be parsed): rows naming them are not reported again as unknown metrics.
     broken_metrics: HashSet<String>,
     catalogue_unreadable: bool,
+    /// `areas.csv` could not be read: facts are not reported again as naming unknown areas.
+    areas_unreadable: bool,
 }
 
-fn read(path: &Path) -> Result<String, LoadError> {
-    std::fs::read_to_string(path).map_err(|source| LoadError::Io {
-        path: path.to_path_buf(),
-        source,
-    })
+/// Why a data file is refused before it is read: its size, against [`MAX_FILE_BYTES`].
+fn too_large(bytes: u64) -> String {
+    format!(
+        "expected a data file of at most {}, found {} ({} bytes): is it the right file? \
+         (a large facts table can be split over several files in facts/)",
+        size(MAX_FILE_BYTES),
+        size(bytes),
+        format_grouped(bytes as f64, 0)
+    )
 }
 
 impl Loader {
+    /// Reads a data file as UTF-8 text. A file over [`MAX_FILE_BYTES`], or one that is not
+    /// UTF-8, is reported where the problem is and gives `None`; only I/O failures are errors.
+    fn read(&mut self, path: &Path) -> Result<Option<String>, LoadError> {
+        let io = |source| LoadError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = std::fs::File::open(path).map_err(io)?;
+        let declared = file.metadata().map_err(io)?.len();
+        if declared > MAX_FILE_BYTES {
+            self.at(path, 1, 1, too_large(declared));
+            return Ok(None);
+        }
+        // The limit holds for a file that grows while it is read, or a device with no end.
+        let mut bytes = Vec::new();
+        file.take(MAX_FILE_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io)?;
+        if bytes.len() as u64 > MAX_FILE_BYTES {
+            self.at(path, 1, 1, too_large(bytes.len() as u64));
+            return Ok(None);
+        }
+        let advice = if path.extension().is_some_and(|e| e == "csv") {
+            "save it as UTF-8 (in Excel: \"CSV UTF-8\")"
+        } else {
+            "save it as UTF-8"
+        };
+        match utf8_text(bytes, advice) {
+            Ok(text) => Ok(Some(text)),
+            Err((line, column, message)) => {
+                self.at(path, line, column, message);
+                Ok(None)
+            }
+        }
+    }
+
     fn at(&mut self, file: &Path, line: usize, column: usize, message: impl Into<String>) {
         self.problems
             .push(Diagnostic::new(file, line, column, message));
@@ -118,8 +169,21 @@ impl Loader {
     }
 
     /// Reads a CSV with an exact header; rows of the wrong width are reported and skipped.
-    fn csv(&mut self, path: &Path, header: &[&str]) -> Result<Vec<CsvRow>, LoadError> {
-        let text = read(path)?;
+    /// `None` when the file is unreadable or its header wrong (already reported).
+    fn csv(&mut self, path: &Path, header: &[&str]) -> Result<Option<Vec<CsvRow>>, LoadError> {
+        let Some(text) = self.read(path)? else {
+            return Ok(None);
+        };
+        // Classic Mac line endings (a bare CR, from Excel's "CSV (Macintosh)"): the CSV reader
+        // splits records on them but counts lines by LF, so make them LF for the line numbers.
+        let bare_cr = text
+            .match_indices('\r')
+            .any(|(i, _)| text.as_bytes().get(i + 1) != Some(&b'\n'));
+        let text = if bare_cr {
+            text.replace("\r\n", "\n").replace('\r', "\n")
+        } else {
+            text
+        };
         let lines: Vec<&str> = text.lines().collect();
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
@@ -151,7 +215,7 @@ impl Loader {
                             found.join(",")
                         ),
                     );
-                    return Ok(Vec::new());
+                    return Ok(None);
                 }
                 continue;
             }
@@ -161,6 +225,31 @@ impl Loader {
                 fields: record.iter().map(str::to_string).collect(),
             };
             if row.fields.iter().all(String::is_empty) {
+                continue;
+            }
+            // No field of the contract holds a line break: one that does is almost always a
+            // quoted field whose closing quote is missing, swallowing the lines after it.
+            if let Some(field) = row.fields.iter().position(|f| f.contains(['\n', '\r'])) {
+                let end = line
+                    + row
+                        .fields
+                        .iter()
+                        .map(|f| f.matches('\n').count())
+                        .sum::<usize>();
+                let reach = if end > lines.len() {
+                    "to the end of the file".to_string()
+                } else {
+                    format!("on to line {end}")
+                };
+                self.at_field(
+                    path,
+                    &row,
+                    field,
+                    format!(
+                        "expected every field on one line, found a quoted field running {reach}: \
+                         is its closing double quote missing?"
+                    ),
+                );
                 continue;
             }
             if row.fields.len() != header.len() {
@@ -189,13 +278,20 @@ impl Loader {
                     header.join(",")
                 ),
             );
+            return Ok(None);
         }
-        Ok(rows)
+        Ok(Some(rows))
     }
 
     fn areas(&mut self, path: &Path) -> Result<Vec<Area>, LoadError> {
-        let rows = self.csv(path, &AREAS_HEADER)?;
+        let Some(rows) = self.csv(path, &AREAS_HEADER)? else {
+            self.areas_unreadable = true;
+            return Ok(Vec::new());
+        };
         let mut areas: Vec<(Area, usize)> = Vec::new();
+        // First line of each code and lower-cased name, so duplicates are found in one pass.
+        let mut codes: HashMap<AreaCode, usize> = HashMap::new();
+        let mut names: HashMap<String, usize> = HashMap::new();
         for row in &rows {
             let code = match AreaCode::parse(&row.fields[0]) {
                 Ok(c) => c,
@@ -226,22 +322,24 @@ impl Loader {
                     }
                 },
             };
-            if let Some((prior, line)) = areas
-                .iter()
-                .find(|(a, _)| a.code() == &code || a.name().eq_ignore_ascii_case(&name))
-            {
-                let what = if prior.code() == &code {
-                    "code"
-                } else {
-                    "name"
-                };
+            let prior = match codes.get(&code) {
+                Some(&line) => Some(("code", line)),
+                None => names
+                    .get(&name.to_ascii_lowercase())
+                    .map(|&line| ("name", line)),
+            };
+            if let Some((what, line)) = prior {
                 let message =
                     format!("duplicate area {what}: {code} {name:?} is already on line {line}");
                 self.at_field(path, row, 0, message);
                 continue;
             }
+            codes.insert(code.clone(), row.line);
+            names.insert(name.to_ascii_lowercase(), row.line);
             areas.push((Area::new(code, name, kind, parent), row.line));
         }
+        let kinds: HashMap<&AreaCode, AreaKind> =
+            areas.iter().map(|(a, _)| (a.code(), a.kind())).collect();
         // Parents are checked once every area is known, so the file's order does not matter.
         for (area, line) in &areas {
             let expected_parent = match area.kind() {
@@ -249,9 +347,7 @@ impl Loader {
                 AreaKind::Region => Some(AreaKind::Country),
                 AreaKind::Country => None,
             };
-            let parent = area
-                .parent()
-                .map(|p| (p, areas.iter().find(|(a, _)| a.code() == p)));
+            let parent = area.parent().map(|p| (p, kinds.get(p).copied()));
             let message = match (expected_parent, parent) {
                 (None, None) => None,
                 (None, Some(_)) => Some("a country has no parent; leave it empty".to_string()),
@@ -261,10 +357,9 @@ impl Loader {
                 (Some(_), Some((code, None))) => {
                     Some(format!("unknown parent area {code}: add it to areas.csv"))
                 }
-                (Some(kind), Some((code, Some((p, _))))) if p.kind() != kind => Some(format!(
-                    "parent {code} is a {:?}; expected a {kind:?}",
-                    p.kind()
-                )),
+                (Some(kind), Some((code, Some(found)))) if found != kind => {
+                    Some(format!("parent {code} is a {found:?}; expected a {kind:?}"))
+                }
                 _ => None,
             };
             if let Some(message) = message {
@@ -288,20 +383,25 @@ impl Loader {
         match toml::from_str(text) {
             Ok(v) => Some(v),
             Err(e) => {
-                let offset = e.span().map_or(0, |s| s.start);
-                self.at_span(
-                    path,
-                    text,
-                    offset,
-                    format!("invalid {what}: {}", e.message()),
-                );
+                let offset = e
+                    .span()
+                    .map(|s| s.start)
+                    .or_else(|| missing_field_offset(text, e.message()))
+                    .unwrap_or(0);
+                // Some of toml's messages run over two lines ("invalid array\nexpected `]`"):
+                // one problem is one line of output.
+                let message = e.message().trim().replace('\n', "; ");
+                self.at_span(path, text, offset, format!("invalid {what}: {message}"));
                 None
             }
         }
     }
 
     fn metrics(&mut self, path: &Path) -> Result<BTreeMap<MetricId, Metric>, LoadError> {
-        let text = read(path)?;
+        let Some(text) = self.read(path)? else {
+            self.catalogue_unreadable = true;
+            return Ok(BTreeMap::new());
+        };
         let Some(raw) = self.toml::<RawMetrics>(path, &text, "metric catalogue") else {
             self.catalogue_unreadable = true;
             return Ok(BTreeMap::new());
@@ -439,9 +539,13 @@ impl Loader {
         }
         let mut facts: Vec<(Fact, Origin)> = Vec::new();
         let mut seen: HashMap<(AreaCode, MetricId, Period), Origin> = HashMap::new();
+        let known: HashSet<&AreaCode> = areas.iter().map(Area::code).collect();
         for path in files {
-            for row in self.csv(&path, &FACTS_HEADER)? {
-                let Some(fact) = self.fact(&path, &row, areas, metrics) else {
+            let Some(rows) = self.csv(&path, &FACTS_HEADER)? else {
+                continue;
+            };
+            for row in rows {
+                let Some(fact) = self.fact(&path, &row, &known, metrics) else {
                     continue;
                 };
                 let origin = Origin {
@@ -468,13 +572,14 @@ impl Loader {
         &mut self,
         path: &Path,
         row: &CsvRow,
-        areas: &[Area],
+        areas: &HashSet<&AreaCode>,
         metrics: &BTreeMap<MetricId, Metric>,
     ) -> Option<Fact> {
         let f = &row.fields;
         let mut ok = true;
         let area = match AreaCode::parse(&f[0]) {
-            Ok(code) if areas.iter().any(|a| a.code() == &code) => Some(code),
+            Ok(code) if areas.contains(&code) => Some(code),
+            Ok(_) if self.areas_unreadable => None,
             Ok(code) => {
                 self.at_field(
                     path,
@@ -582,7 +687,9 @@ impl Loader {
         if !path.exists() {
             return Ok(Vec::new());
         }
-        let text = read(path)?;
+        let Some(text) = self.read(path)? else {
+            return Ok(Vec::new());
+        };
         Ok(self
             .toml::<RawAllowlist>(path, &text, "allowlist")
             .map_or_else(Vec::new, |raw| raw.names))
@@ -595,11 +702,23 @@ impl Loader {
         metrics: &BTreeMap<MetricId, Metric>,
         facts: &[(Fact, Origin)],
     ) -> Result<Vec<Section>, LoadError> {
-        let text = read(path)?;
+        let Some(text) = self.read(path)? else {
+            return Ok(Vec::new());
+        };
         let Some(raw) = self.toml::<RawSections>(path, &text, "sections file") else {
             return Ok(Vec::new());
         };
-        let england = areas.iter().find(|a| a.code().is_england());
+        // Indexed once, so checking every council value for its England value stays linear.
+        let councils: HashSet<&AreaCode> = areas
+            .iter()
+            .filter(|a| a.kind() == AreaKind::La)
+            .map(Area::code)
+            .collect();
+        let has_england_row: HashSet<(&MetricId, Period)> = facts
+            .iter()
+            .filter(|(f, _)| f.area().is_england())
+            .map(|(f, _)| (f.metric(), f.period()))
+            .collect();
         let mut ids = HashSet::new();
         let mut sections = Vec::new();
         for s in raw.section {
@@ -685,14 +804,8 @@ impl Loader {
                 }
                 // Every council value of a compared metric needs England's value for that period.
                 for (fact, origin) in facts.iter().filter(|(f, _)| f.metric() == m) {
-                    let is_council = areas
-                        .iter()
-                        .any(|a| a.code() == fact.area() && a.kind() == AreaKind::La);
-                    let has_england = england.is_some_and(|e| {
-                        facts.iter().any(|(f, _)| {
-                            f.metric() == m && f.area() == e.code() && f.period() == fact.period()
-                        })
-                    });
+                    let is_council = councils.contains(fact.area());
+                    let has_england = has_england_row.contains(&(m, fact.period()));
                     if is_council && !has_england {
                         self.at_span(path, &text, item.span().start, format!(
                             "missing England comparator: section {id} compares {m}, but there is no {} row for period {} (the council's value is at {origin})",
@@ -715,6 +828,34 @@ impl Loader {
         }
         Ok(sections)
     }
+}
+
+/// Where a `[[table]]` entry lacks a required field: toml reports "missing field `label`" with
+/// no place, so find the first entry of any array of tables without that field and point at its
+/// header.
+fn missing_field_offset(text: &str, message: &str) -> Option<usize> {
+    let field = message.strip_prefix("missing field `")?.split('`').next()?;
+    let document: toml::Table = text.parse().ok()?;
+    let (array, index) = document.iter().find_map(|(name, value)| {
+        let entries = value.as_array()?;
+        let index = entries
+            .iter()
+            .position(|e| e.as_table().is_some_and(|t| !t.contains_key(field)))?;
+        Some((name, index))
+    })?;
+    let header = format!("[[{array}]]");
+    let mut offset = 0;
+    let mut seen = 0;
+    for line in text.split_inclusive('\n') {
+        if line.trim_start().starts_with(&header) {
+            if seen == index {
+                return Some(offset);
+            }
+            seen += 1;
+        }
+        offset += line.len();
+    }
+    None
 }
 
 #[derive(Deserialize)]

@@ -12,7 +12,8 @@ mod value;
 
 pub use area::{Area, AreaCode, AreaKind, ENGLAND};
 pub use diagnostic::Diagnostic;
-pub use load::{load, LoadError};
+pub(crate) use diagnostic::{line_col, utf8_text};
+pub use load::{load, LoadError, MAX_FILE_BYTES};
 pub use metric::{Metric, MetricId, Polarity, Unit};
 pub use period::Period;
 pub use section::{Comparator, Section};
