@@ -177,27 +177,34 @@ pub(crate) async fn process(ctx: &JobContext<'_>, job: &JobRow) -> Result<JobRes
         };
         tracing::debug!(text = %completion.text, "draft");
         let mut completion = completion;
-        if let Some(rows) = &grounding {
+        let mut refusal = unusable_text(&completion.text, settings.max_tokens);
+        if let (None, Some(rows)) = (&refusal, &grounding) {
             let grounded = ground(&completion.text, rows);
-            if !grounded.unknown.is_empty() {
-                // Placeholders that name no fact leave no figure to check: a failed attempt.
-                let reason = format!(
+            if grounded.unknown.is_empty() {
+                completion.text = grounded.text;
+            } else {
+                // Placeholders that name no fact leave no figure to check.
+                refusal = Some(format!(
                     "placeholders naming no fact of the request: {}",
                     grounded.unknown.join(", ")
-                );
-                ctx.store
-                    .record_unusable_attempt(
-                        job.id,
-                        completion.prompt_tokens,
-                        completion.completion_tokens,
-                        &reason,
-                    )
-                    .await?;
-                tracing::info!(%reason, "unusable answer");
-                unusable = Some(reason);
-                continue;
+                ));
             }
-            completion.text = grounded.text;
+        }
+        if let Some(reason) = refusal {
+            // A failed attempt, not sent back for correction: re-asking with a runaway answer
+            // would charge its whole length again, and markup or unknown placeholders hold
+            // no figure worth fixing.
+            ctx.store
+                .record_unusable_attempt(
+                    job.id,
+                    completion.prompt_tokens,
+                    completion.completion_tokens,
+                    &reason,
+                )
+                .await?;
+            tracing::info!(%reason, "unusable answer");
+            unusable = Some(reason);
+            continue;
         }
         let report = checker.check(&completion.text);
         let draft_id = ctx
@@ -252,10 +259,61 @@ pub(crate) async fn process(ctx: &JobContext<'_>, job: &JobRow) -> Result<JobRes
     Ok(JobResult::Finished { outcome, retries })
 }
 
+/// The most bytes one answer token may stand for: English runs about four, so sixteen
+/// leaves room for long words and any tokenizer while catching an answer no limit of
+/// `max_tokens` could have produced (an endpoint ignoring the limit, or a proxy's page).
+const MAX_BYTES_PER_TOKEN: usize = 16;
+
+/// Why an answer cannot be a draft though it arrived whole: far longer than `max_tokens`
+/// allows, or HTML markup where plain paragraphs were asked for.
+fn unusable_text(text: &str, max_tokens: u32) -> Option<String> {
+    static TAG: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"</?[A-Za-z][A-Za-z0-9-]*(\s[^<>]*)?/?>").expect("a valid pattern")
+    });
+    let most = usize::try_from(max_tokens)
+        .unwrap_or(usize::MAX)
+        .saturating_mul(MAX_BYTES_PER_TOKEN);
+    if text.len() > most {
+        return Some(format!(
+            "answer too long: {} bytes, where {max_tokens} tokens give at most about {most}",
+            text.len()
+        ));
+    }
+    TAG.find(text).map(|tag| {
+        let shown: String = tag.as_str().chars().take(40).collect();
+        format!("the answer holds HTML markup ({shown}), not plain text")
+    })
+}
+
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum JobError {
     #[error("{0}")]
     Input(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unusable_text;
+
+    #[test]
+    fn runaway_and_html_answers_are_unusable_and_prose_is_not() {
+        let prose = "In 2023-24, 41.6% of carers said they had as much social contact as they \
+                     wanted, below the England average of 43.9% (a < b > c is no tag).";
+        assert_eq!(unusable_text(prose, 700), None);
+        let long = "word ".repeat(3_000);
+        let reason = unusable_text(&long, 700).expect("15,000 bytes for 700 tokens");
+        assert!(reason.contains("15000 bytes"), "{reason}");
+        assert_eq!(unusable_text(&long, 4_000), None);
+        for html in [
+            "<p>Text</p>",
+            "Text<br/>",
+            "<script>alert(1)</script>",
+            "<img src=x onerror=y>",
+        ] {
+            let reason = unusable_text(html, 700).expect(html);
+            assert!(reason.contains("HTML markup"), "{reason}");
+        }
+    }
 }

@@ -1,5 +1,6 @@
 //! The one integration test binary: drives the `narrator` binary and the library end to end.
 
+mod bad_input;
 mod bench;
 mod browser;
 mod check_cli;

@@ -757,7 +757,9 @@ async fn under_thirty_percent_faults_every_job_ends_and_requests_stay_bounded() 
         }
     }
     let stats = mock.stats();
-    let bound = s.jobs.len() * opts.max_attempts * (opts.retry.max_retries + opts.retry.max_throttled_retries + 1);
+    let bound = s.jobs.len()
+        * opts.max_attempts
+        * (opts.retry.max_retries + opts.retry.max_throttled_retries + 1);
     assert!(
         stats.requests as usize <= bound,
         "{} requests for {} jobs",
