@@ -97,7 +97,9 @@ fn judge(
             .rev()
             .find(|&j| work[j].sentence == work[i].sentence && work[j].is_value());
         let seg_start = prev_value.map_or(sentences[work[i].sentence].0, |j| work[j].raw.end);
-        let sentence_end = sentences[work[i].sentence].1;
+        // A mention belongs to the sentence it starts in, but may run past its end: "one\n\nin
+        // five" spans a paragraph break, where sentences split (slicing to the end panicked).
+        let sentence_end = sentences[work[i].sentence].1.max(work[i].raw.end);
         if let Shape::Number { unit, .. } = work[i].raw.shape {
             work[i].unit = unit;
             // "16.2%, below England's 17.6" and "£8,582.81 per 100,000, above England's £7,878.45":
@@ -294,6 +296,11 @@ fn judge(
                 work[i].verdict = Some(Verdict::Structural);
                 work[i].message = why.to_string();
             }
+            Shape::Unreadable => {
+                work[i].verdict = Some(Verdict::Unsupported);
+                work[i].message =
+                    "written in digits other than 0-9, which the checker cannot read".to_string();
+            }
             Shape::Period(p) => {
                 let s = work[i].sentence;
                 let quoted: Vec<&Candidate> = work
@@ -391,6 +398,7 @@ impl Work {
             Shape::Fraction { .. } => "fraction",
             Shape::Period(_) => "period",
             Shape::Structural(_) => "structural",
+            Shape::Unreadable => "number",
         }
     }
 
@@ -522,6 +530,12 @@ fn derive(w: &Work, quoted: &BTreeSet<usize>, cands: &[Candidate]) -> Option<Der
         }
     }
     let pool: Vec<usize> = pool.into_iter().collect();
+    // Looked up once, not per pair: a sentence quoting a hundred facts makes the pairs many
+    // (a fuzzed input took a third of a second per check).
+    let populations: BTreeSet<&MetricId> = cands
+        .iter()
+        .filter_map(|c| c.denominator.as_ref())
+        .collect();
     let hedge = w.raw.hedge;
     // A figure the text gives to an owner must be derived from at least one of that owner's facts.
     let owner_fits =
@@ -642,9 +656,7 @@ fn derive(w: &Work, quoted: &BTreeSet<usize>, cands: &[Candidate]) -> Option<Der
                         && a.metric != b.metric
                         && b.value != 0.0
                     {
-                        let is_population = cands
-                            .iter()
-                            .any(|r| r.denominator.as_ref() == Some(&b.metric));
+                        let is_population = populations.contains(&b.metric);
                         let rate = a.value / b.value * 100_000.0;
                         if is_population && unit == MentionUnit::Per100k && m(rate) {
                             return Some(found("rate_from_count", a, b, rate));
@@ -704,5 +716,45 @@ fn directions(text: &str, sentences: &[(usize, usize)], work: &mut [Work]) {
                 wb.message = format!("\"{word}\" {why}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts;
+    use std::path::Path;
+
+    /// The real facts of one council's section, from the repo's `data/` folder.
+    fn view(area: &str, section: &str) -> SectionFacts {
+        let set = facts::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("data"))
+            .expect("the repo's data loads");
+        let area = set.find_area(area).expect("the area is in data/");
+        let section = set.find_section(section).expect("the section is in data/");
+        set.section_facts(area, section)
+    }
+
+    #[test]
+    fn a_mention_across_a_paragraph_break_is_judged_without_panicking() {
+        let facts = view("E06000022", "carers");
+        for (text, figure) in [
+            ("one\n\nin five carers", "one\n\nin five"),
+            ("In August\n\n2024 it was 12%.", "August\n\n2024"),
+            ("a\n\nhalf of carers", "a\n\nhalf"),
+            ("It was three\n\ntimes more.", "three\n\ntimes"),
+        ] {
+            let report = check(text, &facts);
+            assert_eq!(report.mentions[0].text, figure, "{text:?}");
+            assert!(report.render_text(text).contains("figures"), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn digits_other_than_0_to_9_are_flagged_not_read_as_zero() {
+        let report = check("There were ٣٤٥ carers.", &view("E06000022", "carers"));
+        assert_eq!(report.mentions.len(), 1);
+        assert_eq!(report.mentions[0].verdict, Verdict::Unsupported);
+        assert_eq!(report.mentions[0].value, None);
+        assert!(!report.pass);
     }
 }

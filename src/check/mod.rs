@@ -10,3 +10,6 @@ pub use judge::{check, Checker};
 pub use report::{Derivation, Mention, Report, Verdict};
 pub(crate) use rules::whole_word;
 pub use rules::{sentences, HEDGE_BAND, RATIO_BAND, SIMILAR_BAND, SLIGHT_BAND};
+/// The number extraction on its own, for the fuzz targets in `fuzz/`; not part of the API.
+#[doc(hidden)]
+pub use scan::{scan, Allowlist, RawMention, Shape};

@@ -99,6 +99,9 @@ pub enum Shape {
         one_in: Option<u32>,
     },
     Structural(&'static str),
+    /// Digits other than 0-9 (`٣٤٥`, `１２`): a figure the checker cannot read, flagged rather
+    /// than guessed or passed over.
+    Unreadable,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -153,14 +156,14 @@ const TENS: [&str; 8] = [
 const AGES: [u32; 12] = [16, 18, 25, 50, 60, 64, 65, 74, 75, 79, 84, 85];
 
 /// The kinds of mention, in priority order (the first that matches at a position wins).
-fn alternatives() -> [String; 9] {
+fn alternatives() -> [String; 10] {
     let month =
         "january|february|march|april|may|june|july|august|september|october|november|december";
     let small = "two|three|four|five|six|seven|eight|nine|ten";
     let word = "eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety";
     [
         format!(r"(?P<month>\b(?:{month})\s+(?P<my>(?:19|20)\d\d)\b)"),
-        r"(?P<fy>\b(?P<fy1>(?:19|20)\d\d)\s?[-/–]\s?(?P<fy2>(?:19|20)?\d\d)\b)".to_string(),
+        r"(?P<fy>\b(?P<fy1>(?:19|20)\d\d)\s?(?:-|/|–)\s?(?P<fy2>(?:19|20)?\d\d)\b)".to_string(),
         r"(?P<band>\b(?P<b1>\d{1,2})\s?(?:to|-|–)\s?(?P<b2>\d{1,2})\b)".to_string(),
         format!(r"(?P<onein>\b(?:one|1)\s+in\s+(?P<oin>every\s+)?(?P<oiv>{small}|\d+)\b)"),
         format!(r"(?P<times>\b(?P<tw>{small}|\d+(?:\.\d+)?)\s+times\b)"),
@@ -168,6 +171,8 @@ fn alternatives() -> [String; 9] {
         r"(?P<frac>\b(?:a\s+half|half|a\s+third|one\s+third|a\s+quarter|one\s+quarter|two\s+thirds|three\s+quarters)\b)".to_string(),
         NUMBER.to_string(),
         format!(r"(?P<word>\b(?:{word}|{small})(?:-(?:one|two|three|four|five|six|seven|eight|nine))?\b)"),
+        // Last: any run of digits that no figure above took (those take 0-9 only).
+        r"(?P<unread>\p{Nd}+(?:[.,]\p{Nd}+)*)".to_string(),
     ]
 }
 
@@ -175,11 +180,16 @@ fn alternatives() -> [String; 9] {
 /// ordinal suffix.
 const NUMBER: &str = r"(?P<num>(?P<pound>£\s?)?(?P<digits>\d{1,3}(?:,\d{3})+|\d+)(?P<dec>\.\d+)?(?P<suffix>\s?%|\s?per\s?cent\b|\s?(?:million|billion|thousand)\b|(?:m|bn|k)\b|(?:st|nd|rd|th)\b|\+)?)";
 
-/// A case-insensitive pattern with ASCII word boundaries, which let the regex engine use its
-/// fast automata (unicode ones do not).
+/// A case-insensitive pattern read in ASCII (`-u`: word boundaries, digits 0-9 and letter case)
+/// except for spaces, which may be any Unicode space (`£\u{a0}45m`). ASCII word boundaries let
+/// the regex engine use its fast automata; ASCII digits and case are what the code taking a
+/// mention apart understands: with Unicode ones `٣٤٥` was read as 0 (found by `scripts/fuzz`)
+/// and `auguſt 2024` (long s, which folds to s) was a month that no month name starts: a panic.
 fn build(pattern: &str) -> Regex {
-    Regex::new(&format!("(?i){}", pattern.replace(r"\b", r"(?-u:\b)")))
-        .expect("the mention pattern is valid")
+    let pattern = pattern
+        .replace(r"\s", r"(?u:\s)")
+        .replace(r"\p{Nd}", r"(?u:\p{Nd})");
+    Regex::new(&format!("(?i-u){pattern}")).expect("the mention pattern is valid")
 }
 
 /// Every kind of mention, in priority order. `find_iter` locates mentions with the fast
@@ -214,6 +224,7 @@ struct Groups {
     dec: usize,
     suffix: usize,
     word: usize,
+    unread: usize,
 }
 
 impl Groups {
@@ -245,6 +256,7 @@ impl Groups {
             dec: index("dec"),
             suffix: index("suffix"),
             word: index("word"),
+            unread: index("unread"),
         }
     }
 }
@@ -512,6 +524,8 @@ pub fn scan(text: &str, structural: &Allowlist) -> Vec<RawMention> {
                 };
                 out.push(mention(start, end, shape, hedge(before)));
             }
+        } else if caps.get(g.unread).is_some() {
+            out.push(mention(start, end, Shape::Unreadable, None));
         }
     }
     out
@@ -893,6 +907,46 @@ mod tests {
     #[test]
     fn ignores_digits_inside_names_and_the_word_one() {
         assert!(shapes("Sheet T34 and Q11, one area").is_empty());
+    }
+
+    #[test]
+    fn digits_other_than_0_to_9_are_unreadable_not_zero() {
+        // Found by `scripts/fuzz scan`: `٣٤٥` was a figure of value 0.
+        assert_eq!(
+            shapes("Arabic-Indic ٣٤٥ carers"),
+            vec![("٣٤٥".to_string(), Shape::Unreadable)]
+        );
+        assert_eq!(
+            shapes("fullwidth １２,３４５.６ and Devanagari १२"),
+            vec![
+                ("１２,３４５.６".to_string(), Shape::Unreadable),
+                ("१२".to_string(), Shape::Unreadable),
+            ]
+        );
+        let s = shapes("1٣ people");
+        assert_eq!(s[0].0, "1");
+        assert_eq!(s[1], ("٣".to_string(), Shape::Unreadable));
+    }
+
+    #[test]
+    fn letters_that_fold_to_ascii_do_not_make_words() {
+        // `ſ` (long s) and `K` (Kelvin sign) fold to s and k in Unicode: "auguſt 2024" was
+        // matched as a month, then no month name started it and the scan panicked.
+        assert_eq!(
+            shapes("In auguſt 2024 and ſeptember 2023"),
+            vec![
+                ("2024".to_string(), Shape::Period(WrittenPeriod::Year(2024))),
+                ("2023".to_string(), Shape::Period(WrittenPeriod::Year(2023))),
+            ]
+        );
+        assert_eq!(number_of("£5\u{212a} a year"), (5.0, MentionUnit::Pounds));
+        assert!(shapes("ſixty carers").is_empty());
+    }
+
+    #[test]
+    fn spaces_around_a_figure_may_be_any_unicode_space() {
+        assert_eq!(number_of("£\u{a0}45m"), (45e6, MentionUnit::Pounds));
+        assert_eq!(number_of("12\u{202f}%"), (12.0, MentionUnit::Percent));
     }
 
     #[test]
