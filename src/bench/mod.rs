@@ -259,10 +259,6 @@ impl Workspace {
         Ok(total / jobs.min(list.len()).max(1) as f64)
     }
 
-    pub fn data(&self) -> &Path {
-        &self.data
-    }
-
     /// Runs `scenario` with `jobs` jobs: a mock provider process, then a worker process.
     pub fn measure(&self, scenario: &Scenario, jobs: usize, naive: bool) -> Result<Measured> {
         // Only a token limit needs the prompts' size up front; otherwise the mock's count
@@ -290,7 +286,12 @@ impl Workspace {
             format!("--rpm={rpm}"),
             format!("--tpm={tpm}"),
             format!("--bucket-secs={bucket_secs}"),
-            format!("--retry-after={}", retry_after_name(scenario.retry_after)),
+            format!(
+                "--retry-after={}",
+                clap::ValueEnum::to_possible_value(&scenario.retry_after)
+                    .expect("every mode has a flag value")
+                    .get_name()
+            ),
             format!("--server-errors={}", scenario.server_errors),
         ];
         if let Some((after, share)) = scenario.drop {
@@ -369,16 +370,6 @@ impl Workspace {
     }
 }
 
-fn retry_after_name(mode: RetryAfter) -> &'static str {
-    match mode {
-        RetryAfter::Seconds => "seconds",
-        RetryAfter::Millis => "millis",
-        RetryAfter::Date => "date",
-        RetryAfter::Absent => "absent",
-        RetryAfter::Hour => "hour",
-    }
-}
-
 /// `narrator mock-provider` as a child process, killed when dropped.
 pub struct MockProcess {
     child: Child,
@@ -405,10 +396,6 @@ impl MockProcess {
             .with_context(|| format!("the mock provider did not say where it listens: {line:?}"))?
             .to_string();
         Ok(MockProcess { child, url })
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
     }
 
     /// The mock's `/stats`, read over HTTP.
