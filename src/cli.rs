@@ -478,6 +478,24 @@ pub struct EvalArgs {
     /// List every escaped mutant, not just the first ten.
     #[arg(long)]
     pub show_escapes: bool,
+
+    /// Evaluate on the seed pages' published narratives instead: every figure against our
+    /// annotation in --annotations, and the mutation harness over the same texts.
+    #[arg(long)]
+    pub corpus: bool,
+
+    /// Annotation files (`*.corpus`) of the published narratives, for --corpus.
+    #[arg(long, default_value = "golden/corpus")]
+    pub annotations: PathBuf,
+
+    /// The seed pages, read at run time (their text is never copied into the project).
+    #[arg(long, env = "NARRATOR_SEEDS", default_value = "../shared/seeds")]
+    pub seeds: PathBuf,
+
+    /// With --corpus: print each page's figures as the checker judges them today, in the
+    /// annotation format, instead of evaluating (a start for annotating a new page).
+    #[arg(long, requires = "corpus")]
+    pub draft: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -4,7 +4,7 @@
 use super::report::{Derivation, Mention, Report, Verdict};
 use super::rules::{self, Owner};
 use super::scan::{scan, Allowlist, MentionUnit, RawMention, Shape, WrittenPeriod};
-use crate::facts::{FactRow, MetricId, Period, SectionFacts, Unit};
+use crate::facts::{Dating, FactRow, MetricId, Period, SectionFacts, Unit};
 use std::collections::BTreeSet;
 
 #[derive(Clone, Debug)]
@@ -14,10 +14,15 @@ struct Candidate {
     unit: Unit,
     value: f64,
     period: Period,
+    dated_by: Dating,
     owner: Owner,
     denominator: Option<MetricId>,
     /// Content words of the metric's label and id, for telling which measure a sentence names.
     words: Vec<rules::Word>,
+    /// The measure's label and definition, lower case.
+    wording: String,
+    /// "less deprived": (false, the word's stem): a higher value is less of the word.
+    higher_means: Option<(bool, rules::Word)>,
 }
 
 /// Checks every numeric mention of `text` against the facts one prompt received. Pure: no I/O.
@@ -39,224 +44,240 @@ impl<'a> Checker<'a> {
         Self {
             facts,
             candidates: candidates(facts),
-            cues: rules::OwnerCues::new(facts.area().name(), facts.region().map(|r| r.name())),
+            cues: rules::OwnerCues::new(
+                facts.area().name(),
+                facts.region().map(|r| r.name()),
+                facts
+                    .rows()
+                    .iter()
+                    .chain(facts.context())
+                    .any(|r| r.region.is_some()),
+            ),
             allowlist: Allowlist::new(facts.structural_names()),
         }
     }
 
-    /// Checks every numeric mention of `text`. Pure: no I/O.
+    /// Checks every numeric mention of `text`. Pure: no I/O. The passes run in the order
+    /// ARCHITECTURE.md lists; each reads what the earlier ones decided.
     pub fn check(&self, text: &str) -> Report {
-        judge(
-            text,
-            self.facts,
-            &self.candidates,
-            &self.cues,
-            &self.allowlist,
-        )
-    }
-}
-
-fn judge(
-    text: &str,
-    facts: &SectionFacts,
-    candidates: &[Candidate],
-    cues: &rules::OwnerCues,
-    allowlist: &Allowlist,
-) -> Report {
-    let sentences = rules::sentences(text);
-    let raw = scan(text, allowlist);
-    let cue_spans = cues.find(text);
-    let text_words = rules::content_words_at(text);
-    let mut work: Vec<Work> = raw
-        .into_iter()
-        .map(|m| {
-            let sentence = sentences
-                .iter()
-                .position(|&(s, e)| m.start >= s && m.start < e)
-                .unwrap_or(0);
-            Work {
-                raw: m,
-                sentence,
-                unit: MentionUnit::Bare,
-                also_unit: None,
-                owner: None,
-                direct: Vec::new(),
-                context: Vec::new(),
-                measure_mismatch: None,
-                verdict: None,
-                facts: Vec::new(),
-                derivation: None,
-                message: String::new(),
-            }
-        })
-        .collect();
-
-    // Pass 1: units (a bare figure may share the unit of the figure before it), owners, direct matches.
-    for i in 0..work.len() {
-        let prev_value = (0..i)
-            .rev()
-            .find(|&j| work[j].sentence == work[i].sentence && work[j].is_value());
-        let seg_start = prev_value.map_or(sentences[work[i].sentence].0, |j| work[j].raw.end);
-        // A mention belongs to the sentence it starts in, but may run past its end: "one\n\nin
-        // five" spans a paragraph break, where sentences split (slicing to the end panicked).
-        let sentence_end = sentences[work[i].sentence].1.max(work[i].raw.end);
-        if let Shape::Number { unit, .. } = work[i].raw.shape {
-            work[i].unit = unit;
-            // "16.2%, below England's 17.6" and "£8,582.81 per 100,000, above England's £7,878.45":
-            // a figure may carry the unit of the figure it is compared with.
-            // Also "£5,724 and £4,576 per 100,000": the unit may follow the next figure.
-            if matches!(unit, MentionUnit::Bare | MentionUnit::Pounds) {
-                let next_unit = (i + 1..work.len())
-                    .take_while(|&j| work[j].sentence == work[i].sentence)
-                    .find(|&j| work[j].is_value())
-                    .and_then(|j| match work[j].raw.shape {
-                        Shape::Number { unit, .. } => Some(unit),
-                        _ => None,
-                    });
-                let carried = |u: &MentionUnit| {
-                    matches!(
-                        u,
-                        MentionUnit::Percent
-                            | MentionUnit::Pounds
-                            | MentionUnit::PoundsPer100k
-                            | MentionUnit::PoundsPerHead
-                    ) && *u != unit
-                };
-                work[i].also_unit = prev_value
-                    .map(|j| work[j].also_unit.unwrap_or(work[j].unit))
-                    .filter(carried)
-                    .or(next_unit.filter(carried));
-            }
-        }
-        let next_value = (i + 1..work.len())
-            .find(|&j| work[j].sentence == work[i].sentence && work[j].is_value());
-        let context_end = next_value.map_or(sentence_end, |j| work[j].raw.start);
-        let following = &text[work[i].raw.end..context_end];
-        let clause = work[i].raw.end + rules::clause_end(following);
-        let (a, b) = (work[i].raw.start, work[i].raw.end);
-        // Words are in text order: pick the two runs by binary search.
-        let range = |from: usize, to: usize| {
-            let lo = text_words.partition_point(|&(at, _)| at < from);
-            let hi = text_words.partition_point(|&(at, _)| at < to);
-            &text_words[lo..hi.max(lo)]
-        };
-        work[i].context = range(seg_start, a)
-            .iter()
-            .chain(range(b, clause))
-            .map(|&(_, w)| w)
-            .collect();
-        work[i].owner =
-            rules::OwnerCues::following(&cue_spans, text, work[i].raw.end, sentence_end)
-                .or_else(|| rules::OwnerCues::last_in(&cue_spans, seg_start, work[i].raw.start));
-        let w = &work[i];
-        let direct: Vec<usize> = candidates
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| w.matches_directly(c))
-            .map(|(k, _)| k)
-            .collect();
-        work[i].direct = direct;
+        let mut draft = self.locate(text);
+        self.support(&mut draft);
+        self.derive_or_flag(&mut draft);
+        self.date_and_structure(&mut draft);
+        self.directions(&mut draft);
+        draft.into_report(&self.candidates)
     }
 
-    // Pass 2: supported figures: a direct match of the right owner and a period the sentence allows.
-    let mut sentence_periods: Vec<Vec<WrittenPeriod>> = vec![Vec::new(); sentences.len()];
-    for w in &work {
-        if let Shape::Period(p) = w.raw.shape {
-            sentence_periods[w.sentence].push(p);
-        }
-    }
-    for i in 0..work.len() {
-        if work[i].direct.is_empty() {
-            continue;
-        }
-        let periods = &sentence_periods[work[i].sentence];
-        let owner = work[i].owner;
-        let ok: Vec<usize> = work[i]
-            .direct
-            .iter()
-            .copied()
-            .filter(|&k| owner_ok(owner, candidates[k].owner))
-            .filter(|&k| {
-                periods.is_empty() || periods.iter().any(|p| period_ok(*p, candidates[k].period))
+    /// Pass 1: finds the mentions and, for each, its unit (a bare figure may share the unit of
+    /// the figure it is compared with), the words around it, its owner and its direct matches.
+    fn locate<'t>(&self, text: &'t str) -> Draft<'t> {
+        let sentences = rules::sentences(text);
+        let raw = scan(text, &self.allowlist);
+        let cue_spans = self.cues.find(text);
+        let text_words = rules::content_words_at(text);
+        let mut work: Vec<Work> = raw
+            .into_iter()
+            .map(|m| {
+                let sentence = sentences
+                    .iter()
+                    .position(|&(s, e)| m.start >= s && m.start < e)
+                    .unwrap_or(0);
+                Work::new(m, sentence)
             })
             .collect();
-        if ok.is_empty() {
-            continue;
+        for i in 0..work.len() {
+            let prev_value = (0..i)
+                .rev()
+                .find(|&j| work[j].sentence == work[i].sentence && work[j].is_value());
+            let seg_start = prev_value.map_or(sentences[work[i].sentence].0, |j| work[j].raw.end);
+            // A mention belongs to the sentence it starts in, but may run past its end: "one\n\nin
+            // five" spans a paragraph break, where sentences split (slicing to the end panicked).
+            let sentence_end = sentences[work[i].sentence].1.max(work[i].raw.end);
+            if let Shape::Number { unit, .. } = work[i].raw.shape {
+                work[i].unit = unit;
+                work[i].also_unit = carried_unit(&work, i, prev_value, unit);
+            }
+            let next_value = (i + 1..work.len())
+                .find(|&j| work[j].sentence == work[i].sentence && work[j].is_value());
+            let context_end = next_value.map_or(sentence_end, |j| work[j].raw.start);
+            let following = &text[work[i].raw.end..context_end];
+            let clause = work[i].raw.end + rules::clause_end(following);
+            let (a, b) = (work[i].raw.start, work[i].raw.end);
+            // Words are in text order: pick the two runs by binary search.
+            let range = |from: usize, to: usize| {
+                let lo = text_words.partition_point(|&(at, _)| at < from);
+                let hi = text_words.partition_point(|&(at, _)| at < to);
+                &text_words[lo..hi.max(lo)]
+            };
+            work[i].context = range(seg_start, a)
+                .iter()
+                .chain(range(b, clause))
+                .map(|&(_, w)| w)
+                .collect();
+            let following =
+                rules::OwnerCues::following(&cue_spans, text, work[i].raw.end, sentence_end);
+            work[i].taken_cue = following.map(|(_, at)| at);
+            let taken = prev_value.and_then(|j| work[j].taken_cue);
+            work[i].owner = following.map(|(o, _)| o).or_else(|| {
+                rules::OwnerCues::last_in(&cue_spans, text, seg_start, work[i].raw.start, taken)
+            });
+            let w = &work[i];
+            work[i].direct = self
+                .candidates
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| w.matches_directly(c))
+                .map(|(k, _)| k)
+                .collect();
         }
-        // Which measure do the words around the figure name? Prefer matches of that measure, and
-        // refuse the figure when the sentence clearly names another measure than any it matches.
-        let w = &work[i];
-        let scores: Vec<usize> = candidates
-            .iter()
-            .map(|c| rules::affinity(&c.words, &w.context))
-            .collect();
-        let score = |k: usize| scores[k];
-        let best_match = ok.iter().map(|&k| score(k)).max().unwrap_or(0);
-        let named = candidates
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| owner_ok(owner, c.owner) && w.unit_fits(c.unit))
-            .max_by_key(|(k, _)| score(*k));
-        if let Some((k, c)) = named {
-            if score(k) >= rules::MEASURE_NAMED && best_match + rules::MEASURE_MARGIN <= score(k) {
-                let w = &mut work[i];
-                w.measure_mismatch = Some(format!(
-                    "the sentence is about {}, which is {}; this figure is {}",
-                    c.metric,
-                    crate::facts::format_grouped(c.value, 2)
-                        .trim_end_matches('0')
-                        .trim_end_matches('.'),
-                    describe(&candidates[ok[0]])
-                ));
+        let mut sentence_periods: Vec<Vec<WrittenPeriod>> = vec![Vec::new(); sentences.len()];
+        for w in &work {
+            if let Shape::Period(p) = w.raw.shape {
+                sentence_periods[w.sentence].push(p);
+            }
+        }
+        Draft {
+            text,
+            sentences,
+            sentence_periods,
+            cues: cue_spans,
+            work,
+        }
+    }
+
+    /// Pass 2: supported figures: a direct match of the right owner and a period the sentence
+    /// allows, unless the words around the figure clearly name another measure.
+    fn support(&self, draft: &mut Draft) {
+        let candidates = &self.candidates;
+        for i in 0..draft.work.len() {
+            if draft.work[i].direct.is_empty() {
                 continue;
             }
+            let periods = &draft.sentence_periods[draft.work[i].sentence];
+            let owner = draft.work[i].owner;
+            let ok: Vec<usize> = draft.work[i]
+                .direct
+                .iter()
+                .copied()
+                .filter(|&k| owner_ok(owner, candidates[k].owner))
+                .filter(|&k| {
+                    periods.is_empty()
+                        || periods.iter().any(|p| period_ok(*p, &candidates[k]))
+                        || self.periods_date_others(draft, i, k)
+                })
+                .collect();
+            if ok.is_empty() {
+                continue;
+            }
+            // Which measure do the words around the figure name? Prefer matches of that
+            // measure, and refuse the figure when the sentence clearly names another measure
+            // than any it matches.
+            let w = &draft.work[i];
+            let scores: Vec<usize> = candidates
+                .iter()
+                .map(|c| rules::affinity(&c.words, &w.context))
+                .collect();
+            let score = |k: usize| scores[k];
+            let best_match = ok.iter().map(|&k| score(k)).max().unwrap_or(0);
+            let named = candidates
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| owner_ok(owner, c.owner) && w.unit_fits(c.unit))
+                .max_by_key(|(k, _)| score(*k));
+            if let Some((k, c)) = named {
+                if score(k) >= rules::MEASURE_NAMED
+                    && best_match + rules::MEASURE_MARGIN <= score(k)
+                {
+                    draft.work[i].measure_mismatch = Some(format!(
+                        "the sentence is about {}, which is {}; this figure is {}",
+                        c.metric,
+                        crate::facts::format_grouped(c.value, 2)
+                            .trim_end_matches('0')
+                            .trim_end_matches('.'),
+                        describe(&candidates[ok[0]])
+                    ));
+                    continue;
+                }
+            }
+            let mut ok = ok;
+            ok.sort_by_key(|&k| std::cmp::Reverse(score(k)));
+            let w = &mut draft.work[i];
+            w.verdict = Some(Verdict::Supported);
+            w.message = format!("matches {}", describe(&candidates[ok[0]]));
+            w.facts = ok;
         }
-        let mut ok = ok;
-        ok.sort_by_key(|&k| std::cmp::Reverse(score(k)));
-        let w = &mut work[i];
-        w.verdict = Some(Verdict::Supported);
-        w.message = format!("matches {}", describe(&candidates[ok[0]]));
-        w.facts = ok;
     }
 
-    // Pass 3: derived figures over the facts quoted in this or the previous sentence, then flags.
-    for i in 0..work.len() {
-        if work[i].verdict.is_some() || !work[i].is_value() {
-            continue;
-        }
-        let s = work[i].sentence;
-        let quoted: BTreeSet<usize> = work
-            .iter()
-            .filter(|w| {
-                (w.sentence == s || w.sentence + 1 == s) && w.verdict == Some(Verdict::Supported)
-            })
-            .flat_map(|w| w.facts.iter().copied())
-            .collect();
-        // A figure given to a place with no facts cannot be derived from them either.
-        let elsewhere = work[i].owner == Some(Owner::Elsewhere);
-        if let Some(d) = derive(&work[i], &quoted, candidates).filter(|_| !elsewhere) {
-            let w = &mut work[i];
-            w.verdict = Some(Verdict::Derived);
-            w.message = format!(
-                "{} of {}",
-                d.operation.replace('_', " "),
-                d.facts.join(" and ")
-            );
-            w.facts = d
-                .facts
+    /// Do the periods of figure `i`'s sentence all date other figures of it, and none could
+    /// date candidate `k`'s measure? Then they say nothing of this figure: "the population rose
+    /// from 343,715 in 2019 to 360,702 in 2023, and its density is 3,500.7" dates the
+    /// populations, not the census density. A period no other figure takes, or one the measure
+    /// has a value for, still dates the figure.
+    fn periods_date_others(&self, draft: &Draft, i: usize, k: usize) -> bool {
+        let candidates = &self.candidates;
+        let s = draft.work[i].sentence;
+        let c = &candidates[k];
+        draft.sentence_periods[s].iter().all(|p| {
+            let taken = draft.work.iter().enumerate().any(|(j, w)| {
+                j != i && w.sentence == s && w.direct.iter().any(|&d| period_ok(*p, &candidates[d]))
+            });
+            let measure_has_it = candidates
                 .iter()
-                .filter_map(|id| candidates.iter().position(|c| &c.id == id))
+                .any(|o| o.metric == c.metric && o.owner == c.owner && period_ok(*p, o));
+            taken && !measure_has_it
+        })
+    }
+
+    /// Pass 3: derived figures over the facts quoted in this or the previous sentence; what is
+    /// neither supported nor derived is flagged with the reason closest to the truth.
+    fn derive_or_flag(&self, draft: &mut Draft) {
+        let candidates = &self.candidates;
+        let work = &mut draft.work;
+        for i in 0..work.len() {
+            if work[i].verdict.is_some() || !work[i].is_value() {
+                continue;
+            }
+            let s = work[i].sentence;
+            let quoted: BTreeSet<usize> = work
+                .iter()
+                .filter(|w| {
+                    (w.sentence == s || w.sentence + 1 == s)
+                        && w.verdict == Some(Verdict::Supported)
+                })
+                .flat_map(|w| w.facts.iter().copied())
                 .collect();
-            w.derivation = Some(d);
-            continue;
+            // A figure given to a place with no facts cannot be derived from them either.
+            let elsewhere = work[i].owner == Some(Owner::Elsewhere);
+            if let Some(d) = derive(&work[i], &quoted, candidates).filter(|_| !elsewhere) {
+                let w = &mut work[i];
+                w.verdict = Some(Verdict::Derived);
+                w.message = format!(
+                    "{} of {}",
+                    d.operation.replace('_', " "),
+                    d.facts.join(" and ")
+                );
+                w.facts = d
+                    .facts
+                    .iter()
+                    .filter_map(|id| candidates.iter().position(|c| &c.id == id))
+                    .collect();
+                w.derivation = Some(d);
+                continue;
+            }
+            let periods = &draft.sentence_periods[s];
+            self.flag(&mut work[i], periods);
         }
-        let periods = &sentence_periods[s];
-        let w = &mut work[i];
+    }
+
+    /// The flag for a figure that is neither supported nor derived: another measure's value,
+    /// another owner's, another period's, or no fact's at all.
+    fn flag(&self, w: &mut Work, periods: &[WrittenPeriod]) {
+        let candidates = &self.candidates;
         if let Some(why) = w.measure_mismatch.take() {
             w.verdict = Some(Verdict::Misattributed);
             w.facts = w.direct.clone();
             w.message = why;
-            continue;
+            return;
         }
         let owner_matches: Vec<usize> = w
             .direct
@@ -270,7 +291,7 @@ fn judge(
             w.facts = w.direct.clone();
             w.message = format!(
                 "the text gives it to {}, but it is {}",
-                owner_name(w.owner, facts),
+                owner_name(w.owner, self.facts),
                 describe(c)
             );
         } else if !owner_matches.is_empty() {
@@ -289,65 +310,127 @@ fn judge(
         }
     }
 
-    // Pass 4: periods and structural numbers.
-    for i in 0..work.len() {
-        match work[i].raw.shape {
-            Shape::Structural(why) => {
-                work[i].verdict = Some(Verdict::Structural);
-                work[i].message = why.to_string();
-            }
-            Shape::Unreadable => {
-                work[i].verdict = Some(Verdict::Unsupported);
-                work[i].message =
-                    "written in digits other than 0-9, which the checker cannot read".to_string();
-            }
-            Shape::Period(p) => {
-                let s = work[i].sentence;
-                let quoted: Vec<&Candidate> = work
-                    .iter()
-                    .filter(|w| w.sentence == s && matches!(w.verdict, Some(v) if v != Verdict::Period && v != Verdict::Structural))
-                    .flat_map(|w| w.facts.iter().map(|&k| &candidates[k]))
-                    .collect();
-                let of_quoted = quoted.iter().any(|c| period_ok(p, c.period));
-                let of_any = candidates.iter().any(|c| period_ok(p, c.period));
-                let w = &mut work[i];
-                if of_quoted || (quoted.is_empty() && of_any) {
-                    w.verdict = Some(Verdict::Period);
-                    w.message = "the period of a fact".to_string();
-                } else {
-                    w.verdict = Some(Verdict::WrongPeriod);
-                    w.message = if of_any {
-                        format!(
-                            "no figure this sentence quotes is for {}",
-                            written_period(&p)
-                        )
-                    } else {
-                        format!("no fact in this prompt is for {}", written_period(&p))
-                    };
+    /// Pass 4: periods (of a figure the sentence quotes, or of any fact) and structural numbers.
+    fn date_and_structure(&self, draft: &mut Draft) {
+        let candidates = &self.candidates;
+        let work = &mut draft.work;
+        for i in 0..work.len() {
+            match work[i].raw.shape {
+                Shape::Structural(why) => {
+                    work[i].verdict = Some(Verdict::Structural);
+                    work[i].message = why.to_string();
                 }
+                Shape::Unreadable => {
+                    work[i].verdict = Some(Verdict::Unsupported);
+                    work[i].message =
+                        "written in digits other than 0-9, which the checker cannot read"
+                            .to_string();
+                }
+                Shape::Period(p) => {
+                    let s = work[i].sentence;
+                    let quoted: Vec<&Candidate> = work
+                        .iter()
+                        .filter(|w| {
+                            w.sentence == s
+                                && matches!(w.verdict, Some(v) if v != Verdict::Period && v != Verdict::Structural)
+                        })
+                        .flat_map(|w| w.facts.iter().map(|&k| &candidates[k]))
+                        .collect();
+                    let of_quoted = quoted.iter().any(|c| period_ok(p, c));
+                    let of_any = candidates.iter().any(|c| period_ok(p, c));
+                    let w = &mut work[i];
+                    if of_quoted || (quoted.is_empty() && of_any) {
+                        w.verdict = Some(Verdict::Period);
+                        w.message = "the period of a fact".to_string();
+                    } else {
+                        w.verdict = Some(Verdict::WrongPeriod);
+                        w.message = if of_any {
+                            format!(
+                                "no figure this sentence quotes is for {}",
+                                written_period(&p)
+                            )
+                        } else {
+                            format!("no fact in this prompt is for {}", written_period(&p))
+                        };
+                    }
+                }
+                _ => {}
             }
-            _ => {}
         }
     }
+}
 
-    // Pass 5: comparison words between two figures of the same kind in a sentence.
-    directions(text, &sentences, &mut work);
+/// Is there a cue for `owner` within `range`?
+fn cue_within(cues: &[(usize, usize, Owner)], range: std::ops::Range<usize>, owner: Owner) -> bool {
+    cues.iter()
+        .any(|&(s, e, o)| o == owner && s >= range.start && e <= range.end)
+}
 
-    let mentions = work
-        .into_iter()
-        .map(|w| Mention {
-            span: (w.raw.start, w.raw.end),
-            text: text[w.raw.start..w.raw.end].to_string(),
-            value: w.value(),
-            unit: w.unit_name(),
-            hedge: w.raw.hedge.map(|h| h.name()),
-            verdict: w.verdict.expect("every mention gets a verdict"),
-            facts: w.facts.iter().map(|&k| candidates[k].id.clone()).collect(),
-            derivation: w.derivation,
-            message: w.message,
-        })
-        .collect();
-    Report::new(mentions)
+/// One text being judged: its sentences, the periods each sentence writes, and the mentions
+/// with what the passes have decided so far.
+struct Draft<'t> {
+    text: &'t str,
+    sentences: Vec<(usize, usize)>,
+    sentence_periods: Vec<Vec<WrittenPeriod>>,
+    /// Owner cues in the text, as (start, end, owner).
+    cues: Vec<(usize, usize, Owner)>,
+    work: Vec<Work>,
+}
+
+impl Draft<'_> {
+    fn into_report(self, candidates: &[Candidate]) -> Report {
+        let text = self.text;
+        let mentions = self
+            .work
+            .into_iter()
+            .map(|w| Mention {
+                span: (w.raw.start, w.raw.end),
+                text: text[w.raw.start..w.raw.end].to_string(),
+                value: w.value(),
+                unit: w.unit_name(),
+                hedge: w.raw.hedge.map(|h| h.name()),
+                verdict: w.verdict.expect("every mention gets a verdict"),
+                facts: w.facts.iter().map(|&k| candidates[k].id.clone()).collect(),
+                derivation: w.derivation,
+                message: w.message,
+            })
+            .collect();
+        Report::new(mentions)
+    }
+}
+
+/// "16.2%, below England's 17.6" and "£8,582.81 per 100,000, above England's £7,878.45": a
+/// figure may carry the unit of the figure it is compared with. Also "£5,724 and £4,576 per
+/// 100,000": the unit may follow the next figure.
+fn carried_unit(
+    work: &[Work],
+    i: usize,
+    prev_value: Option<usize>,
+    unit: MentionUnit,
+) -> Option<MentionUnit> {
+    if !matches!(unit, MentionUnit::Bare | MentionUnit::Pounds) {
+        return None;
+    }
+    let next_unit = (i + 1..work.len())
+        .take_while(|&j| work[j].sentence == work[i].sentence)
+        .find(|&j| work[j].is_value())
+        .and_then(|j| match work[j].raw.shape {
+            Shape::Number { unit, .. } => Some(unit),
+            _ => None,
+        });
+    let carried = |u: &MentionUnit| {
+        matches!(
+            u,
+            MentionUnit::Percent
+                | MentionUnit::Pounds
+                | MentionUnit::PoundsPer100k
+                | MentionUnit::PoundsPerHead
+        ) && *u != unit
+    };
+    prev_value
+        .map(|j| work[j].also_unit.unwrap_or(work[j].unit))
+        .filter(carried)
+        .or(next_unit.filter(carried))
 }
 
 struct Work {
@@ -356,6 +439,8 @@ struct Work {
     unit: MentionUnit,
     also_unit: Option<MentionUnit>,
     owner: Option<Owner>,
+    /// Where the owner cue after this figure starts, if it took one.
+    taken_cue: Option<usize>,
     direct: Vec<usize>,
     /// Content words between the figures either side of this one, in its sentence.
     context: Vec<rules::Word>,
@@ -369,6 +454,24 @@ struct Work {
 }
 
 impl Work {
+    fn new(raw: RawMention, sentence: usize) -> Self {
+        Work {
+            raw,
+            sentence,
+            unit: MentionUnit::Bare,
+            also_unit: None,
+            owner: None,
+            taken_cue: None,
+            direct: Vec::new(),
+            context: Vec::new(),
+            measure_mismatch: None,
+            verdict: None,
+            facts: Vec::new(),
+            derivation: None,
+            message: String::new(),
+        }
+    }
+
     /// A figure that claims a value (not a period or a structural number).
     fn is_value(&self) -> bool {
         matches!(
@@ -442,8 +545,16 @@ fn owner_ok(said: Option<Owner>, fact: Owner) -> bool {
     said.is_none_or(|o| o == fact)
 }
 
-fn period_ok(written: WrittenPeriod, fact: Period) -> bool {
-    match (written, fact) {
+/// May the period written date this fact? Its own period, and for a financial year the
+/// publisher dates by the year it ends, that year ("2024" or "March 2024" for 2023-24).
+fn period_ok(written: WrittenPeriod, fact: &Candidate) -> bool {
+    if let (Period::FinancialYear(y), Dating::YearEnding) = (fact.period, fact.dated_by) {
+        let ends = y + 1;
+        if matches!(written, WrittenPeriod::Year(w) | WrittenPeriod::Month(w, 3) if w == ends) {
+            return true;
+        }
+    }
+    match (written, fact.period) {
         (WrittenPeriod::Year(y), Period::Year(f) | Period::Census(f) | Period::Month(f, _)) => {
             y == f
         }
@@ -490,6 +601,7 @@ fn candidates(facts: &SectionFacts) -> Vec<Candidate> {
             unit: row.unit,
             value,
             period: row.period,
+            dated_by: row.dated_by,
             owner,
             denominator: row.denominator.clone(),
             words: rules::content_words(&format!(
@@ -497,6 +609,11 @@ fn candidates(facts: &SectionFacts) -> Vec<Candidate> {
                 row.label,
                 row.metric.as_str().replace('_', " ")
             )),
+            wording: row.wording.clone(),
+            higher_means: row.higher_means.as_deref().and_then(|h| {
+                let (more, word) = h.split_once(' ')?;
+                Some((more == "more", *rules::content_words(word).first()?))
+            }),
         });
     };
     for row in facts.rows().iter().chain(facts.context()) {
@@ -512,6 +629,15 @@ fn candidates(facts: &SectionFacts) -> Vec<Candidate> {
         for (owner, area, value) in [council, england, region].into_iter().flatten() {
             push(row, owner, area, value.as_number().map(|n| n.value()));
         }
+    }
+    // A national survey's figure with no council counterpart is still a fact: England's.
+    for row in facts.england_only() {
+        push(
+            row,
+            Owner::England,
+            crate::facts::ENGLAND,
+            row.value.as_number().map(|n| n.value()),
+        );
     }
     out
 }
@@ -670,50 +796,115 @@ fn derive(w: &Work, quoted: &BTreeSet<usize>, cands: &[Candidate]) -> Option<Der
     }
 }
 
-/// Flags the second of two figures when the comparison word between them is contradicted.
-fn directions(text: &str, sentences: &[(usize, usize)], work: &mut [Work]) {
-    let comparable = |w: &Work| -> bool {
-        matches!(w.raw.shape, Shape::Number { .. })
-            && w.unit != MentionUnit::PercentagePoints
-            && !matches!(
-                w.verdict,
-                Some(Verdict::Derived) | Some(Verdict::Structural) | Some(Verdict::Period)
-            )
-    };
-    let idx: Vec<usize> = (0..work.len()).filter(|&i| comparable(&work[i])).collect();
-    for pair in idx.windows(2) {
-        let (a, b) = (pair[0], pair[1]);
-        if work[a].sentence != work[b].sentence {
-            continue;
-        }
-        let (ua, ub) = (work[a].effective_unit(), work[b].effective_unit());
-        let same_kind = ua == ub || ua == MentionUnit::Bare || ub == MentionUnit::Bare;
-        if !same_kind {
-            continue;
-        }
-        let between = &text[work[a].raw.end..work[b].raw.start];
-        let comparison = rules::comparison(between, work[b].raw.hedge.is_some()).or_else(|| {
-            if !rules::has_linker(between) {
-                return None;
+/// Pass 5: flags the second of two figures when the comparison word between them is
+/// contradicted, read with the measure's wording ("more challenging" may name the measure) and
+/// its scale ("less deprived" is a higher deprivation decile). A sentence that refers back
+/// ("This is higher than the national average of 1,143.48") compares the figure before it.
+impl Checker<'_> {
+    fn directions(&self, draft: &mut Draft) {
+        let candidates = &self.candidates;
+        let (text, sentences, cues, work) =
+            (draft.text, &draft.sentences, &draft.cues, &mut draft.work);
+        let comparable = |w: &Work| -> bool {
+            matches!(w.raw.shape, Shape::Number { .. })
+                && w.unit != MentionUnit::PercentagePoints
+                && !matches!(
+                    w.verdict,
+                    Some(Verdict::Derived) | Some(Verdict::Structural) | Some(Verdict::Period)
+                )
+        };
+        let idx: Vec<usize> = (0..work.len()).filter(|&i| comparable(&work[i])).collect();
+        for pair in idx.windows(2) {
+            let (a, b) = (pair[0], pair[1]);
+            let (sa, sb) = (work[a].sentence, work[b].sentence);
+            let head = sentences[sb].0..work[b].raw.start;
+            // "…2,220.67 per 100,000. The national average is lower, at 2,437.85": the next
+            // sentence opens on the other figure's owner, so its word says how that figure
+            // stands to this one.
+            let opens_on_other = work[b]
+                .owner
+                .is_some_and(|o| Some(o) != work[a].owner && cue_within(cues, head.clone(), o));
+            // Across sentences, only the same measure's two figures (the council's and its
+            // comparator's) are compared.
+            let same_measure = work[a].facts.iter().any(|&i| {
+                work[b]
+                    .facts
+                    .iter()
+                    .any(|&j| candidates[i].metric == candidates[j].metric)
+            });
+            let refers_back = rules::refers_back(&text[head.clone()]);
+            let follows = sa + 1 == sb && same_measure && (refers_back || opens_on_other);
+            if sa != sb && !follows {
+                continue;
             }
-            let prev = idx
+            let (ua, ub) = (work[a].effective_unit(), work[b].effective_unit());
+            let same_kind = ua == ub || ua == MentionUnit::Bare || ub == MentionUnit::Bare;
+            if !same_kind {
+                continue;
+            }
+            let between = &text[work[a].raw.end..work[b].raw.start];
+            let mut segment = between;
+            let mut comparison = rules::comparison(between, work[b].raw.hedge.is_some());
+            if comparison.is_none() && rules::has_linker(between) {
+                let prev = idx.iter().rev().find(|&&j| j < a && work[j].sentence == sa);
+                let start = prev.map_or(sentences[sa].0, |&j| work[j].raw.end);
+                segment = &text[start..work[a].raw.start];
+                comparison = rules::comparison(segment, false);
+            }
+            let Some((mut direction, strength, word, end)) = comparison else {
+                continue;
+            };
+            let after: Vec<String> = segment[end..]
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|w| !w.is_empty())
+                .take(4)
+                .map(str::to_ascii_lowercase)
+                .collect();
+            let quoted: Vec<&Candidate> = work[a]
+                .facts
                 .iter()
-                .rev()
-                .find(|&&j| j < a && work[j].sentence == work[a].sentence);
-            let start = prev.map_or(sentences[work[a].sentence].0, |&j| work[j].raw.end);
-            rules::comparison(&text[start..work[a].raw.start], false)
-        });
-        let Some((direction, strength, word)) = comparison else {
-            continue;
-        };
-        let (Some(x), Some(y)) = (work[a].value(), work[b].value()) else {
-            continue;
-        };
-        if let Some(why) = rules::contradiction(direction, strength, x, y) {
-            let wb = &mut work[b];
-            if !wb.verdict.is_some_and(Verdict::is_flag) {
-                wb.verdict = Some(Verdict::WrongDirection);
-                wb.message = format!("\"{word}\" {why}");
+                .chain(&work[b].facts)
+                .map(|&k| &candidates[k])
+                .collect();
+            // "more challenging": a comparative the measure's own wording uses, followed by
+            // the word it qualifies (never a "than", a figure or a short function word).
+            let last_word = word.rsplit(' ').next().unwrap_or("");
+            if let Some(next) = after.first().filter(|n| {
+                n.len() >= 4 && n.chars().all(|c| c.is_ascii_alphabetic()) && *n != "than"
+            }) {
+                let phrase = format!("{last_word} {next}");
+                if quoted.iter().any(|c| c.wording.contains(&phrase)) {
+                    continue;
+                }
+            }
+            let after_words = rules::content_words(&after.join(" "));
+            let scale = quoted
+                .iter()
+                .filter_map(|c| c.higher_means)
+                .find(|(_, stem)| after_words.contains(stem));
+            if let Some((false, _)) = scale {
+                direction = direction.reversed();
+            }
+            // The other owner named before the word is its subject: the word says how the
+            // second figure stands to the first.
+            let word_at = segment.as_ptr() as usize - text.as_ptr() as usize + end;
+            if sa != sb
+                && !refers_back
+                && work[b]
+                    .owner
+                    .is_some_and(|o| cue_within(cues, sentences[sb].0..word_at, o))
+            {
+                direction = direction.reversed();
+            }
+            let (Some(x), Some(y)) = (work[a].value(), work[b].value()) else {
+                continue;
+            };
+            if let Some(why) = rules::contradiction(direction, strength, x, y) {
+                let wb = &mut work[b];
+                if !wb.verdict.is_some_and(Verdict::is_flag) {
+                    wb.verdict = Some(Verdict::WrongDirection);
+                    wb.message = format!("\"{word}\" {why}");
+                }
             }
         }
     }

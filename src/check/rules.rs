@@ -98,7 +98,9 @@ pub fn value_matches(
         // Rounding to the significant figures written, but never further than the hedge band:
         // "about 200,000" for 199,818, not "about 100" for 81.
         Some(Hedge::About) => {
-            rounds_to(step) || (rounds_to(sig_step) && (fact - written).abs() <= near + eps)
+            rounds_to(step)
+                || (rounds_to(sig_step) && (fact - written).abs() <= near + eps)
+                || (fact - written).abs() <= written.abs() * ABOUT_BAND + eps
         }
         Some(Hedge::Nearly) | Some(Hedge::Under) => {
             fact < written - eps && written - fact <= near + eps
@@ -145,10 +147,17 @@ pub fn ratio_matches(value: f64, step: f64, hedge: Option<Hedge>, ratio: f64) ->
     (ratio - value).abs() <= value * band
 }
 
+/// "about": besides rounding, a figure within half a percent of the fact ("about 27,386" for a
+/// count derived as 27,393.5 from a rate and a population).
+pub const ABOUT_BAND: f64 = 0.005;
+
 /// Whose figure the words near it say it is: the council's name, the region's, and fixed cues.
 pub struct OwnerCues {
     council: String,
     region: Option<String>,
+    /// The prompt shows regional figures: otherwise "the region" can only mean the area the
+    /// text is about ("Bath and North East Somerset is a region with...").
+    regional_facts: bool,
 }
 
 /// Whose figure a fact is, or whose the text says a figure is.
@@ -224,10 +233,11 @@ fn bounded(text: &str, start: usize, end: usize) -> bool {
 }
 
 impl OwnerCues {
-    pub fn new(council: &str, region: Option<&str>) -> Self {
+    pub fn new(council: &str, region: Option<&str>, regional_facts: bool) -> Self {
         Self {
             council: council.to_ascii_lowercase(),
             region: region.map(str::to_ascii_lowercase),
+            regional_facts,
         }
     }
 
@@ -264,42 +274,107 @@ impl OwnerCues {
             } else {
                 Owner::Elsewhere
             });
+            // Only the generic words: the region's own name still names the region.
+            let generic = FIXED_CUES[pattern].1 == Some(Owner::Region);
+            let owner = if owner == Owner::Region && generic && !self.regional_facts {
+                Owner::Council
+            } else {
+                owner
+            };
             found.push((s, e, owner));
         }
         found.sort_by_key(|&(s, _, _)| s);
         found
     }
 
-    /// The cue closest before a figure, within `from..to`.
-    pub fn last_in(found: &[(usize, usize, Owner)], from: usize, to: usize) -> Option<Owner> {
+    /// The cue closest before a figure, within `from..to`. Passed over:
+    /// - the cue starting at `taken`, which the figure before already took ("8.4% for England,
+    ///   and 81.45%...": England's is the 8.4%);
+    /// - a cue that is the object of a comparison ("more densely populated than the England
+    ///   average, with 3,500.7": the England average is what the area is compared with);
+    /// - a cue outside the brackets the figure stands in ("than the national average (80.1 vs.
+    ///   129.6)": the pair restates both sides).
+    pub fn last_in(
+        found: &[(usize, usize, Owner)],
+        text: &str,
+        from: usize,
+        to: usize,
+        taken: Option<usize>,
+    ) -> Option<Owner> {
         found
             .iter()
             .rev()
-            .find(|&&(s, e, _)| s >= from && e <= to)
+            .filter(|&&(s, e, _)| s >= from && e <= to)
+            .find(|&&(s, e, _)| {
+                let trails = taken == Some(s);
+                // Only an object whose phrase has ended before the figure: in "than the England
+                // average of 29.3%" the 29.3% is England's.
+                let object =
+                    comparison_object(&text[from..s]) && text[e..to].contains([',', ':', ';']);
+                let bracketed = text[e..to].contains('(');
+                !trails && !object && !bracketed
+            })
             .map(|&(_, _, o)| o)
     }
 
-    /// A cue right after a figure ending at `at`, reached only through glue words
-    /// ("29.3% in England"), before any punctuation.
+    /// A cue after a figure ending at `at`, in its own clause: reached through glue words
+    /// ("29.3% in England") or a few words of the clause ("338.7 per 100,000 used them in
+    /// Coventry"), never past punctuation, another figure, or a comparison word (in "16.2%,
+    /// below England's 17.6%" England's is the other figure's).
     pub fn following(
         found: &[(usize, usize, Owner)],
         text: &str,
         at: usize,
         sentence_end: usize,
-    ) -> Option<Owner> {
+    ) -> Option<(Owner, usize)> {
         let after = &text[at..sentence_end];
         let stop = at
             + after
-                .find([',', ';', ':', '(', ')', '.'])
+                .find(|c: char| {
+                    matches!(c, ',' | ';' | ':' | '(' | ')' | '.') || c.is_ascii_digit()
+                })
                 .unwrap_or(after.len());
         let &(start, _, owner) = found.iter().find(|&&(s, e, _)| s >= at && e <= stop)?;
-        let before_cue = text[at..start].to_lowercase();
-        let glue_only = before_cue
-            .split_whitespace()
-            .all(|w| GLUE.contains(&w) || w.ends_with('%'));
+        let before_cue = &text[at..start];
         let words = before_cue.split_whitespace().count();
-        (glue_only && words <= 5).then_some(owner)
+        if glue_only(before_cue) && words <= 5 {
+            return Some((owner, start));
+        }
+        let lower = before_cue.to_ascii_lowercase();
+        let turns = lower.split_whitespace().any(|w| {
+            HIGHER.contains(&w)
+                || LOWER.contains(&w)
+                || LINKERS.contains(&w)
+                || matches!(
+                    w,
+                    "but" | "while" | "whereas" | "and" | "or" | "which" | "who"
+                )
+        }) || comparison(&lower, false).is_some();
+        (!turns && words <= 6).then_some((owner, start))
     }
+}
+
+fn glue_only(words: &str) -> bool {
+    words
+        .to_lowercase()
+        .split_whitespace()
+        .all(|w| GLUE.contains(&w) || w.ends_with('%'))
+}
+
+/// Do the words before a cue make it what something is compared with ("than the", "compared
+/// with")?
+fn comparison_object(before_cue: &str) -> bool {
+    let lower = before_cue.to_ascii_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let tail: Vec<&str> = words.iter().rev().take(3).copied().collect();
+    tail.iter()
+        .any(|w| matches!(*w, "than" | "versus" | "vs" | "against"))
+        || tail
+            .windows(2)
+            .any(|p| p[1] == "compared" && matches!(p[0], "to" | "with"))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -307,6 +382,31 @@ pub enum Direction {
     Higher,
     Lower,
     Similar,
+}
+
+impl Direction {
+    pub fn reversed(self) -> Self {
+        match self {
+            Direction::Higher => Direction::Lower,
+            Direction::Lower => Direction::Higher,
+            Direction::Similar => Direction::Similar,
+        }
+    }
+}
+
+/// Does a sentence open by referring back to the figure before it ("This is higher than...",
+/// "That compares with...")? Then a comparison word in it compares that figure.
+pub fn refers_back(sentence_head: &str) -> bool {
+    let first = sentence_head
+        .trim_start()
+        .split(|c: char| !c.is_alphabetic())
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    matches!(
+        first.as_str(),
+        "this" | "that" | "it" | "these" | "those" | "which" | "both" | "such"
+    )
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -419,7 +519,11 @@ pub fn has_linker(segment: &str) -> bool {
 
 /// The last comparison word in `segment`, with its modifier. A word that ends the segment
 /// right before a hedged figure ("more than 1,900") is the hedge, not a comparison.
-pub fn comparison(segment: &str, next_is_hedged: bool) -> Option<(Direction, Strength, String)> {
+/// Also returns where the comparison word ends in `segment`, so the words after it can be read.
+pub fn comparison(
+    segment: &str,
+    next_is_hedged: bool,
+) -> Option<(Direction, Strength, String, usize)> {
     let (ac, dirs) = &*COMPARISON_AUTOMATON;
     let mut best: Option<(usize, usize, Direction)> = None;
     for m in ac.find_overlapping_iter(segment) {
@@ -466,7 +570,7 @@ pub fn comparison(segment: &str, next_is_hedged: bool) -> Option<(Direction, Str
         phrase.push(' ');
     }
     phrase.push_str(&lower[i..end]);
-    Some((dir, strength, phrase))
+    Some((dir, strength, phrase, end))
 }
 
 /// Why `a <direction> b` is false, or None when the figures agree with the words.
@@ -742,9 +846,9 @@ mod tests {
 
     #[test]
     fn comparison_reads_the_last_word_and_its_modifier() {
-        let (d, s, _) = comparison(", slightly below the England average of ", false).unwrap();
+        let (d, s, _, _) = comparison(", slightly below the England average of ", false).unwrap();
         assert_eq!((d, s), (Direction::Lower, Strength::Slight));
-        let (d, s, _) = comparison(" was well above ", false).unwrap();
+        let (d, s, _, _) = comparison(" was well above ", false).unwrap();
         assert_eq!((d, s), (Direction::Higher, Strength::Much));
         assert!(comparison(" and ", false).is_none());
         assert!(

@@ -596,7 +596,12 @@ fn number(
     let as_int = (base.fract() == 0.0 && !digits.contains('.')).then_some(base as u32);
 
     // Structural numbers first: per 100,000, ages, scales.
-    if plain == "100000" && lower_before.trim_end().ends_with("per") && pound.is_none() {
+    // "per 100,000", "for every 100,000", "in every 100,000": the base of a rate.
+    let before_base = lower_before.trim_end();
+    if plain == "100000"
+        && (before_base.ends_with("per") || before_base.ends_with("every"))
+        && pound.is_none()
+    {
         return mention(start, end, Shape::Structural("per 100,000"), None);
     }
     if let Some(n) = as_int {
@@ -622,6 +627,24 @@ fn number(
             return mention(start, end, Shape::Structural("age band"), None);
         }
         if (n == 10 || n == 4) && lower_before.trim_end().ends_with("out of") {
+            return mention(start, end, Shape::Structural("scale"), None);
+        }
+        // A scale explained: "where 10 is least deprived", "1 is the most deprived".
+        let explains = [
+            " is least",
+            " is most",
+            " is the least",
+            " is the most",
+            " is best",
+            " is worst",
+            " is the best",
+            " is the worst",
+            " means least",
+            " means most",
+        ]
+        .iter()
+        .any(|s| lower_after.starts_with(s));
+        if matches!(n, 1 | 4 | 5 | 10) && explains {
             return mention(start, end, Shape::Structural("scale"), None);
         }
         if allow_year
@@ -699,7 +722,7 @@ pub fn unit_after(after: &str, pound: bool) -> MentionUnit {
     let words: Vec<&str> = window.split_whitespace().take(6).collect();
     let joined = words.join(" ");
     let rest_after_window = &t[window.len()..];
-    let per_100k = (joined.ends_with("per") || joined == "per")
+    let per_100k = (joined.ends_with("per") || joined == "per" || joined.ends_with("every"))
         && (rest_after_window.starts_with("100,000")
             || rest_after_window.starts_with("100 000")
             || rest_after_window.starts_with("100k"));

@@ -345,6 +345,24 @@ fn read_stdin() -> Result<String> {
 
 fn eval_checker(cli: &Cli, args: &EvalArgs) -> Result<ExitCode> {
     let set = load(cli)?;
+    if args.corpus {
+        let pages = eval::load_pages(&args.annotations)?;
+        if args.draft {
+            for page in &pages {
+                print!("{}", eval::draft_annotation(&set, page, &args.seeds)?);
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        let mut summary = eval::evaluate_corpus(&set, &pages, &args.seeds)
+            .context("evaluating the checker on the seed pages")?;
+        summary.show_all = args.show_escapes;
+        print!("{}", summary.render());
+        return Ok(if summary.meets_targets() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        });
+    }
     let cases = eval::load_cases(&args.cases)
         .with_context(|| format!("reading cases in {}", args.cases.display()))?;
     let mut summary = eval::evaluate(&set, &cases).context("evaluating the checker")?;

@@ -2,7 +2,7 @@
 
 use super::area::{Area, AreaCode, AreaKind};
 use super::diagnostic::{csv_field_column, line_col, size, utf8_text, Diagnostic};
-use super::metric::{Metric, MetricId, Polarity, Unit};
+use super::metric::{Dating, Metric, MetricId, Polarity, Unit};
 use super::period::Period;
 use super::section::{Comparator, Section};
 use super::set::{Fact, FactSet};
@@ -484,6 +484,32 @@ impl Loader {
             };
             let denominator = link(m.denominator);
             let count_metric = link(m.count_metric);
+            let dated_by = match m
+                .dated_by
+                .map(|d| (d.span().start, Dating::parse(d.get_ref())))
+            {
+                None => Dating::default(),
+                Some((_, Ok(d))) => d,
+                Some((at, Err(e))) => {
+                    self.at_span(path, &text, at, e);
+                    continue;
+                }
+            };
+            let higher_means = match m.higher_means {
+                Some(h) if !higher_means_ok(h.get_ref()) => {
+                    self.at_span(
+                        path,
+                        &text,
+                        h.span().start,
+                        format!(
+                            "expected higher_means as \"more <word>\" or \"less <word>\", found {:?}",
+                            h.get_ref()
+                        ),
+                    );
+                    continue;
+                }
+                h => h.map(Spanned::into_inner),
+            };
             self.broken_metrics.remove(id.as_str());
             metrics.insert(
                 id.clone(),
@@ -497,6 +523,8 @@ impl Loader {
                     denominator,
                     count_metric,
                     values,
+                    dated_by,
+                    higher_means,
                 ),
             );
         }
@@ -877,6 +905,8 @@ struct RawMetric {
     denominator: Option<Spanned<String>>,
     count_metric: Option<Spanned<String>>,
     values: Option<Spanned<Vec<String>>>,
+    dated_by: Option<Spanned<String>>,
+    higher_means: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -905,4 +935,15 @@ struct RawSection {
 #[serde(deny_unknown_fields)]
 struct RawAllowlist {
     names: Vec<String>,
+}
+
+/// `higher_means` is "more <word>" or "less <word>": the checker reads comparison words
+/// against it.
+fn higher_means_ok(raw: &str) -> bool {
+    let mut words = raw.split_whitespace();
+    matches!(words.next(), Some("more" | "less"))
+        && words
+            .next()
+            .is_some_and(|w| w.chars().all(|c| c.is_ascii_alphabetic()))
+        && words.next().is_none()
 }

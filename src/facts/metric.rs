@@ -126,6 +126,31 @@ impl Polarity {
     }
 }
 
+/// How the publisher dates a financial year's figures in prose, which the checker accepts
+/// besides the range itself ("2023-24", "2023/24").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dating {
+    /// Only the range: 2023-24.
+    #[default]
+    Range,
+    /// Also the calendar year it ends, as SALT, ASCFR and the surveys' pages do: 2023-24 may be
+    /// written "2024" or "the year to March 2024".
+    YearEnding,
+}
+
+impl Dating {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw {
+            "range" => Ok(Self::Range),
+            "year_ending" => Ok(Self::YearEnding),
+            other => Err(format!(
+                "expected dated_by \"range\" or \"year_ending\", found {other:?}"
+            )),
+        }
+    }
+}
+
 /// One entry of the metric catalogue, validated.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Metric {
@@ -138,6 +163,8 @@ pub struct Metric {
     denominator: Option<MetricId>,
     count_metric: Option<MetricId>,
     values: Vec<String>,
+    dated_by: Dating,
+    higher_means: Option<String>,
 }
 
 impl Metric {
@@ -152,6 +179,8 @@ impl Metric {
         denominator: Option<MetricId>,
         count_metric: Option<MetricId>,
         values: Vec<String>,
+        dated_by: Dating,
+        higher_means: Option<String>,
     ) -> Self {
         Self {
             id,
@@ -163,7 +192,20 @@ impl Metric {
             denominator,
             count_metric,
             values,
+            dated_by,
+            higher_means,
         }
+    }
+
+    /// What a higher value means in words, where the scale runs against the word prose uses
+    /// ("less deprived" for a deprivation decile).
+    pub fn higher_means(&self) -> Option<&str> {
+        self.higher_means.as_deref()
+    }
+
+    /// How prose may date this measure's financial years.
+    pub fn dated_by(&self) -> Dating {
+        self.dated_by
     }
 
     pub fn id(&self) -> &MetricId {

@@ -14,7 +14,7 @@ pub use area::{Area, AreaCode, AreaKind, ENGLAND};
 pub use diagnostic::Diagnostic;
 pub(crate) use diagnostic::{line_col, utf8_text};
 pub use load::{load, LoadError, MAX_FILE_BYTES};
-pub use metric::{Metric, MetricId, Polarity, Unit};
+pub use metric::{Dating, Metric, MetricId, Polarity, Unit};
 pub use period::Period;
 pub use section::{Comparator, Section};
 pub use set::hex_digest;

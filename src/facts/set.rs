@@ -1,7 +1,7 @@
 //! The validated facts, and the per-area, per-section view a prompt and the checker receive.
 
 use super::area::{Area, AreaCode, AreaKind};
-use super::metric::{Metric, MetricId, Polarity, Unit};
+use super::metric::{Dating, Metric, MetricId, Polarity, Unit};
 use super::period::Period;
 use super::section::{Comparator, Section};
 use super::value::Value;
@@ -200,26 +200,42 @@ impl FactSet {
                             source: f.source.clone(),
                         })
                     };
-                    rows.push(FactRow {
-                        metric: id.clone(),
-                        label: metric.label().to_string(),
-                        unit: metric.unit(),
-                        polarity: metric.polarity(),
-                        denominator: metric.denominator().cloned(),
-                        period: fact.period,
-                        period_spelled: fact.period.spelled(),
-                        value: fact.value.clone(),
-                        display: fact.value.display(metric.unit()),
-                        source: fact.source.clone(),
-                        note: fact.note.clone(),
-                        england: comparator(Comparator::England, england),
-                        region: comparator(Comparator::Region, region),
-                    });
+                    rows.push(FactRow::new(
+                        metric,
+                        fact,
+                        comparator(Comparator::England, england),
+                        comparator(Comparator::Region, region),
+                    ));
                 }
             }
             rows
         };
+        // Measures the section names that only England has a figure for (a national survey):
+        // the prompt shows them as England's, and the checker knows them.
+        let england_only = |metrics: &[MetricId]| -> Vec<FactRow> {
+            let Some(england) = england.filter(|_| section.has_comparator(Comparator::England))
+            else {
+                return Vec::new();
+            };
+            let mut rows = Vec::new();
+            for id in metrics {
+                if self.facts_for(area.code(), id).next().is_some() {
+                    continue;
+                }
+                let metric = self
+                    .metrics
+                    .get(id)
+                    .expect("sections only name catalogued metrics: checked on load");
+                for fact in self.facts_for(england.code(), id) {
+                    rows.push(FactRow::new(metric, fact, None, None));
+                }
+            }
+            rows
+        };
+        let mut national = england_only(section.metrics());
+        national.extend(england_only(section.context()));
         SectionFacts {
+            england_only: national,
             structural_names: names_with_areas(&self.structural_names, area, region),
             area: area.clone(),
             region: region.cloned(),
@@ -251,12 +267,48 @@ pub struct FactRow {
     pub denominator: Option<MetricId>,
     pub period: Period,
     pub period_spelled: String,
+    /// How prose may date the period (the publisher's convention).
+    pub dated_by: Dating,
+    /// What a higher value means in words ("less deprived"), where the scale runs against it.
+    pub higher_means: Option<String>,
+    /// The measure's label and definition, lower case: words a comparison word may belong to
+    /// ("more or much more challenging" names the measure, it compares nothing).
+    #[serde(skip)]
+    pub wording: String,
     pub value: Value,
     pub display: String,
     pub source: String,
     pub note: String,
     pub england: Option<ComparatorValue>,
     pub region: Option<ComparatorValue>,
+}
+
+impl FactRow {
+    fn new(
+        metric: &Metric,
+        fact: &Fact,
+        england: Option<ComparatorValue>,
+        region: Option<ComparatorValue>,
+    ) -> Self {
+        FactRow {
+            metric: metric.id().clone(),
+            label: metric.label().to_string(),
+            unit: metric.unit(),
+            polarity: metric.polarity(),
+            denominator: metric.denominator().cloned(),
+            period: fact.period,
+            period_spelled: spelled(fact.period, metric.dated_by()),
+            dated_by: metric.dated_by(),
+            higher_means: metric.higher_means().map(str::to_string),
+            wording: wording(metric),
+            value: fact.value.clone(),
+            display: fact.value.display(metric.unit()),
+            source: fact.source.clone(),
+            note: fact.note.clone(),
+            england,
+            region,
+        }
+    }
 }
 
 /// The facts one (area, section) prompt receives; its fingerprint is stored with every draft.
@@ -267,6 +319,8 @@ pub struct SectionFacts {
     section: Section,
     rows: Vec<FactRow>,
     context: Vec<FactRow>,
+    /// England's figures for measures the area has none of; `value` is England's.
+    england_only: Vec<FactRow>,
     /// Named things whose numbers are not claims ("Care Act 2014"), from `data/allowlist.toml`.
     structural_names: Vec<String>,
 }
@@ -289,6 +343,10 @@ impl SectionFacts {
     }
     pub fn context(&self) -> &[FactRow] {
         &self.context
+    }
+    /// England's figures for measures the area has none of (each row's `value` is England's).
+    pub fn england_only(&self) -> &[FactRow] {
+        &self.england_only
     }
 
     /// SHA-256 over the canonical JSON of these facts: changes whenever a value, period,
@@ -317,4 +375,19 @@ fn names_with_areas(structural: &[String], area: &Area, region: Option<&Area>) -
 
 pub fn hex_digest(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A period as the prompt shows it: the publisher's own label first where it dates a financial
+/// year by the year it ends ("2024 (2023-24)").
+fn spelled(period: Period, dated_by: Dating) -> String {
+    match (period, dated_by) {
+        (Period::FinancialYear(y), Dating::YearEnding) => {
+            format!("{} ({})", y + 1, period.spelled())
+        }
+        _ => period.spelled(),
+    }
+}
+
+fn wording(metric: &Metric) -> String {
+    format!("{} {}", metric.label(), metric.definition()).to_lowercase()
 }
