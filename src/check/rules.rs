@@ -341,15 +341,12 @@ impl OwnerCues {
             return Some((owner, start));
         }
         let lower = before_cue.to_ascii_lowercase();
-        let turns = lower.split_whitespace().any(|w| {
-            HIGHER.contains(&w)
-                || LOWER.contains(&w)
-                || LINKERS.contains(&w)
-                || matches!(
-                    w,
-                    "but" | "while" | "whereas" | "and" | "or" | "which" | "who"
-                )
-        }) || comparison(&lower, false).is_some();
+        // "while", "whereas", "compared" are linkers; the comparison words have their list.
+        let turns = comparison(&lower, false).is_some()
+            || has_linker(&lower)
+            || lower
+                .split_whitespace()
+                .any(|w| matches!(w, "but" | "and" | "or" | "which" | "who" | "where"));
         (!turns && words <= 6).then_some((owner, start))
     }
 }

@@ -15,7 +15,7 @@
 //! 130 "99.8" unsupported slip=percent-as-count
 //! ```
 
-use super::mutate::{mutants, MutantKind};
+use super::mutate::{excerpt, mutants, render_escapes, render_kinds, MutantKind};
 use crate::check::{Checker, Report, Verdict};
 use crate::facts::{FactSet, SectionFacts};
 use anyhow::{bail, Context, Result};
@@ -235,11 +235,34 @@ fn line_of(starts: &[(usize, usize)], at: usize) -> usize {
         .map_or(0, |&(n, _)| n)
 }
 
+/// One section's counts.
+#[derive(Debug, Default, Clone)]
+pub struct SectionRow {
+    /// `area:section`
+    pub name: String,
+    /// Figures the annotation calls true, and how many of them the checker flagged.
+    pub true_figures: usize,
+    pub false_flags: usize,
+    /// The page's own slips, how many were flagged, and how many with the annotated verdict.
+    pub slips: usize,
+    pub slips_flagged: usize,
+    pub slips_right: usize,
+}
+
+impl SectionRow {
+    fn add(&mut self, other: &SectionRow) {
+        self.true_figures += other.true_figures;
+        self.false_flags += other.false_flags;
+        self.slips += other.slips;
+        self.slips_flagged += other.slips_flagged;
+        self.slips_right += other.slips_right;
+    }
+}
+
 /// What the corpus evaluation found, section by section.
 #[derive(Debug, Default)]
 pub struct CorpusSummary {
-    /// (page:section, true figures, false flags, slips, slips flagged, slips with the right verdict)
-    pub sections: Vec<(String, usize, usize, usize, usize, usize)>,
+    pub sections: Vec<SectionRow>,
     /// False flags counted by the verdict the checker gave.
     pub false_flags_by_verdict: BTreeMap<&'static str, usize>,
     /// One line per false flag, per missed or misjudged slip, per unannotated or missing figure.
@@ -253,26 +276,30 @@ pub struct CorpusSummary {
 }
 
 impl CorpusSummary {
-    fn totals(&self) -> (usize, usize, usize, usize, usize) {
-        self.sections
-            .iter()
-            .fold((0, 0, 0, 0, 0), |(t, f, s, c, r), row| {
-                (t + row.1, f + row.2, s + row.3, c + row.4, r + row.5)
-            })
+    fn totals(&self) -> SectionRow {
+        let mut all = SectionRow {
+            name: "all".to_string(),
+            ..SectionRow::default()
+        };
+        for row in &self.sections {
+            all.add(row);
+        }
+        all
     }
 
     pub fn false_flag_rate(&self) -> f64 {
-        let (t, f, ..) = self.totals();
-        ratio(f, t)
+        let all = self.totals();
+        ratio(all.false_flags, all.true_figures)
     }
 
     /// True flags (on slips) over all flags.
     pub fn precision(&self) -> f64 {
-        let (_, f, _, c, _) = self.totals();
-        if f + c == 0 {
+        let all = self.totals();
+        let flags = all.false_flags + all.slips_flagged;
+        if flags == 0 {
             1.0
         } else {
-            ratio(c, f + c)
+            ratio(all.slips_flagged, flags)
         }
     }
 
@@ -283,12 +310,12 @@ impl CorpusSummary {
     }
 
     pub fn meets_targets(&self) -> bool {
-        let (_, _, s, _, r) = self.totals();
+        let all = self.totals();
         let (m, c) = self.mutants_caught();
         self.coverage.is_empty()
             && self.false_flag_rate() <= FALSE_FLAG_TARGET
             && self.precision() >= PRECISION_TARGET
-            && r == s
+            && all.slips_right == all.slips
             && m > 0
             && ratio(c, m) >= MUTANT_TARGET
             && self
@@ -309,14 +336,24 @@ impl CorpusSummary {
             "{:<34} {:>6} {:>7} {:>6} {:>8} {:>8}",
             "page:section", "true", "f.flags", "slips", "flagged", "right"
         );
-        for (name, t, f, s, c, r) in &self.sections {
-            let _ = writeln!(out, "{name:<34} {t:>6} {f:>7} {s:>6} {c:>8} {r:>8}");
+        let all = self.totals();
+        for row in self.sections.iter().chain([&all]) {
+            let _ = writeln!(
+                out,
+                "{:<34} {:>6} {:>7} {:>6} {:>8} {:>8}",
+                row.name,
+                row.true_figures,
+                row.false_flags,
+                row.slips,
+                row.slips_flagged,
+                row.slips_right
+            );
         }
-        let (t, f, s, c, r) = self.totals();
-        let _ = writeln!(out, "{:<34} {t:>6} {f:>7} {s:>6} {c:>8} {r:>8}", "all");
         let _ = writeln!(
             out,
-            "false flags on true figures: {f} of {t} ({:.1}%, target <= {:.0}%)",
+            "false flags on true figures: {} of {} ({:.1}%, target <= {:.0}%)",
+            all.false_flags,
+            all.true_figures,
             self.false_flag_rate() * 100.0,
             FALSE_FLAG_TARGET * 100.0
         );
@@ -330,9 +367,13 @@ impl CorpusSummary {
         }
         let _ = writeln!(
             out,
-            "precision of flags: {:.1}% (target >= {:.0}%); slips flagged {c} of {s}, with the right verdict {r} of {s}",
+            "precision of flags: {:.1}% (target >= {:.0}%); slips flagged {} of {}, with the right verdict {} of {}",
             self.precision() * 100.0,
-            PRECISION_TARGET * 100.0
+            PRECISION_TARGET * 100.0,
+            all.slips_flagged,
+            all.slips,
+            all.slips_right,
+            all.slips
         );
         for line in self
             .false_flags
@@ -342,41 +383,9 @@ impl CorpusSummary {
         {
             let _ = writeln!(out, "  {line}");
         }
-        let _ = writeln!(
-            out,
-            "\nmutation harness over the same narratives\n{:<40} {:>8} {:>8} {:>9}",
-            "mutant kind", "mutants", "caught", "rate"
-        );
-        for &(kind, m, c) in &self.kinds {
-            let _ = writeln!(
-                out,
-                "{:<40} {m:>8} {c:>8} {:>8.1}%",
-                kind.name(),
-                ratio(c, m) * 100.0
-            );
-        }
-        let (m, c) = self.mutants_caught();
-        let _ = writeln!(
-            out,
-            "{:<40} {m:>8} {c:>8} {:>8.1}%",
-            "overall",
-            ratio(c, m) * 100.0
-        );
-        let shown = if self.show_all {
-            self.escapes.len()
-        } else {
-            10
-        };
-        for e in self.escapes.iter().take(shown) {
-            let _ = writeln!(out, "  escaped: {e}");
-        }
-        if self.escapes.len() > shown {
-            let _ = writeln!(
-                out,
-                "  ... and {} more escaped mutants (--show-escapes lists them)",
-                self.escapes.len() - shown
-            );
-        }
+        let _ = writeln!(out, "\nmutation harness over the same narratives");
+        render_kinds(&mut out, &self.kinds);
+        render_escapes(&mut out, &self.escapes, self.show_all);
         let _ = writeln!(
             out,
             "targets: false flags <= {:.0}%, precision >= {:.0}%, every slip with its verdict, every figure annotated, mutants >= {:.0}% and every kind >= {:.0}%: {}",
@@ -461,11 +470,8 @@ pub fn evaluate_corpus(set: &FactSet, pages: &[Page], seeds: &Path) -> Result<Co
             let (text, starts) = narrative(&page_lines, section.first, section.last);
             let checker = Checker::new(&facts);
             let report = checker.check(&text);
-            let name = format!("{}:{}", page.area, section.id);
-            let row = judge_section(page, section, &text, &starts, &report, &mut summary);
-            summary
-                .sections
-                .push((name, row.0, row.1, row.2, row.3, row.4));
+            let row = judge_section(page, section, &starts, &report, &mut summary);
+            summary.sections.push(row);
             mutate_section(
                 page,
                 section,
@@ -482,17 +488,19 @@ pub fn evaluate_corpus(set: &FactSet, pages: &[Page], seeds: &Path) -> Result<Co
 }
 
 /// Pairs the report's mentions with the annotation, in order within each page line, and
-/// counts. Returns (true figures, false flags, slips, slips flagged, slips right).
+/// counts.
 fn judge_section(
     page: &Page,
     section: &Section,
-    text: &str,
     starts: &[(usize, usize)],
     report: &Report,
     summary: &mut CorpusSummary,
-) -> (usize, usize, usize, usize, usize) {
+) -> SectionRow {
     let mut used = vec![false; section.figures.len()];
-    let (mut t, mut f, mut s, mut c, mut r) = (0, 0, 0, 0, 0);
+    let mut row = SectionRow {
+        name: format!("{}:{}", page.area, section.id),
+        ..SectionRow::default()
+    };
     let seed = &page.seed;
     for m in &report.mentions {
         let line = line_of(starts, m.span.0);
@@ -512,15 +520,14 @@ fn judge_section(
             continue;
         };
         used[k] = true;
-        let _ = text;
         if e.verdict.is_flag() {
-            s += 1;
+            row.slips += 1;
             let slip = e.slip.as_deref().unwrap_or("");
             if m.verdict.is_flag() {
-                c += 1;
+                row.slips_flagged += 1;
             }
             if m.verdict == e.verdict {
-                r += 1;
+                row.slips_right += 1;
             } else {
                 summary.slips.push(format!(
                     "slip {seed}:{line} {:?} [{slip}]: expected {}, got {}: {}",
@@ -531,9 +538,9 @@ fn judge_section(
                 ));
             }
         } else {
-            t += 1;
+            row.true_figures += 1;
             if m.verdict.is_flag() {
-                f += 1;
+                row.false_flags += 1;
                 *summary
                     .false_flags_by_verdict
                     .entry(m.verdict.name())
@@ -558,7 +565,7 @@ fn judge_section(
             ));
         }
     }
-    (t, f, s, c, r)
+    row
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -584,19 +591,10 @@ fn mutate_section(
         .flagged()
         .map(|m| (m.text.as_str(), m.verdict))
         .collect();
+    // The mutants are made from the figures the annotation calls true only.
     let mut trusted = report.clone();
-    trusted
-        .mentions
-        .retain(|m| is_true(m) || !m.verdict.is_flag());
+    trusted.mentions.retain(is_true);
     for mutant in mutants(text, &trusted, facts) {
-        if mutant
-            .at
-            .is_some_and(|at| !report.mentions.iter().any(|m| m.span.0 == at && is_true(m)))
-            && mutant.kind != MutantKind::FlipComparison
-            && mutant.kind != MutantKind::FlipAcrossSentences
-        {
-            continue;
-        }
         let got = checker.check(&mutant.text);
         // Caught when the mutant is flagged somewhere the original was not.
         let mut left = original.clone();
@@ -627,7 +625,7 @@ fn mutate_section(
                 page.seed,
                 line_of(starts, at),
                 mutant.kind.name(),
-                super::mutate::excerpt(&mutant.text, mutant.at)
+                excerpt(&mutant.text, mutant.at)
             ));
         }
     }

@@ -117,30 +117,7 @@ impl Summary {
             "mutation harness over {} passing golden narratives",
             self.passing_cases
         );
-        let _ = writeln!(
-            out,
-            "{:<32} {:>8} {:>8} {:>9}",
-            "mutant kind", "mutants", "caught", "rate"
-        );
-        for &(kind, m, c) in &self.kinds {
-            let _ = writeln!(
-                out,
-                "{:<32} {:>8} {:>8} {:>8.1}%",
-                kind.name(),
-                m,
-                c,
-                pct(c, m)
-            );
-        }
-        let (m, c) = self.total();
-        let _ = writeln!(
-            out,
-            "{:<32} {:>8} {:>8} {:>8.1}%",
-            "overall",
-            m,
-            c,
-            pct(c, m)
-        );
+        render_kinds(&mut out, &self.kinds);
         let _ = writeln!(
             out,
             "false flags on unmutated passing narratives: {}",
@@ -156,21 +133,7 @@ impl Summary {
             self.numeric_mutants,
             pct(self.coincidences, self.numeric_mutants)
         );
-        let shown = if self.show_all_escapes {
-            self.escapes.len()
-        } else {
-            10
-        };
-        for e in self.escapes.iter().take(shown) {
-            let _ = writeln!(out, "  escaped: {e}");
-        }
-        if self.escapes.len() > shown {
-            let _ = writeln!(
-                out,
-                "  ... and {} more escaped mutants (--show-escapes lists them)",
-                self.escapes.len() - shown
-            );
-        }
+        render_escapes(&mut out, &self.escapes, self.show_all_escapes);
         let _ = writeln!(
             out,
             "targets: overall >= {:.0}%, every kind >= {:.0}%, no false flags: {}",
@@ -183,6 +146,42 @@ impl Summary {
             }
         );
         out
+    }
+}
+
+/// The table of mutant kinds with an overall row, shared by the golden and corpus reports.
+pub(super) fn render_kinds(out: &mut String, kinds: &[(MutantKind, usize, usize)]) {
+    let _ = writeln!(
+        out,
+        "{:<40} {:>8} {:>8} {:>9}",
+        "mutant kind", "mutants", "caught", "rate"
+    );
+    let (mut total, mut caught) = (0, 0);
+    for &(kind, m, c) in kinds {
+        let _ = writeln!(out, "{:<40} {m:>8} {c:>8} {:>8.1}%", kind.name(), pct(c, m));
+        total += m;
+        caught += c;
+    }
+    let _ = writeln!(
+        out,
+        "{:<40} {total:>8} {caught:>8} {:>8.1}%",
+        "overall",
+        pct(caught, total)
+    );
+}
+
+/// The escaped mutants, the first ten unless `all`.
+pub(super) fn render_escapes(out: &mut String, escapes: &[String], all: bool) {
+    let shown = if all { escapes.len() } else { 10 };
+    for e in escapes.iter().take(shown) {
+        let _ = writeln!(out, "  escaped: {e}");
+    }
+    if escapes.len() > shown {
+        let _ = writeln!(
+            out,
+            "  ... and {} more escaped mutants (--show-escapes lists them)",
+            escapes.len() - shown
+        );
     }
 }
 
@@ -502,12 +501,7 @@ pub(super) fn mutants(text: &str, report: &Report, facts: &SectionFacts) -> Vec<
         .filter_map(|c| segment.rfind(c).map(|i| (i, *c)))
         .max_by_key(|(i, _)| *i);
         if let Some((i, c)) = cue {
-            let replacement = match c {
-                "the England average" | "the national average" => "the London average",
-                "England's" => "London's",
-                "nationally" => "in London",
-                _ => "London",
-            };
+            let replacement = in_london(c);
             let start = prev_end + i;
             out.push(Mutant {
                 kind: MutantKind::OtherPlace,
@@ -525,11 +519,7 @@ pub(super) fn mutants(text: &str, report: &Report, facts: &SectionFacts) -> Vec<
             .filter_map(|c| after.find(c).map(|i| (i, *c)))
             .min_by_key(|(i, _)| *i);
         if let Some((i, c)) = cue {
-            let replacement = match c {
-                "in England" | "nationally" => "in London",
-                "for England" => "for London",
-                _ => "London",
-            };
+            let replacement = in_london(c);
             let start = m.span.1 + i;
             out.push(Mutant {
                 kind: MutantKind::OtherPlaceAfter,
@@ -539,6 +529,17 @@ pub(super) fn mutants(text: &str, report: &Report, facts: &SectionFacts) -> Vec<
         }
     }
     out
+}
+
+/// An owner cue moved to London, another place with no facts, in the same grammar.
+fn in_london(cue: &str) -> &'static str {
+    match cue {
+        "the England average" | "the national average" => "the London average",
+        "England's" => "London's",
+        "nationally" | "in England" => "in London",
+        "for England" => "for London",
+        _ => "London",
+    }
 }
 
 /// Do two mentions rest on one measure (the council's figure and its comparator's)? Only
