@@ -371,6 +371,7 @@ impl Prompter {
             fact => by_metric(facts.rows()),
             context => context,
             context_fact => by_metric(facts.context()),
+            england_only => facts.england_only(),
             has_region => facts.section().has_comparator(crate::facts::Comparator::Region),
             strategy => strategy.name(),
         };
