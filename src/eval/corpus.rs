@@ -15,7 +15,7 @@
 //! 130 "99.8" unsupported slip=percent-as-count
 //! ```
 
-use super::mutate::{excerpt, mutants, render_escapes, render_kinds, MutantKind};
+use super::mutate::{excerpt, mutants, render_escapes, render_kinds, tally, MutantKind};
 use crate::check::{Checker, Report, Verdict};
 use crate::facts::{FactSet, SectionFacts};
 use anyhow::{bail, Context, Result};
@@ -610,15 +610,7 @@ fn mutate_section(
                 None => true,
             }
         });
-        let row = summary
-            .kinds
-            .iter_mut()
-            .find(|k| k.0 == mutant.kind)
-            .expect("every kind has a row");
-        row.1 += 1;
-        if caught {
-            row.2 += 1;
-        } else {
+        if !tally(&mut summary.kinds, mutant.kind, caught) {
             let at = mutant.at.unwrap_or(0);
             summary.escapes.push(format!(
                 "{}:{} [{}]: ...{}...",

@@ -149,6 +149,21 @@ impl Summary {
     }
 }
 
+/// Counts one mutant of `kind` in its row, caught or not; returns `caught`.
+pub(super) fn tally(
+    kinds: &mut [(MutantKind, usize, usize)],
+    kind: MutantKind,
+    caught: bool,
+) -> bool {
+    let row = kinds
+        .iter_mut()
+        .find(|k| k.0 == kind)
+        .expect("every kind has a row");
+    row.1 += 1;
+    row.2 += usize::from(caught);
+    caught
+}
+
 /// The table of mutant kinds with an overall row, shared by the golden and corpus reports.
 pub(super) fn render_kinds(out: &mut String, kinds: &[(MutantKind, usize, usize)]) {
     let _ = writeln!(
@@ -223,15 +238,7 @@ pub fn evaluate(set: &FactSet, cases: &[Case]) -> Result<Summary> {
         for mutant in mutants(&case.text, &report, &facts) {
             let got = check::check(&mutant.text, &facts);
             let caught = !got.pass;
-            let row = summary
-                .kinds
-                .iter_mut()
-                .find(|k| k.0 == mutant.kind)
-                .expect("every kind has a row");
-            row.1 += 1;
-            if caught {
-                row.2 += 1;
-            } else {
+            if !tally(&mut summary.kinds, mutant.kind, caught) {
                 let judged = got
                     .mentions
                     .iter()
