@@ -5,6 +5,7 @@ mod judge;
 mod report;
 mod rules;
 mod scan;
+mod shape;
 
 pub use judge::{check, Checker};
 pub use report::{Derivation, Mention, Report, Verdict};
@@ -13,3 +14,4 @@ pub use rules::{sentences, HEDGE_BAND, RATIO_BAND, SIMILAR_BAND, SLIGHT_BAND};
 /// The number extraction on its own, for the fuzz targets in `fuzz/`; not part of the API.
 #[doc(hidden)]
 pub use scan::{scan, Allowlist, RawMention, Shape};
+pub use shape::{not_prose, NotProse};

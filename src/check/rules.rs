@@ -2,6 +2,7 @@
 //! owner cues, and comparison words with their bands.
 
 use super::scan::{Hedge, MentionUnit};
+use super::shape::list_marker_len;
 use crate::facts::Unit;
 use aho_corasick::AhoCorasick;
 use std::sync::LazyLock;
@@ -16,20 +17,34 @@ pub const SLIGHT_BAND: f64 = 0.15;
 pub const RATIO_BAND: f64 = 0.10;
 
 /// Sentence spans (byte offsets): split after `.`, `!` or `?` followed by space or end,
-/// never inside a decimal, and at blank lines.
+/// never inside a decimal, at blank lines, and around list items: each item of a bullet or
+/// numbered list is a sentence of its own, ended or not.
 pub fn sentences(text: &str) -> Vec<(usize, usize)> {
     let bytes = text.as_bytes();
     let mut out = Vec::new();
     let mut start = 0;
     let mut i = 0;
+    // Where the current line's list marker ends (its start when it has none).
+    let mut marker_end = list_marker_len(text).unwrap_or(0);
+    let mut line_is_item = marker_end > 0;
     while i < bytes.len() {
         let c = bytes[i];
+        // "1. " opening a list item is its marker, not a sentence's end.
         let end_mark = matches!(c, b'.' | b'!' | b'?')
+            && i >= marker_end
             && bytes
                 .get(i + 1)
                 .is_none_or(|n| n.is_ascii_whitespace() || *n == b'"' || *n == b')');
         let paragraph = c == b'\n' && bytes.get(i + 1) == Some(&b'\n');
-        if end_mark || paragraph {
+        let mut item_edge = false;
+        if c == b'\n' {
+            let next = list_marker_len(&text[i + 1..]);
+            marker_end = next.map_or(0, |n| i + 1 + n);
+            // Not when the item already ended ("…2024.\n- Next"): that would leave an empty sentence.
+            item_edge = (line_is_item || next.is_some()) && !text[start..i].trim().is_empty();
+            line_is_item = next.is_some();
+        }
+        if end_mark || paragraph || item_edge {
             out.push((start, i + 1));
             start = i + 1;
         }
@@ -327,7 +342,10 @@ impl OwnerCues {
         at: usize,
         sentence_end: usize,
     ) -> Option<(Owner, usize)> {
-        let after = &text[at..sentence_end];
+        // Qualifiers of the people counted are part of the figure's phrase, not a new figure or
+        // clause: "8,010 requests from people aged 65 and over in Coventry".
+        let after = blank_qualifiers(&text[at..sentence_end]);
+        let after = after.as_str();
         let stop = at
             + after
                 .find(|c: char| {
@@ -335,7 +353,7 @@ impl OwnerCues {
                 })
                 .unwrap_or(after.len());
         let &(start, _, owner) = found.iter().find(|&&(s, e, _)| s >= at && e <= stop)?;
-        let before_cue = &text[at..start];
+        let before_cue = &after[..start - at];
         let words = before_cue.split_whitespace().count();
         if glue_only(before_cue) && words <= 5 {
             return Some((owner, start));
@@ -349,6 +367,26 @@ impl OwnerCues {
                 .any(|w| matches!(w, "but" | "and" | "or" | "which" | "who" | "where"));
         (!turns && words <= 6).then_some((owner, start))
     }
+}
+
+/// Age bands ("aged 65 and over", "aged 18-64", "75+") and rate bases ("per 100,000") blanked
+/// to spaces, byte for byte, so offsets still index the original text.
+fn blank_qualifiers(text: &str) -> String {
+    static QUALIFIER: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(
+            r"(?i)\baged\s+\d{1,2}(?:\s?(?:to|-|–)\s?\d{1,2})?(?:\+|\s+(?:and|or)\s+(?:over|older))?|\b\d{1,2}(?:\+|\s+(?:and|or)\s+(?:over|older)\b)|\b(?:per|every|each)\s+(?:100,000|100000|1,000|1000)\b",
+        )
+        .expect("the qualifier pattern is valid")
+    });
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for m in QUALIFIER.find_iter(text) {
+        out.push_str(&text[last..m.start()]);
+        out.extend(std::iter::repeat_n(' ', m.len()));
+        last = m.end();
+    }
+    out.push_str(&text[last..]);
+    out
 }
 
 fn glue_only(words: &str) -> bool {
@@ -745,6 +783,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_owner_after_an_age_band_or_rate_base_is_the_figures() {
+        let cues = OwnerCues::new("Coventry", Some("West Midlands"), true);
+        let owner_after = |text: &str| {
+            let found = cues.find(text);
+            let at = text.find("8,010").expect("the figure") + "8,010".len();
+            OwnerCues::following(&found, text, at, text.len()).map(|(o, _)| o)
+        };
+        for text in [
+            "There were 8,010 requests from people aged 65 and over in Coventry.",
+            "There were 8,010 requests from adults aged 18-64 in Coventry.",
+            "There were 8,010 requests per 100,000 people aged 75+ in Coventry.",
+            "There were 8,010 for each 100,000 adults aged 18-64 in Coventry, well above England.",
+        ] {
+            assert_eq!(owner_after(text), Some(Owner::Council), "{text}");
+        }
+        // A figure or a clause of its own still ends the search.
+        assert_eq!(
+            owner_after("There were 8,010 requests, and 2,437 in England."),
+            None
+        );
+        assert_eq!(
+            owner_after("There were 8,010 requests against 9,000 in England."),
+            None
+        );
+    }
+
+    #[test]
     fn rounding_to_the_written_precision_is_supported() {
         assert!(value_matches(559.0, 1.0, 1.0, None, 559.2));
         assert!(value_matches(2469.0, 1.0, 1.0, None, 2468.5));
@@ -833,6 +898,29 @@ mod tests {
         assert!(!fraction_matches(0.2, Some(5), None, 30.0));
         assert!(fraction_matches(1.0 / 3.0, None, None, 34.0));
         assert!(!fraction_matches(1.0 / 3.0, None, None, 45.0));
+    }
+
+    #[test]
+    fn list_items_are_sentences_of_their_own() {
+        let text = "Key points:\n- 8,010 requests in Coventry\n- England's rate was higher.\n\
+                    1. A first point\n2. A second point\nA closing line.";
+        let spans: Vec<&str> = sentences(text)
+            .into_iter()
+            .map(|(s, e)| text[s..e].trim())
+            .collect();
+        assert_eq!(
+            spans,
+            [
+                "Key points:",
+                "- 8,010 requests in Coventry",
+                "- England's rate was higher.",
+                "1. A first point",
+                "2. A second point",
+                "A closing line."
+            ]
+        );
+        // A line break inside a paragraph is not a split.
+        assert_eq!(sentences("It was 16.2%\nin 2024.").len(), 1);
     }
 
     #[test]

@@ -595,11 +595,22 @@ fn number(
     let lower_after = after.to_lowercase();
     let as_int = (base.fract() == 0.0 && !digits.contains('.')).then_some(base as u32);
 
-    // Structural numbers first: per 100,000, ages, scales.
-    // "per 100,000", "for every 100,000", "in every 100,000": the base of a rate.
+    // Structural numbers first: list markers, per 100,000, ages, scales.
+    // "2. " opening a line numbers a list item.
+    let line_before = &text[text[..start].rfind('\n').map_or(0, |n| n + 1)..start];
+    if pound.is_none()
+        && as_int.is_some_and(|n| n <= 99)
+        && line_before.trim_start_matches([' ', '\t']).is_empty()
+        && (text[end..].starts_with(". ") || text[end..].starts_with(") "))
+    {
+        return mention(start, end, Shape::Structural("list marker"), None);
+    }
+    // "per 100,000", "for every 100,000", "for each 100,000": the base of a rate.
     let before_base = lower_before.trim_end();
     if plain == "100000"
-        && (before_base.ends_with("per") || before_base.ends_with("every"))
+        && ["per", "every", "each"]
+            .iter()
+            .any(|w| before_base.ends_with(w))
         && pound.is_none()
     {
         return mention(start, end, Shape::Structural("per 100,000"), None);
@@ -722,7 +733,10 @@ pub fn unit_after(after: &str, pound: bool) -> MentionUnit {
     let words: Vec<&str> = window.split_whitespace().take(6).collect();
     let joined = words.join(" ");
     let rest_after_window = &t[window.len()..];
-    let per_100k = (joined.ends_with("per") || joined == "per" || joined.ends_with("every"))
+    let per_100k = (joined.ends_with("per")
+        || joined == "per"
+        || joined.ends_with("every")
+        || joined.ends_with("each"))
         && (rest_after_window.starts_with("100,000")
             || rest_after_window.starts_with("100 000")
             || rest_after_window.starts_with("100k"));
@@ -886,6 +900,9 @@ mod tests {
             "on a scale of 1 to 10",
             "a decile out of 10",
             "under the Care Act 2014",
+            "for each 100,000 adults",
+            "Points:\n2. The rate rose",
+            "  3) The rate rose",
         ] {
             let s = shapes(text);
             assert!(

@@ -324,6 +324,17 @@ fn check_text(cli: &Cli, args: &CheckArgs) -> Result<ExitCode> {
             std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?
         }
     };
+    if let Some(why) = check::not_prose(&text) {
+        // Judging each table cell as a sentence gives reasons that make no sense.
+        match args.format {
+            CheckFormat::Text => println!("FAIL: not a narrative: {why}"),
+            CheckFormat::Json => println!(
+                "{}",
+                serde_json::json!({ "pass": false, "not_prose": why.to_string() })
+            ),
+        }
+        return Ok(ExitCode::from(1));
+    }
     let report = check::check(&text, &set.section_facts(area, section));
     match args.format {
         CheckFormat::Text => print!("{}", report.render_text(&text)),
