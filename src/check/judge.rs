@@ -35,15 +35,19 @@ pub fn check(text: &str, facts: &SectionFacts) -> Report {
 pub struct Checker<'a> {
     facts: &'a SectionFacts,
     candidates: Vec<Candidate>,
+    /// Label words too many of the section's measures share to name one.
+    generic: Vec<rules::Word>,
     cues: rules::OwnerCues,
     allowlist: Allowlist,
 }
 
 impl<'a> Checker<'a> {
     pub fn new(facts: &'a SectionFacts) -> Self {
+        let candidates = candidates(facts);
         Self {
             facts,
-            candidates: candidates(facts),
+            generic: generic_words(&candidates),
+            candidates,
             cues: rules::OwnerCues::new(
                 facts.area().name(),
                 facts.region().map(|r| r.name()),
@@ -109,6 +113,28 @@ impl<'a> Checker<'a> {
                 let hi = text_words.partition_point(|&(at, _)| at < to);
                 &text_words[lo..hi.max(lo)]
             };
+            // The noun a figure counts ("193 complaints", "29.3% of carers"): first content word
+            // right after it.
+            // A time word is no such noun: "164 the year before", "20 months later".
+            static TIME_WORDS: std::sync::LazyLock<Vec<rules::Word>> = std::sync::LazyLock::new(
+                || {
+                    rules::content_words(
+                        "year years month months week weeks quarter before earlier later after previous prior",
+                    )
+                },
+            );
+            work[i].noun = range(b, clause)
+                .first()
+                .filter(|&&(at, _)| text[b..at].split_whitespace().count() <= 2)
+                .map(|&(_, w)| w)
+                .filter(|w| !TIME_WORDS.contains(w));
+            // "up from 164 the year before": a period relative to the sentence's own, in the
+            // clause after the figure, or opening a sentence no figure comes before it in.
+            work[i].relative = rules::relative_years(&text[b..clause]).or_else(|| {
+                (prev_value.is_none())
+                    .then(|| rules::relative_years(&text[seg_start..a]))
+                    .flatten()
+            });
             work[i].context = range(seg_start, a)
                 .iter()
                 .chain(range(b, clause))
@@ -153,7 +179,7 @@ impl<'a> Checker<'a> {
             if draft.work[i].direct.is_empty() {
                 continue;
             }
-            let periods = &draft.sentence_periods[draft.work[i].sentence];
+            let periods = &draft.periods_of(i);
             let owner = draft.work[i].owner;
             let ok: Vec<usize> = draft.work[i]
                 .direct
@@ -175,7 +201,7 @@ impl<'a> Checker<'a> {
             let w = &draft.work[i];
             let scores: Vec<usize> = candidates
                 .iter()
-                .map(|c| rules::affinity(&c.words, &w.context))
+                .map(|c| rules::affinity(&c.words, &w.context, &self.generic))
                 .collect();
             let score = |k: usize| scores[k];
             let best_match = ok.iter().map(|&k| score(k)).max().unwrap_or(0);
@@ -184,9 +210,31 @@ impl<'a> Checker<'a> {
                 .enumerate()
                 .filter(|(_, c)| owner_ok(owner, c.owner) && w.unit_fits(c.unit))
                 .max_by_key(|(k, _)| score(*k));
+            // The noun the figure counts, in a matched measure's label and not in the other's,
+            // settles it: "193 complaints about adult social care" are complaints.
+            let own_noun = w
+                .noun
+                .is_some_and(|n| ok.iter().any(|&k| candidates[k].words.contains(&n)));
+            // A figure with no noun of its own after one of the same measure in its sentence
+            // continues it ("193 complaints, up from 164 the year before"); the words before it
+            // describe the figure before.
+            let continues = w.noun.is_none()
+                && draft.work[..i]
+                    .iter()
+                    .rev()
+                    .find(|p| p.sentence == w.sentence && p.is_value())
+                    .filter(|p| p.verdict == Some(Verdict::Supported))
+                    .is_some_and(|p| {
+                        p.facts.iter().any(|&f| {
+                            ok.iter()
+                                .any(|&k| candidates[k].metric == candidates[f].metric)
+                        })
+                    });
             if let Some((k, c)) = named {
                 if score(k) >= rules::MEASURE_NAMED
                     && best_match + rules::MEASURE_MARGIN <= score(k)
+                    && !(own_noun && w.noun.is_some_and(|n| !c.words.contains(&n)))
+                    && !continues
                 {
                     draft.work[i].measure_mismatch = Some(format!(
                         "the sentence is about {}, which is {}; this figure is {}",
@@ -217,6 +265,10 @@ impl<'a> Checker<'a> {
         let candidates = &self.candidates;
         let s = draft.work[i].sentence;
         let c = &candidates[k];
+        if draft.work[i].relative.is_some() {
+            // Its own period is written for it.
+            return false;
+        }
         draft.sentence_periods[s].iter().all(|p| {
             let taken = draft.work.iter().enumerate().any(|(j, w)| {
                 j != i && w.sentence == s && w.direct.iter().any(|&d| period_ok(*p, &candidates[d]))
@@ -232,6 +284,8 @@ impl<'a> Checker<'a> {
     /// neither supported nor derived is flagged with the reason closest to the truth.
     fn derive_or_flag(&self, draft: &mut Draft) {
         let candidates = &self.candidates;
+        let periods: Vec<Vec<WrittenPeriod>> =
+            (0..draft.work.len()).map(|i| draft.periods_of(i)).collect();
         let work = &mut draft.work;
         for i in 0..work.len() {
             if work[i].verdict.is_some() || !work[i].is_value() {
@@ -264,8 +318,7 @@ impl<'a> Checker<'a> {
                 w.derivation = Some(d);
                 continue;
             }
-            let periods = &draft.sentence_periods[s];
-            self.flag(&mut work[i], periods);
+            self.flag(&mut work[i], &periods[i]);
         }
     }
 
@@ -299,8 +352,13 @@ impl<'a> Checker<'a> {
             w.verdict = Some(Verdict::WrongPeriod);
             w.facts = owner_matches.clone();
             let written: Vec<String> = periods.iter().map(written_period).collect();
+            let how = match w.relative {
+                Some(n) if n < 0 => format!(" ({} year(s) before the period written)", -n),
+                Some(n) => format!(" ({n} year(s) after the period written)"),
+                None => String::new(),
+            };
             w.message = format!(
-                "the sentence dates it {}, but it is {}",
+                "the sentence dates it {}{how}, but it is {}",
                 written.join(" / "),
                 describe(c)
             );
@@ -378,6 +436,21 @@ struct Draft<'t> {
 }
 
 impl Draft<'_> {
+    /// The periods that date figure `i`: its sentence's, moved by a relative period ("the year
+    /// before"), which in a sentence writing none is relative to the last sentence that does.
+    fn periods_of(&self, i: usize) -> Vec<WrittenPeriod> {
+        let w = &self.work[i];
+        let Some(years) = w.relative else {
+            return self.sentence_periods[w.sentence].clone();
+        };
+        self.sentence_periods[..=w.sentence]
+            .iter()
+            .rev()
+            .find(|p| !p.is_empty())
+            .map(|p| p.iter().map(|p| p.shifted(years)).collect())
+            .unwrap_or_default()
+    }
+
     fn into_report(self, candidates: &[Candidate]) -> Report {
         let text = self.text;
         let mentions = self
@@ -444,6 +517,10 @@ struct Work {
     direct: Vec<usize>,
     /// Content words between the figures either side of this one, in its sentence.
     context: Vec<rules::Word>,
+    /// The first content word right after the figure: the noun it counts, if any.
+    noun: Option<rules::Word>,
+    /// Years from the sentence's period to this figure's ("the year before": -1).
+    relative: Option<i16>,
     /// Set when the figure matches a fact but the sentence names another measure.
     measure_mismatch: Option<String>,
     verdict: Option<Verdict>,
@@ -464,6 +541,8 @@ impl Work {
             taken_cue: None,
             direct: Vec::new(),
             context: Vec::new(),
+            noun: None,
+            relative: None,
             measure_mismatch: None,
             verdict: None,
             facts: Vec::new(),
@@ -640,6 +719,37 @@ fn candidates(facts: &SectionFacts) -> Vec<Candidate> {
         );
     }
     out
+}
+
+/// Label words that many of the section's measures share ("adult", "social", "care" in a
+/// report about adult social care) name none of them: reading "193 complaints about adult social
+/// care" as the one measure whose label says "adult social care" most often flagged true
+/// figures. A word is generic when more than a third of the section's measures (at least four
+/// of them) have it; it then counts for none.
+fn generic_words(candidates: &[Candidate]) -> Vec<rules::Word> {
+    let mut measures: Vec<(&crate::facts::MetricId, &[rules::Word])> = Vec::new();
+    for c in candidates.iter() {
+        if !measures.iter().any(|(m, _)| *m == &c.metric) {
+            measures.push((&c.metric, &c.words));
+        }
+    }
+    let mut counts: std::collections::HashMap<rules::Word, usize> =
+        std::collections::HashMap::new();
+    for (_, words) in &measures {
+        let mut seen: Vec<rules::Word> = Vec::new();
+        for w in words.iter() {
+            if !seen.contains(w) {
+                seen.push(*w);
+                *counts.entry(*w).or_default() += 1;
+            }
+        }
+    }
+    let many = (measures.len() / 3).max(3);
+    counts
+        .into_iter()
+        .filter(|&(_, n)| n > many)
+        .map(|(w, _)| w)
+        .collect()
 }
 
 /// Tries the permitted derivations over the facts quoted nearby and their close relations.

@@ -56,6 +56,43 @@ pub fn sentences(text: &str) -> Vec<(usize, usize)> {
     out
 }
 
+/// A period written relative to the sentence's own: "the year before", "a year earlier", "the
+/// previous year", "last year" (-1); "two years earlier" (-2); "a year later", "the following
+/// year" (+1). "Ago" is relative to the reader's today, not to the text, and is not read; nor is a
+/// duration ("two years before being assessed"): the phrase ends its clause.
+pub fn relative_years(words: &str) -> Option<i16> {
+    static RELATIVE: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(
+            r"(?i)(?-u:\b)(?:(?P<back1>(?:the|a) year (?:before|earlier)|the (?:previous|prior|preceding) year|last year)|(?P<fwd1>(?:the|a) year (?:after|later)|the (?:following|next) year)|(?P<n>two|three|four|five|six|seven|eight|nine|ten|\d{1,2}) years (?P<dir>before|earlier|previously|later|after|on))(?:\s*[.,;:)!?]|\s*$|\s+(?:and|but|while|whereas|when|in|for|at|to|from|it|there|the|this|that)(?-u:\b))",
+        )
+        .expect("the relative period pattern is valid")
+    });
+    // Every form names a year: most clauses do not, and skip the pattern.
+    find_ascii_ci(words, "year")?;
+    let c = RELATIVE.captures(words)?;
+    if c.name("back1").is_some() {
+        return Some(-1);
+    }
+    if c.name("fwd1").is_some() {
+        return Some(1);
+    }
+    let n = c.name("n")?.as_str().to_ascii_lowercase();
+    let n: i16 = match n.as_str() {
+        "two" => 2,
+        "three" => 3,
+        "four" => 4,
+        "five" => 5,
+        "six" => 6,
+        "seven" => 7,
+        "eight" => 8,
+        "nine" => 9,
+        "ten" => 10,
+        digits => digits.parse().ok()?,
+    };
+    let back = matches!(c.name("dir")?.as_str(), "before" | "earlier" | "previously");
+    Some(if back { -n } else { n })
+}
+
 /// May a figure written with `written` unit be a value of a fact in `fact` unit?
 pub fn unit_compatible(written: MentionUnit, fact: Unit, ordinal: bool) -> bool {
     if ordinal {
@@ -345,7 +382,7 @@ impl OwnerCues {
         // Qualifiers of the people counted are part of the figure's phrase, not a new figure or
         // clause: "8,010 requests from people aged 65 and over in Coventry".
         let after = blank_qualifiers(&text[at..sentence_end]);
-        let after = after.as_str();
+        let after = after.as_ref();
         let stop = at
             + after
                 .find(|c: char| {
@@ -371,13 +408,16 @@ impl OwnerCues {
 
 /// Age bands ("aged 65 and over", "aged 18-64", "75+") and rate bases ("per 100,000") blanked
 /// to spaces, byte for byte, so offsets still index the original text.
-fn blank_qualifiers(text: &str) -> String {
+fn blank_qualifiers(text: &str) -> std::borrow::Cow<'_, str> {
     static QUALIFIER: LazyLock<regex::Regex> = LazyLock::new(|| {
         regex::Regex::new(
-            r"(?i)\baged\s+\d{1,2}(?:\s?(?:to|-|–)\s?\d{1,2})?(?:\+|\s+(?:and|or)\s+(?:over|older))?|\b\d{1,2}(?:\+|\s+(?:and|or)\s+(?:over|older)\b)|\b(?:per|every|each)\s+(?:100,000|100000|1,000|1000)\b",
+            r"(?i)(?-u:\b)aged\s+\d{1,2}(?:\s?(?:to|-|–)\s?\d{1,2})?(?:\+|\s+(?:and|or)\s+(?:over|older))?|(?-u:\b)\d{1,2}(?:\+|\s+(?:and|or)\s+(?:over|older)(?-u:\b))|(?-u:\b)(?:per|every|each)\s+(?:100,000|100000|1,000|1000)(?-u:\b)",
         )
         .expect("the qualifier pattern is valid")
     });
+    if !QUALIFIER.is_match(text) {
+        return std::borrow::Cow::Borrowed(text);
+    }
     let mut out = String::with_capacity(text.len());
     let mut last = 0;
     for m in QUALIFIER.find_iter(text) {
@@ -386,7 +426,7 @@ fn blank_qualifiers(text: &str) -> String {
         last = m.end();
     }
     out.push_str(&text[last..]);
-    out
+    std::borrow::Cow::Owned(out)
 }
 
 fn glue_only(words: &str) -> bool {
@@ -725,12 +765,15 @@ pub fn content_words_at(text: &str) -> Vec<(usize, Word)> {
     out
 }
 
-/// How many of a measure's label words the words around a figure name.
-pub fn affinity(label_words: &[Word], context_words: &[Word]) -> usize {
+/// How many of a measure's label words the words around a figure name, `generic` words (shared
+/// by many of the section's measures) not counted.
+pub fn affinity(label_words: &[Word], context_words: &[Word], generic: &[Word]) -> usize {
     label_words
         .iter()
         .enumerate()
-        .filter(|(i, w)| context_words.contains(w) && !label_words[..*i].contains(w))
+        .filter(|(i, w)| {
+            context_words.contains(w) && !label_words[..*i].contains(w) && !generic.contains(w)
+        })
         .count()
 }
 
@@ -741,7 +784,8 @@ pub const MEASURE_NAMED: usize = 2;
 pub const MEASURE_MARGIN: usize = 2;
 
 /// Where the clause that follows a figure ends: the words after it describe it only that far
-/// ("scored 2 on all of them, except partnerships" says nothing of partnerships' score).
+/// ("scored 2 on all of them, except partnerships" says nothing of partnerships' score), and
+/// not past what it is compared with.
 pub fn clause_end(after: &str) -> usize {
     let end = after.find([',', ';', ':', '(']).unwrap_or(after.len());
     CLAUSE_AUTOMATON
@@ -759,6 +803,16 @@ static CLAUSE_AUTOMATON: LazyLock<AhoCorasick> = LazyLock::new(|| {
             " but ",
             " compared ",
             " against ",
+            // What a figure is compared with is described for that figure: "£175.5 million was
+            // similar to its budget of £160.1 million" says nothing of budgets of the first.
+            " than ",
+            " similar to ",
+            " close to ",
+            " versus ",
+            " vs ",
+            " vs. ",
+            " up from ",
+            " down from ",
         ])
         .expect("the clause words build")
 });
@@ -898,6 +952,26 @@ mod tests {
         assert!(!fraction_matches(0.2, Some(5), None, 30.0));
         assert!(fraction_matches(1.0 / 3.0, None, None, 34.0));
         assert!(!fraction_matches(1.0 / 3.0, None, None, 45.0));
+    }
+
+    #[test]
+    fn periods_written_relative_to_the_sentence() {
+        for (words, years) in [
+            (" the year before.", Some(-1)),
+            ("A year earlier, it had", Some(-1)),
+            (" in the previous year", Some(-1)),
+            (" last year", Some(-1)),
+            (" two years earlier", Some(-2)),
+            (" 3 years before", Some(-3)),
+            (" a year later", Some(1)),
+            (" the following year", Some(1)),
+            (" two years ago", None),
+            (" in the year to March", None),
+            (" a year", None),
+            (" two years before being assessed", None),
+        ] {
+            assert_eq!(relative_years(words), years, "{words}");
+        }
     }
 
     #[test]

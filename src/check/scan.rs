@@ -77,6 +77,18 @@ pub enum WrittenPeriod {
     Month(u16, u8),
 }
 
+impl WrittenPeriod {
+    /// The same kind of period `years` later (earlier when negative).
+    pub fn shifted(self, years: i16) -> Self {
+        let by = |y: u16| y.saturating_add_signed(years);
+        match self {
+            WrittenPeriod::Year(y) => WrittenPeriod::Year(by(y)),
+            WrittenPeriod::FinancialYear(y) => WrittenPeriod::FinancialYear(by(y)),
+            WrittenPeriod::Month(y, m) => WrittenPeriod::Month(by(y), m),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Shape {
     /// A figure: `value` as written times its scale; `step` is the size of its last written digit.
@@ -515,7 +527,9 @@ pub fn scan(text: &str, structural: &Allowlist) -> Vec<RawMention> {
                 true,
             ));
         } else if caps.get(g.word).is_some() {
-            if let Some(v) = word_or_digits(&caps[0]) {
+            if years_apart(after) {
+                out.push(mention(start, end, Shape::Structural("years apart"), None));
+            } else if let Some(v) = word_or_digits(&caps[0]) {
                 let shape = Shape::Number {
                     value: v,
                     step: 1.0,
@@ -529,6 +543,25 @@ pub fn scan(text: &str, structural: &Allowlist) -> Vec<RawMention> {
         }
     }
     out
+}
+
+/// Does a count of years relate a figure's period to the sentence's ("122 two years earlier")?
+/// Then the count is no claim. A duration ("two years before being assessed") is.
+fn years_apart(after: &str) -> bool {
+    static APART: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(concat!(
+            r"(?i)^\s+years\s+(?:before|earlier|previously|later|after|on)",
+            r"(?:\s*[.,;:)!?]|\s*$|\s+(?:and|but|while|whereas|when|in|for|at|to|from|it|there|the|this|that)(?-u:\b))"
+        ))
+        .expect("the years-apart pattern is valid")
+    });
+    // Cheap first: the pattern only matters right before "years".
+    let rest = after.trim_start();
+    rest.len() < after.len()
+        && rest
+            .get(..5)
+            .is_some_and(|w| w.eq_ignore_ascii_case("years"))
+        && APART.is_match(after)
 }
 
 /// The last `n` bytes of `s` (or fewer, to land on a character boundary).
@@ -595,7 +628,10 @@ fn number(
     let lower_after = after.to_lowercase();
     let as_int = (base.fract() == 0.0 && !digits.contains('.')).then_some(base as u32);
 
-    // Structural numbers first: list markers, per 100,000, ages, scales.
+    // Structural numbers first: list markers, years apart, per 100,000, ages, scales.
+    if pound.is_none() && as_int.is_some_and(|n| n <= 20) && years_apart(&text[end..]) {
+        return mention(start, end, Shape::Structural("years apart"), None);
+    }
     // "2. " opening a line numbers a list item.
     let line_before = &text[text[..start].rfind('\n').map_or(0, |n| n + 1)..start];
     if pound.is_none()
@@ -891,6 +927,21 @@ mod tests {
     }
 
     #[test]
+    fn a_duration_in_years_is_a_figure_and_years_apart_are_not() {
+        let s = shapes("some waited two years before being assessed");
+        assert!(
+            matches!(s[0].1, Shape::Number { value, .. } if value == 2.0),
+            "{s:?}"
+        );
+        let s = shapes("it had 122 two years earlier, and 4 years later it had 193.");
+        let apart = s
+            .iter()
+            .filter(|(_, sh)| *sh == Shape::Structural("years apart"))
+            .count();
+        assert_eq!(apart, 2, "{s:?}");
+    }
+
+    #[test]
     fn recognises_structural_numbers() {
         for text in [
             "per 100,000 people",
@@ -903,6 +954,8 @@ mod tests {
             "for each 100,000 adults",
             "Points:\n2. The rate rose",
             "  3) The rate rose",
+            "up from there two years earlier.",
+            "a level 3 years before, then",
         ] {
             let s = shapes(text);
             assert!(

@@ -7,6 +7,6 @@ mod mutate;
 pub use cases::{annotate, compare, load_cases, Case};
 pub use corpus::{
     draft_annotation, evaluate_corpus, load_pages, CorpusSummary, Page, SectionRow,
-    FALSE_FLAG_TARGET, MUTANT_TARGET, PRECISION_TARGET,
+    FALSE_FLAG_TARGET, MUTANT_KIND_TARGET, MUTANT_TARGET, PRECISION_TARGET,
 };
 pub use mutate::{evaluate, MutantKind, Summary};
