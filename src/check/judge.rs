@@ -23,6 +23,9 @@ struct Candidate {
     wording: String,
     /// "less deprived": (false, the word's stem): a higher value is less of the word.
     higher_means: Option<(bool, rules::Word)>,
+    /// The fact in words a reviewer reads: its measure, whose it is, when, and its value as
+    /// printed, with the fact id to look it up.
+    about: String,
 }
 
 /// Checks every numeric mention of `text` against the facts one prompt received. Pure: no I/O.
@@ -135,7 +138,12 @@ impl<'a> Checker<'a> {
                     .then(|| rules::relative_years(&text[seg_start..a]))
                     .flatten()
             });
-            work[i].context = range(seg_start, a)
+            // The words after the figure before, up to the end of its clause, describe that
+            // figure: "193 complaints about adult social care, up from 164" names no measure
+            // for the 164.
+            let words_from = prev_value.map_or(seg_start, |j| work[j].clause_end.min(a));
+            work[i].clause_end = clause;
+            work[i].context = range(words_from, a)
                 .iter()
                 .chain(range(b, clause))
                 .map(|&(_, w)| w)
@@ -215,33 +223,15 @@ impl<'a> Checker<'a> {
             let own_noun = w
                 .noun
                 .is_some_and(|n| ok.iter().any(|&k| candidates[k].words.contains(&n)));
-            // A figure with no noun of its own after one of the same measure in its sentence
-            // continues it ("193 complaints, up from 164 the year before"); the words before it
-            // describe the figure before.
-            let continues = w.noun.is_none()
-                && draft.work[..i]
-                    .iter()
-                    .rev()
-                    .find(|p| p.sentence == w.sentence && p.is_value())
-                    .filter(|p| p.verdict == Some(Verdict::Supported))
-                    .is_some_and(|p| {
-                        p.facts.iter().any(|&f| {
-                            ok.iter()
-                                .any(|&k| candidates[k].metric == candidates[f].metric)
-                        })
-                    });
             if let Some((k, c)) = named {
                 if score(k) >= rules::MEASURE_NAMED
                     && best_match + rules::MEASURE_MARGIN <= score(k)
                     && !(own_noun && w.noun.is_some_and(|n| !c.words.contains(&n)))
-                    && !continues
                 {
                     draft.work[i].measure_mismatch = Some(format!(
-                        "the sentence is about {}, which is {}; this figure is {}",
-                        c.metric,
-                        crate::facts::format_grouped(c.value, 2)
-                            .trim_end_matches('0')
-                            .trim_end_matches('.'),
+                        "the words around it name another measure ({}); the figure is the value \
+                         of {}",
+                        describe(c),
                         describe(&candidates[ok[0]])
                     ));
                     continue;
@@ -365,6 +355,19 @@ impl<'a> Checker<'a> {
         } else {
             w.verdict = Some(Verdict::Unsupported);
             w.message = "no fact or permitted derivation gives this figure".to_string();
+            // The nearest fact it could have meant, for a reviewer chasing a typo.
+            let nearest = w.value().and_then(|x| {
+                candidates
+                    .iter()
+                    .filter(|c| owner_ok(w.owner, c.owner) && w.unit_fits(c.unit))
+                    .min_by(|a, b| {
+                        let d = |c: &&Candidate| (c.value - x).abs();
+                        d(a).total_cmp(&d(b))
+                    })
+            });
+            if let Some(c) = nearest {
+                w.message += &format!("; the nearest fact it could be is {}", describe(c));
+            }
         }
     }
 
@@ -519,6 +522,8 @@ struct Work {
     context: Vec<rules::Word>,
     /// The first content word right after the figure: the noun it counts, if any.
     noun: Option<rules::Word>,
+    /// Where the clause after the figure ends (the words up to it describe this figure).
+    clause_end: usize,
     /// Years from the sentence's period to this figure's ("the year before": -1).
     relative: Option<i16>,
     /// Set when the figure matches a fact but the sentence names another measure.
@@ -542,6 +547,7 @@ impl Work {
             direct: Vec::new(),
             context: Vec::new(),
             noun: None,
+            clause_end: 0,
             relative: None,
             measure_mismatch: None,
             verdict: None,
@@ -663,18 +669,43 @@ fn owner_name(o: Option<Owner>, facts: &SectionFacts) -> String {
 }
 
 fn describe(c: &Candidate) -> String {
-    format!("{} ({})", c.id, c.value)
+    c.about.clone()
+}
+
+/// A value as a table prints it: grouped, at most two decimals, with its unit's sign.
+fn printed(value: f64, unit: Unit) -> String {
+    let grouped = crate::facts::format_grouped(value.abs(), 2);
+    let digits = if grouped.contains('.') {
+        grouped.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        grouped.as_str()
+    };
+    let sign = if value < 0.0 { "-" } else { "" };
+    match unit {
+        Unit::Percent => format!("{sign}{digits}%"),
+        Unit::Pounds | Unit::PoundsPerHead | Unit::PoundsPer100k => format!("{sign}£{digits}"),
+        _ => format!("{sign}{digits}"),
+    }
 }
 
 fn candidates(facts: &SectionFacts) -> Vec<Candidate> {
     let mut out: Vec<Candidate> = Vec::new();
+    let place = |owner: Owner| owner_name(Some(owner), facts);
     let mut push = |row: &FactRow, owner: Owner, area: &str, value: Option<f64>| {
         let Some(value) = value else { return };
         let id = format!("{area}:{}:{}", row.metric, row.period);
         if out.iter().any(|c| c.id == id) {
             return;
         }
+        let about = format!(
+            "{} for {}, {}: {} [{id}]",
+            row.label,
+            place(owner),
+            row.period_spelled,
+            printed(value, row.unit)
+        );
         out.push(Candidate {
+            about,
             id,
             metric: row.metric.clone(),
             unit: row.unit,
@@ -1010,10 +1041,16 @@ impl Checker<'_> {
                 continue;
             };
             if let Some(why) = rules::contradiction(direction, strength, x, y) {
+                // Name the two facts compared, when the figures are facts.
+                let fact_of = |w: &Work| w.facts.first().map(|&k| describe(&candidates[k]));
+                let compared = match (fact_of(&work[a]), fact_of(&work[b])) {
+                    (Some(fa), Some(fb)) => format!(" (compared: {fa}, and {fb})"),
+                    _ => String::new(),
+                };
                 let wb = &mut work[b];
                 if !wb.verdict.is_some_and(Verdict::is_flag) {
                     wb.verdict = Some(Verdict::WrongDirection);
-                    wb.message = format!("\"{word}\" {why}");
+                    wb.message = format!("\"{word}\" {why}{compared}");
                 }
             }
         }
