@@ -116,9 +116,8 @@ impl<'a> Checker<'a> {
                 let hi = text_words.partition_point(|&(at, _)| at < to);
                 &text_words[lo..hi.max(lo)]
             };
-            // The noun a figure counts ("193 complaints", "29.3% of carers"): first content word
-            // right after it.
-            // A time word is no such noun: "164 the year before", "20 months later".
+            // The noun a figure counts ("193 complaints", "29.3% of carers"): the first content
+            // word right after it. A time word is no such noun ("164 the year before").
             static TIME_WORDS: std::sync::LazyLock<Vec<rules::Word>> = std::sync::LazyLock::new(
                 || {
                     rules::content_words(
