@@ -599,7 +599,14 @@ pub enum UsersCommand {
         #[command(flatten)]
         database: DatabaseArgs,
     },
-    /// Give a user a new token (printed once); the old one stops working.
+    /// Let a disabled user's token work again.
+    Enable {
+        name: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Give a user a new token (printed once); the old one stops working. A disabled user stays
+    /// disabled until `users enable`.
     Token {
         name: String,
         #[command(flatten)]

@@ -79,18 +79,32 @@ pub async fn users(command: &UsersCommand) -> Result<ExitCode> {
             }
             println!("{name} is disabled; their token no longer works (within a minute on a running server)");
         }
-        UsersCommand::Token { name, database } => {
+        UsersCommand::Enable { name, database } => {
             let store = open_store(&database.database_url).await?;
-            let issued = web::issue_token();
-            let done = store
-                .replace_token(name, &issued.token_id, &issued.hash)
-                .await?;
+            let done = store.enable_user(name).await?;
             store.close().await;
             if !done {
                 bail!("there is no user {name:?}");
             }
+            println!("{name} is enabled; their current token works again");
+        }
+        UsersCommand::Token { name, database } => {
+            let store = open_store(&database.database_url).await?;
+            let issued = web::issue_token();
+            let disabled = store
+                .replace_token(name, &issued.token_id, &issued.hash)
+                .await?;
+            store.close().await;
+            let Some(disabled) = disabled else {
+                bail!("there is no user {name:?}");
+            };
             eprintln!("a new token for {name}, shown only now (the old one no longer works):");
             println!("{}", issued.token);
+            if disabled {
+                eprintln!(
+                    "{name} is still disabled: the token works only after `narrator users enable {name}`"
+                );
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -79,6 +79,10 @@ pub enum ReviewError {
     EmptyReason(&'static str),
     #[error("the edited text is empty")]
     EmptyText,
+    /// Markup, a table or a list of figures: refused whatever the override, because the site
+    /// would serve it as it is.
+    #[error("the text cannot be published: {0}")]
+    NotProse(String),
     #[error("a comment may have at most {MAX_COMMENT_CHARS} characters; this one has {0}")]
     CommentTooLong(usize),
     #[error("a visitor token must be 8 to 200 characters")]
@@ -298,6 +302,10 @@ impl<'a> Desk<'a> {
         let text = edited.unwrap_or(base);
         if text.trim().is_empty() {
             return Err(ReviewError::EmptyText);
+        }
+        // The same rule as for the model's answers: an edit is text the site publishes too.
+        if let Some(why) = check::not_prose(text) {
+            return Err(ReviewError::NotProse(why.to_string()));
         }
         let view = self.page_facts(&item.area_code, &item.section)?;
         let report = check::check(text, &view);

@@ -221,11 +221,23 @@ fn item_row(r: &AnyRow) -> Result<ReviewItem, sqlx::Error> {
     })
 }
 
+/// An area code read back is parsed as the data parses it: the export names files after it,
+/// so a row altered to hold "../../x" is refused, never written outside the export folder.
+fn area_code(r: &AnyRow) -> Result<String, sqlx::Error> {
+    let raw: String = r.try_get("area_code")?;
+    crate::facts::AreaCode::parse(&raw)
+        .map(|code| code.as_str().to_string())
+        .map_err(|why| sqlx::Error::ColumnDecode {
+            index: "area_code".to_string(),
+            source: why.into(),
+        })
+}
+
 fn version_row(r: &AnyRow) -> Result<VersionRow, sqlx::Error> {
     let flag = |name: &str| -> Result<bool, sqlx::Error> { Ok(r.try_get::<i64, _>(name)? == 1) };
     Ok(VersionRow {
         id: r.try_get("id")?,
-        area_code: r.try_get("area_code")?,
+        area_code: area_code(r)?,
         area_name: r.try_get("area_name")?,
         section: r.try_get("section")?,
         section_title: r.try_get("section_title")?,

@@ -71,16 +71,17 @@ impl Store {
         Ok(row.map(|r| r.try_get("id")).transpose()?)
     }
 
-    /// Replaces a user's token (the old one stops working at once); false if no such user.
+    /// Replaces a user's token (the old one stops working at once). A disabled user stays
+    /// disabled: enabling is its own act. `None` if no such user, else whether disabled.
     pub async fn replace_token(
         &self,
         name: &str,
         token_id: &str,
         token_hash: &str,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<bool>, StoreError> {
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
-            "UPDATE users SET token_id = $1, token_hash = $2, disabled = 0 WHERE name = $3 RETURNING id",
+            "UPDATE users SET token_id = $1, token_hash = $2 WHERE name = $3 RETURNING id, disabled",
         )
         .bind(token_id)
         .bind(token_hash)
@@ -88,11 +89,20 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else {
-            return Ok(false);
+            return Ok(None);
         };
         end_sessions(&mut tx, row.try_get("id")?).await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(Some(row.try_get::<i64, _>("disabled")? == 1))
+    }
+
+    /// Lets a disabled user's token work again; false if no such user.
+    pub async fn enable_user(&self, name: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query("UPDATE users SET disabled = 0 WHERE name = $1 RETURNING id")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
     }
 
     /// Disables a user and ends their sessions; false if no such user.

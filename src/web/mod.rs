@@ -260,6 +260,7 @@ impl From<ReviewError> for ApiError {
             ReviewError::OwnRun { .. } => ApiError::Forbidden(m),
             ReviewError::EmptyReason(_)
             | ReviewError::EmptyText
+            | ReviewError::NotProse(_)
             | ReviewError::CommentTooLong(_)
             | ReviewError::BadVisitorToken
             | ReviewError::BadFilter(_)

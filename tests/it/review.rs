@@ -296,6 +296,20 @@ async fn edits_are_rechecked_and_failing_text_needs_a_recorded_override() {
             desk.approve("rita", id, Some(&wrong), Some("  ")).await,
             Err(ReviewError::EmptyReason(_))
         ));
+        // Markup in an edit is refused, override or not: the site would serve it verbatim.
+        let script = format!("{FUNDING} <script>alert(1)</script>");
+        for reason in [None, Some("the reviewer insists")] {
+            match desk.approve("rita", id, Some(&script), reason).await {
+                Err(ReviewError::NotProse(why)) => assert!(why.contains("HTML markup"), "{why}"),
+                other => panic!("{other:?}"),
+            }
+        }
+        let table = "| Measure | Coventry |\n|---|---|\n| Spending | £46,992 |";
+        assert!(matches!(
+            desk.approve("rita", id, Some(table), Some("ok")).await,
+            Err(ReviewError::NotProse(_))
+        ));
+
         let v = published(
             desk.approve(
                 "rita",
@@ -653,6 +667,22 @@ async fn the_export_holds_only_approved_text_and_is_byte_identical_when_repeated
             .filter(|n| n.ends_with(".tmp"))
             .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
+
+        // A row altered behind narrator's back cannot steer the export's file names.
+        let raw = sqlx::AnyPool::connect(&url).await.unwrap();
+        sqlx::query("UPDATE versions SET area_code = '../../../pwned'")
+            .execute(&raw)
+            .await
+            .unwrap();
+        raw.close().await;
+        let nested = tempfile::tempdir().unwrap();
+        let inner = nested.path().join("a").join("b").join("out");
+        std::fs::create_dir_all(&inner).unwrap();
+        let refused = export::export(&store, &inner, StalePolicy::Keep).await;
+        let why = refused.expect_err("a path in an area code").to_string();
+        assert!(why.contains("area_code") && why.contains("pwned"), "{why}");
+        assert!(!nested.path().join("pwned.json").exists());
+        assert_eq!(std::fs::read_dir(&inner).unwrap().count(), 0);
         store.close().await;
     })
     .await;

@@ -1025,3 +1025,44 @@ async fn every_review_page_form_refuses_a_wrong_csrf_token_and_editors_start_at_
     let refused = call(&app.router, page("/review/queue", &editor)).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
 }
+
+#[test]
+fn a_new_token_keeps_a_disabled_user_disabled_until_enabled() {
+    use crate::helpers::{narrator, stderr, stdout};
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("narrator.db").display());
+    let run = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--database-url", &db]);
+        let out = narrator(&all);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        out
+    };
+    let listed = |name: &str| {
+        stdout(&run(&["users", "list"]))
+            .lines()
+            .find(|l| l.starts_with(name))
+            .map(str::to_string)
+            .unwrap()
+    };
+    run(&["users", "add", "rita", "--role", "reviewer"]);
+    run(&["users", "disable", "rita"]);
+    let token = run(&["users", "token", "rita"]);
+    assert!(stdout(&token).trim().starts_with("nar_"));
+    assert!(
+        stderr(&token).contains("still disabled") && stderr(&token).contains("users enable rita"),
+        "{}",
+        stderr(&token)
+    );
+    assert!(listed("rita").contains("disabled"), "{}", listed("rita"));
+    let enabled = run(&["users", "enable", "rita"]);
+    assert!(stdout(&enabled).contains("rita is enabled"));
+    assert!(!listed("rita").contains("disabled"), "{}", listed("rita"));
+    let missing = narrator(&["users", "enable", "nobody", "--database-url", &db]);
+    assert!(!missing.status.success());
+    assert!(
+        stderr(&missing).contains("no user \"nobody\""),
+        "{}",
+        stderr(&missing)
+    );
+}
