@@ -1,7 +1,7 @@
 //! The documented rules: sentence bounds, units that may match, rounding and hedges,
 //! owner cues, and comparison words with their bands.
 
-use super::scan::{Hedge, MentionUnit};
+use super::scan::{Hedge, MentionUnit, PHRASE_ENDS};
 use super::shape::list_marker_len;
 use crate::facts::Unit;
 use aho_corasick::AhoCorasick;
@@ -62,9 +62,9 @@ pub fn sentences(text: &str) -> Vec<(usize, usize)> {
 /// duration ("two years before being assessed"): the phrase ends its clause.
 pub fn relative_years(words: &str) -> Option<i16> {
     static RELATIVE: LazyLock<regex::Regex> = LazyLock::new(|| {
-        regex::Regex::new(
-            r"(?i)(?-u:\b)(?:(?P<back1>(?:the|a) year (?:before|earlier)|the (?:previous|prior|preceding) year|last year)|(?P<fwd1>(?:the|a) year (?:after|later)|the (?:following|next) year)|(?P<n>two|three|four|five|six|seven|eight|nine|ten|\d{1,2}) years (?P<dir>before|earlier|previously|later|after|on))(?:\s*[.,;:)!?]|\s*$|\s+(?:and|but|while|whereas|when|in|for|at|to|from|it|there|the|this|that)(?-u:\b))",
-        )
+        regex::Regex::new(&format!(
+            r"(?i)(?-u:\b)(?:(?P<back1>(?:the|a) year (?:before|earlier)|the (?:previous|prior|preceding) year|last year)|(?P<fwd1>(?:the|a) year (?:after|later)|the (?:following|next) year)|(?P<n>two|three|four|five|six|seven|eight|nine|ten|\d{{1,2}}) years (?P<dir>before|earlier|previously|later|after|on)){PHRASE_ENDS}",
+        ))
         .expect("the relative period pattern is valid")
     });
     // Every form names a year: most clauses do not, and skip the pattern.

@@ -545,13 +545,16 @@ pub fn scan(text: &str, structural: &Allowlist) -> Vec<RawMention> {
     out
 }
 
+/// What may follow a relative-period phrase for it to end its clause ("122 two years earlier,"
+/// or "… earlier and"), not to begin a duration ("two years before being assessed").
+pub(super) const PHRASE_ENDS: &str = r"(?:\s*[.,;:)!?]|\s*$|\s+(?:and|but|while|whereas|when|in|for|at|to|from|it|there|the|this|that)(?-u:\b))";
+
 /// Does a count of years relate a figure's period to the sentence's ("122 two years earlier")?
 /// Then the count is no claim. A duration ("two years before being assessed") is.
 fn years_apart(after: &str) -> bool {
     static APART: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(concat!(
-            r"(?i)^\s+years\s+(?:before|earlier|previously|later|after|on)",
-            r"(?:\s*[.,;:)!?]|\s*$|\s+(?:and|but|while|whereas|when|in|for|at|to|from|it|there|the|this|that)(?-u:\b))"
+        Regex::new(&format!(
+            r"(?i)^\s+years\s+(?:before|earlier|previously|later|after|on){PHRASE_ENDS}"
         ))
         .expect("the years-apart pattern is valid")
     });
@@ -632,12 +635,11 @@ fn number(
     if pound.is_none() && as_int.is_some_and(|n| n <= 20) && years_apart(&text[end..]) {
         return mention(start, end, Shape::Structural("years apart"), None);
     }
-    // "2. " opening a line numbers a list item.
-    let line_before = &text[text[..start].rfind('\n').map_or(0, |n| n + 1)..start];
+    // "2. " opening a line numbers a list item: the figure lies inside the line's marker.
+    let line_start = text[..start].rfind('\n').map_or(0, |n| n + 1);
     if pound.is_none()
-        && as_int.is_some_and(|n| n <= 99)
-        && line_before.trim_start_matches([' ', '\t']).is_empty()
-        && (text[end..].starts_with(". ") || text[end..].starts_with(") "))
+        && super::shape::list_marker_len(&text[line_start..])
+            .is_some_and(|n| line_start + n > start)
     {
         return mention(start, end, Shape::Structural("list marker"), None);
     }

@@ -70,23 +70,23 @@ pub async fn users(command: &UsersCommand) -> Result<ExitCode> {
             }
             store.close().await;
         }
-        UsersCommand::Disable { name, database } => {
+        UsersCommand::Disable { name, database } | UsersCommand::Enable { name, database } => {
+            let enable = matches!(command, UsersCommand::Enable { .. });
             let store = open_store(&database.database_url).await?;
-            let done = store.disable_user(name).await?;
+            let done = if enable {
+                store.enable_user(name).await?
+            } else {
+                store.disable_user(name).await?
+            };
             store.close().await;
             if !done {
                 bail!("there is no user {name:?}");
             }
-            println!("{name} is disabled; their token no longer works (within a minute on a running server)");
-        }
-        UsersCommand::Enable { name, database } => {
-            let store = open_store(&database.database_url).await?;
-            let done = store.enable_user(name).await?;
-            store.close().await;
-            if !done {
-                bail!("there is no user {name:?}");
+            if enable {
+                println!("{name} is enabled; their current token works again");
+            } else {
+                println!("{name} is disabled; their token no longer works (within a minute on a running server)");
             }
-            println!("{name} is enabled; their current token works again");
         }
         UsersCommand::Token { name, database } => {
             let store = open_store(&database.database_url).await?;
