@@ -506,6 +506,22 @@ pub enum FactsCommand {
 
     /// Print a council's facts as a table, with England and regional comparators.
     Show(ShowArgs),
+
+    /// Import a public table into the data folder as a mapping under data/imports/ says:
+    /// a long table of figures into facts/<output>.csv (and new areas into areas.csv), or
+    /// comparator groups into groups/<output>.csv. Validates the result as `facts check`
+    /// does and writes nothing unless it passes; a re-run on the same input changes nothing.
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The mapping file, for example data/imports/ascof-oflog.toml.
+    pub mapping: PathBuf,
+
+    /// The public table the mapping describes, for example ../shared/data/ascof-oflog.csv.
+    #[arg(long)]
+    pub input: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -9,6 +9,7 @@ pub mod config;
 pub mod eval;
 pub mod export;
 pub mod facts;
+pub mod import;
 pub mod local;
 pub mod mock;
 pub mod prompt;

@@ -24,6 +24,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {
         Command::Facts(FactsCommand::Check) => facts_check(&cli),
         Command::Facts(FactsCommand::Show(args)) => facts_show(&cli, args),
+        Command::Facts(FactsCommand::Import(args)) => facts_import(&cli, args),
         Command::Prompt(args) => prompt(&cli, args),
         Command::Render(args) => render(&cli, args),
         Command::Check(args) => check_text(&cli, args),
@@ -181,6 +182,31 @@ fn facts_check(cli: &Cli) -> Result<ExitCode> {
             Ok(ExitCode::from(1))
         }
         Err(e) => Err(e).with_context(|| format!("checking {}", cli.data.display())),
+    }
+}
+
+fn facts_import(cli: &Cli, args: &crate::cli::ImportArgs) -> Result<ExitCode> {
+    match crate::import::import(&cli.data, &args.mapping, &args.input) {
+        Ok(report) => {
+            for note in &report.notes {
+                println!("{note}");
+            }
+            for path in &report.changed {
+                println!("wrote {}", path.display());
+            }
+            for path in &report.unchanged {
+                println!("unchanged {}", path.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(crate::import::ImportError::Invalid(problems)) => {
+            for p in &problems {
+                eprintln!("{p}");
+            }
+            eprintln!("{} problem(s) found; nothing was written", problems.len());
+            Ok(ExitCode::from(1))
+        }
+        Err(e) => Err(e).with_context(|| format!("importing {}", args.input.display())),
     }
 }
 

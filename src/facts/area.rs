@@ -50,18 +50,31 @@ impl fmt::Display for AreaCode {
 #[serde(rename_all = "lowercase")]
 pub enum AreaKind {
     La,
+    /// A council that no longer exists (merged or split): its figures count in the
+    /// comparisons of the years it reported, and it gets no page.
+    Former,
     Region,
     Country,
 }
 
 impl AreaKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            AreaKind::La => "la",
+            AreaKind::Former => "former",
+            AreaKind::Region => "region",
+            AreaKind::Country => "country",
+        }
+    }
+
     pub fn parse(raw: &str) -> Result<Self, String> {
         match raw {
             "la" => Ok(Self::La),
+            "former" => Ok(Self::Former),
             "region" => Ok(Self::Region),
             "country" => Ok(Self::Country),
             other => Err(format!(
-                "expected kind la, region or country, found {other:?}"
+                "expected kind la, former, region or country, found {other:?}"
             )),
         }
     }
@@ -101,6 +114,11 @@ impl Area {
 
     pub fn kind(&self) -> AreaKind {
         self.kind
+    }
+
+    /// A council, current or former: a member of the groups figures are compared across.
+    pub fn is_council(&self) -> bool {
+        matches!(self.kind, AreaKind::La | AreaKind::Former)
     }
 
     /// An LA's region, or a region's country.

@@ -16,6 +16,10 @@ use toml::Spanned;
 
 const AREAS_HEADER: [&str; 4] = ["area_code", "name", "kind", "parent"];
 const FACTS_HEADER: [&str; 6] = ["area_code", "metric", "period", "value", "source", "note"];
+const GROUPS_HEADER: [&str; 2] = ["area_code", "member"];
+
+/// Comparator groups by name (the file stem under `groups/`): each council's members.
+pub(crate) type Groups = BTreeMap<String, BTreeMap<AreaCode, Vec<AreaCode>>>;
 
 /// The largest data file narrator reads. Files are read whole and held several times over
 /// while they are parsed (22 MB of synthetic facts peak at about 200 MB), so a wrong file (a
@@ -37,7 +41,8 @@ pub enum LoadError {
     Invalid(Vec<Diagnostic>),
 }
 
-struct Problems<'a>(&'a [Diagnostic]);
+/// Diagnostics as one message: a count, then one problem a line.
+pub struct Problems<'a>(pub &'a [Diagnostic]);
 
 impl fmt::Display for Problems<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -61,11 +66,21 @@ pub fn load(dir: &Path) -> Result<FactSet, LoadError> {
     let areas = loader.areas(&dir.join("areas.csv"))?;
     let metrics = loader.metrics(&dir.join("metrics.toml"))?;
     let facts = loader.facts(&dir.join("facts"), &areas, &metrics)?;
-    let sections = loader.sections(&dir.join("sections.toml"), &areas, &metrics, &facts)?;
+    let groups = loader.groups(&dir.join("groups"), &areas)?;
+    let group_names: Vec<String> = groups.keys().cloned().collect();
+    let sections = loader.sections(
+        &dir.join("sections.toml"),
+        &areas,
+        &metrics,
+        &facts,
+        &group_names,
+    )?;
     let allowlist = loader.allowlist(&dir.join("allowlist.toml"))?;
     if loader.problems.is_empty() {
         let facts = facts.into_iter().map(|(fact, _)| fact).collect();
-        Ok(FactSet::new(areas, metrics, sections, facts, allowlist))
+        Ok(FactSet::new(
+            areas, metrics, sections, facts, allowlist, groups,
+        ))
     } else {
         Err(LoadError::Invalid(loader.problems))
     }
@@ -343,7 +358,7 @@ impl Loader {
         // Parents are checked once every area is known, so the file's order does not matter.
         for (area, line) in &areas {
             let expected_parent = match area.kind() {
-                AreaKind::La => Some(AreaKind::Region),
+                AreaKind::La | AreaKind::Former => Some(AreaKind::Region),
                 AreaKind::Region => Some(AreaKind::Country),
                 AreaKind::Country => None,
             };
@@ -547,16 +562,10 @@ impl Loader {
         areas: &[Area],
         metrics: &BTreeMap<MetricId, Metric>,
     ) -> Result<Vec<(Fact, Origin)>, LoadError> {
-        let entries = std::fs::read_dir(dir).map_err(|source| LoadError::Io {
+        let files = csv_files(dir).map_err(|source| LoadError::Io {
             path: dir.to_path_buf(),
             source,
         })?;
-        let mut files: Vec<PathBuf> = entries
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e == "csv"))
-            .collect();
-        files.sort();
         if files.is_empty() {
             self.at(
                 dir,
@@ -594,6 +603,83 @@ impl Loader {
             }
         }
         Ok(facts)
+    }
+
+    /// Optional: `groups/*.csv`, each council's comparator group (nearest neighbours). A
+    /// group belongs to a council with a page; its members are councils, current or former.
+    fn groups(&mut self, dir: &Path, areas: &[Area]) -> Result<Groups, LoadError> {
+        let mut groups = Groups::new();
+        if !dir.exists() {
+            return Ok(groups);
+        }
+        let files = csv_files(dir).map_err(|source| LoadError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let kinds: HashMap<&AreaCode, AreaKind> =
+            areas.iter().map(|a| (a.code(), a.kind())).collect();
+        for path in files {
+            let name = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let name_ok = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            if !name_ok
+                || ["england", "region", "all-councils", "region-councils"].contains(&name.as_str())
+            {
+                self.at(&path, 1, 1, format!("expected a group file named in kebab-case other than a built-in comparator, such as nearest-neighbours.csv, found {name:?}"));
+                continue;
+            }
+            let Some(rows) = self.csv(&path, &GROUPS_HEADER)? else {
+                continue;
+            };
+            let mut members: BTreeMap<AreaCode, Vec<AreaCode>> = BTreeMap::new();
+            for row in rows {
+                let (owner, member) = match (
+                    AreaCode::parse(&row.fields[0]),
+                    AreaCode::parse(&row.fields[1]),
+                ) {
+                    (Ok(o), Ok(m)) => (o, m),
+                    (Err(e), _) => {
+                        self.at_field(&path, &row, 0, e);
+                        continue;
+                    }
+                    (_, Err(e)) => {
+                        self.at_field(&path, &row, 1, e);
+                        continue;
+                    }
+                };
+                if kinds.get(&owner) != Some(&AreaKind::La) {
+                    self.at_field(&path, &row, 0, format!("{owner} is not a council in areas.csv (kind la): a group belongs to a council with a page"));
+                    continue;
+                }
+                if !matches!(kinds.get(&member), Some(AreaKind::La | AreaKind::Former)) {
+                    self.at_field(
+                        &path,
+                        &row,
+                        1,
+                        format!("{member} is not a council in areas.csv (kind la or former)"),
+                    );
+                    continue;
+                }
+                let list = members.entry(owner.clone()).or_default();
+                if list.contains(&member) {
+                    self.at_field(
+                        &path,
+                        &row,
+                        1,
+                        format!("{member} is already in {owner}'s group"),
+                    );
+                    continue;
+                }
+                list.push(member);
+            }
+            groups.insert(name, members);
+        }
+        Ok(groups)
     }
 
     fn fact(
@@ -729,6 +815,7 @@ impl Loader {
         areas: &[Area],
         metrics: &BTreeMap<MetricId, Metric>,
         facts: &[(Fact, Origin)],
+        groups: &[String],
     ) -> Result<Vec<Section>, LoadError> {
         let Some(text) = self.read(path)? else {
             return Ok(Vec::new());
@@ -798,7 +885,7 @@ impl Loader {
             let compare = resolve(&s.compare, "compared ");
             let mut comparators = Vec::new();
             for c in &s.comparators {
-                match Comparator::parse(c.get_ref()) {
+                match Comparator::parse(c.get_ref(), groups) {
                     Ok(c) => comparators.push(c),
                     Err(e) => self.at_span(path, &text, c.span().start, e),
                 }
@@ -856,6 +943,17 @@ impl Loader {
         }
         Ok(sections)
     }
+}
+
+/// The `*.csv` files of a folder, in name order.
+fn csv_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "csv"))
+        .collect();
+    files.sort();
+    Ok(files)
 }
 
 /// Where a `[[table]]` entry lacks a required field: toml reports "missing field `label`" with

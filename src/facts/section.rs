@@ -3,21 +3,43 @@
 use super::metric::MetricId;
 use serde::Serialize;
 
-/// Which other areas' values sit beside the council's own in a prompt.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+/// What sits beside the council's own value in a prompt: another area's published value
+/// (England's, the region's), or where the council stands among a group of councils.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Comparator {
     England,
     Region,
+    Peers(Peers),
+}
+
+/// A group of councils whose values for the same measure and period narrator compares the
+/// council with (median, rank, quartile): computed, never typed in.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Peers {
+    /// Every council in England with a value.
+    AllCouncils,
+    /// The councils of the council's region.
+    RegionCouncils,
+    /// A group from `data/groups/<name>.csv`, such as nearest-neighbours.
+    Group(String),
 }
 
 impl Comparator {
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    /// `england`, `region`, `all-councils`, `region-councils`, or the name of a group file.
+    pub fn parse(raw: &str, groups: &[String]) -> Result<Self, String> {
         match raw {
             "england" => Ok(Self::England),
             "region" => Ok(Self::Region),
+            "all-councils" => Ok(Self::Peers(Peers::AllCouncils)),
+            "region-councils" => Ok(Self::Peers(Peers::RegionCouncils)),
+            other if groups.iter().any(|g| g == other) => {
+                Ok(Self::Peers(Peers::Group(other.to_string())))
+            }
             other => Err(format!(
-                "expected comparator england or region, found {other:?}"
+                "expected comparator england, region, all-councils, region-councils or a group in groups/ ({}), found {other:?}",
+                if groups.is_empty() { "none".to_string() } else { groups.join(", ") }
             )),
         }
     }
@@ -77,8 +99,15 @@ impl Section {
     pub fn comparators(&self) -> &[Comparator] {
         &self.comparators
     }
-    pub fn has_comparator(&self, comparator: Comparator) -> bool {
-        self.comparators.contains(&comparator)
+    pub fn has_comparator(&self, comparator: &Comparator) -> bool {
+        self.comparators.contains(comparator)
+    }
+    /// The groups of councils this section compares the council with.
+    pub fn peers(&self) -> impl Iterator<Item = &Peers> {
+        self.comparators.iter().filter_map(|c| match c {
+            Comparator::Peers(p) => Some(p),
+            _ => None,
+        })
     }
     /// Metrics the text must compare with England: each council value needs an England row.
     pub fn compare(&self) -> &[MetricId] {

@@ -1,9 +1,11 @@
 //! The validated facts, and the per-area, per-section view a prompt and the checker receive.
 
 use super::area::{Area, AreaCode, AreaKind};
+use super::load::Groups;
 use super::metric::{Dating, Metric, MetricId, Polarity, Unit};
+use super::peers::{self, PeerComparison};
 use super::period::Period;
-use super::section::{Comparator, Section};
+use super::section::{Comparator, Peers, Section};
 use super::value::Value;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -66,6 +68,7 @@ pub struct FactSet {
     sections: Vec<Section>,
     facts: Vec<Fact>,
     structural_names: Vec<String>,
+    groups: Groups,
     by_area_metric: HashMap<(AreaCode, MetricId), Vec<usize>>,
 }
 
@@ -76,6 +79,7 @@ impl FactSet {
         sections: Vec<Section>,
         facts: Vec<Fact>,
         structural_names: Vec<String>,
+        groups: Groups,
     ) -> Self {
         let mut by_area_metric: HashMap<(AreaCode, MetricId), Vec<usize>> = HashMap::new();
         for (i, fact) in facts.iter().enumerate() {
@@ -93,8 +97,52 @@ impl FactSet {
             sections,
             facts,
             structural_names,
+            groups,
             by_area_metric,
         }
+    }
+
+    /// A council's members of a named group (itself included), if it has one.
+    pub fn group(&self, name: &str, area: &AreaCode) -> Option<&[AreaCode]> {
+        self.groups.get(name)?.get(area).map(Vec::as_slice)
+    }
+
+    /// Where `fact` (a council's) stands among `peers`' values for the same measure and period.
+    pub fn compare_with(&self, fact: &Fact, peers: &Peers) -> Option<PeerComparison> {
+        let area = self.area_by_code(&fact.area)?;
+        let value = fact.value.as_number()?;
+        let same_region = |a: &Area| a.parent().is_some() && a.parent() == area.parent();
+        let (members, name): (Vec<&AreaCode>, String) = match peers {
+            Peers::AllCouncils => (
+                self.areas
+                    .iter()
+                    .filter(|a| a.is_council())
+                    .map(Area::code)
+                    .collect(),
+                "councils in England".to_string(),
+            ),
+            Peers::RegionCouncils => {
+                let region = area.parent().and_then(|p| self.area_by_code(p))?;
+                (
+                    self.areas
+                        .iter()
+                        .filter(|a| a.is_council() && same_region(a))
+                        .map(Area::code)
+                        .collect(),
+                    format!("councils in {}", region.name()),
+                )
+            }
+            Peers::Group(group) => (
+                self.group(group, &fact.area)?.iter().collect(),
+                format!("its {}", group.replace('-', " ")),
+            ),
+        };
+        let values: Vec<_> = members
+            .into_iter()
+            .filter_map(|m| self.fact_at(m, &fact.metric, fact.period))
+            .filter_map(|f| f.value.as_number())
+            .collect();
+        peers::compare(peers.clone(), name, value, &values)
     }
 
     pub fn areas(&self) -> &[Area] {
@@ -124,16 +172,29 @@ impl FactSet {
             .iter()
             .find(|a| a.code().as_str().eq_ignore_ascii_case(q) || a.name().eq_ignore_ascii_case(q))
             .ok_or_else(|| {
-                let known: Vec<String> = self
-                    .areas
-                    .iter()
-                    .filter(|a| a.kind() == AreaKind::La)
+                // Near names rather than every council: there are about 150.
+                let lower = q.to_lowercase();
+                let near: Vec<String> = self
+                    .councils()
+                    .filter(|a| {
+                        let name = a.name().to_lowercase();
+                        lower
+                            .split_whitespace()
+                            .any(|w| w.len() > 2 && name.contains(w))
+                    })
                     .map(|a| format!("{} ({})", a.name(), a.code()))
                     .collect();
-                format!(
-                    "no area with code or name {q:?}; councils: {}",
-                    known.join(", ")
-                )
+                if near.is_empty() {
+                    format!(
+                        "no area with code or name {q:?}; the {} councils are in areas.csv",
+                        self.councils().count()
+                    )
+                } else {
+                    format!(
+                        "no area with code or name {q:?}; did you mean {}?",
+                        near.join(", ")
+                    )
+                }
             })
     }
 
@@ -189,7 +250,7 @@ impl FactSet {
                     .get(id)
                     .expect("sections only name catalogued metrics: checked on load");
                 for fact in self.facts_for(area.code(), id) {
-                    let comparator = |which: Comparator, with: Option<&Area>| {
+                    let comparator = |which: &Comparator, with: Option<&Area>| {
                         let with = with.filter(|_| section.has_comparator(which))?;
                         let f = self.fact_at(with.code(), id, fact.period)?;
                         Some(ComparatorValue {
@@ -200,12 +261,17 @@ impl FactSet {
                             source: f.source.clone(),
                         })
                     };
-                    rows.push(FactRow::new(
+                    let mut row = FactRow::new(
                         metric,
                         fact,
-                        comparator(Comparator::England, england),
-                        comparator(Comparator::Region, region),
-                    ));
+                        comparator(&Comparator::England, england),
+                        comparator(&Comparator::Region, region),
+                    );
+                    row.peers = section
+                        .peers()
+                        .filter_map(|p| self.compare_with(fact, p))
+                        .collect();
+                    rows.push(row);
                 }
             }
             rows
@@ -213,7 +279,7 @@ impl FactSet {
         // Measures the section names that only England has a figure for (a national survey):
         // the prompt shows them as England's, and the checker knows them.
         let england_only = |metrics: &[MetricId]| -> Vec<FactRow> {
-            let Some(england) = england.filter(|_| section.has_comparator(Comparator::England))
+            let Some(england) = england.filter(|_| section.has_comparator(&Comparator::England))
             else {
                 return Vec::new();
             };
@@ -281,6 +347,10 @@ pub struct FactRow {
     pub note: String,
     pub england: Option<ComparatorValue>,
     pub region: Option<ComparatorValue>,
+    /// Where the value stands among the section's groups of councils (median, rank).
+    /// Left out of the fingerprint when empty, so sections without groups keep theirs.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub peers: Vec<PeerComparison>,
 }
 
 impl FactRow {
@@ -307,6 +377,7 @@ impl FactRow {
             note: fact.note.clone(),
             england,
             region,
+            peers: Vec::new(),
         }
     }
 }

@@ -16,7 +16,7 @@ pub const SYNTHETIC_PREFIX: char = 'X';
 pub enum SynthError {
     #[error("{0} already exists: synth writes a new folder and never overwrites one")]
     Exists(String),
-    #[error("the seed data has no council to model synthetic ones on")]
+    #[error("the seed data has no council with facts for two sections or more to model synthetic ones on")]
     NoCouncils,
     #[error("--areas must be 1 to 99,999, found {0}")]
     Count(usize),
@@ -50,7 +50,12 @@ pub fn write(
     if out.exists() {
         return Err(SynthError::Exists(out.display().to_string()));
     }
-    let models: Vec<_> = set.councils().collect();
+    // Councils with a page's worth of sections, not only the national table's one: a
+    // synthetic council stands for a full page, as the benches assume.
+    let models: Vec<_> = set
+        .councils()
+        .filter(|c| set.sections_for(c).len() >= 2)
+        .collect();
     if models.is_empty() {
         return Err(SynthError::NoCouncils);
     }

@@ -37,6 +37,15 @@ impl Number {
         self.value
     }
 
+    /// `value` rounded to `decimals` places, as a figure computed by narrator is printed.
+    pub fn rounded(value: f64, decimals: u8) -> Self {
+        let scale = 10f64.powi(i32::from(decimals));
+        let rounded = (value * scale).round() / scale;
+        // No "-0.0": a difference of nothing has no sign.
+        let value = if rounded == 0.0 { 0.0 } else { rounded };
+        Self { value, decimals }
+    }
+
     pub fn decimals(&self) -> u8 {
         self.decimals
     }

@@ -372,7 +372,7 @@ impl Prompter {
             context => context,
             context_fact => by_metric(facts.context()),
             england_only => facts.england_only(),
-            has_region => facts.section().has_comparator(crate::facts::Comparator::Region),
+            has_region => facts.section().has_comparator(&crate::facts::Comparator::Region),
             strategy => strategy.name(),
         };
         let error = |e: minijinja::Error, name: &str| {

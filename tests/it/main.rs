@@ -10,6 +10,7 @@ mod facts_check;
 mod golden_check;
 mod golden_prompts;
 mod helpers;
+mod import;
 mod local_model;
 mod mock_llm;
 mod prompt_cli;

@@ -47,8 +47,12 @@ fn prompt_json_is_an_array_of_chat_messages() {
 fn an_unknown_area_or_section_is_an_error_listing_the_choices() {
     let out = narrator(&["prompt", "--area", "Atlantis", "--section", "carers"]);
     assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("areas.csv"), "{}", stderr(&out));
+    // A near name is offered rather than every council.
+    let out = narrator(&["prompt", "--area", "Coventry City", "--section", "carers"]);
+    assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr(&out).contains("Coventry (E08000026)"),
+        stderr(&out).contains("did you mean Coventry (E08000026)"),
         "{}",
         stderr(&out)
     );

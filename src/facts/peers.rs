@@ -1,0 +1,149 @@
+//! Where a council's value stands among a group of councils' values for the same measure and
+//! period: median, mean, rank, quartile and distance from the median. The one place these are
+//! computed; prompts show them and the checker proves text against them.
+
+use super::section::Peers;
+use super::value::Number;
+use serde::Serialize;
+
+/// A council's value against a group's values, each figure with how it was derived.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PeerComparison {
+    pub peers: Peers,
+    /// The group in words: "its nearest neighbours", "councils in the South West".
+    pub name: String,
+    /// Councils in the group with a value for the period, the council included.
+    pub councils: usize,
+    pub median: Number,
+    pub mean: Number,
+    /// 1 is the highest value; tied values share the better rank.
+    pub rank: usize,
+    /// "12th highest of 151"
+    pub rank_words: String,
+    /// 1 is the quarter with the highest values, 4 the lowest.
+    pub quartile: u8,
+    /// The council's value minus the median, at the median's precision.
+    pub from_median: Number,
+    /// How each figure was computed, for a reviewer: the values' range and the rule.
+    pub derivation: String,
+}
+
+/// The fewest values a comparison is made over: a median of two says nothing.
+pub const MIN_COUNCILS: usize = 3;
+
+/// Compares `value` (the council's) with `values` (every group member's with a value, the
+/// council's included). None when fewer than [`MIN_COUNCILS`] have a value.
+pub fn compare(
+    peers: Peers,
+    name: String,
+    value: Number,
+    values: &[Number],
+) -> Option<PeerComparison> {
+    let n = values.len();
+    if n < MIN_COUNCILS {
+        return None;
+    }
+    let decimals = values.iter().map(Number::decimals).max().unwrap_or(0);
+    let mut sorted: Vec<f64> = values.iter().map(Number::value).collect();
+    sorted.sort_by(f64::total_cmp);
+    let (median, median_decimals) = if n % 2 == 1 {
+        (sorted[n / 2], decimals)
+    } else {
+        // A midpoint can need one more place than the values ("74.75" between 74.7 and 74.8).
+        let mid = (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0;
+        let exact = Number::rounded(mid, decimals).value() == round_to(mid, decimals + 1);
+        (mid, if exact { decimals } else { decimals + 1 })
+    };
+    let mean = sorted.iter().sum::<f64>() / n as f64;
+    let v = value.value();
+    let above = sorted.iter().filter(|&&x| x > v).count();
+    let rank = above + 1;
+    let quartile = u8::try_from((above * 4) / n + 1).unwrap_or(4).min(4);
+    let median = Number::rounded(median, median_decimals);
+    let from_median = Number::rounded(v - median.value(), median_decimals);
+    let derivation = format!(
+        "{n} councils with a value, from {} to {}; median {} (the middle value{}), mean {} (their sum over {n}); rank {rank} = 1 + the {above} councils with a higher value; quartile {quartile} (1 holds the highest quarter)",
+        Number::rounded(sorted[0], decimals).grouped(),
+        Number::rounded(sorted[n - 1], decimals).grouped(),
+        median.grouped(),
+        if n.is_multiple_of(2) { ", halfway between the two middle ones" } else { "" },
+        Number::rounded(mean, decimals + 1).grouped(),
+    );
+    Some(PeerComparison {
+        peers,
+        name,
+        councils: n,
+        median,
+        mean: Number::rounded(mean, decimals + 1),
+        rank,
+        rank_words: format!("{} highest of {n}", ordinal(rank)),
+        quartile,
+        from_median,
+        derivation,
+    })
+}
+
+fn round_to(x: f64, decimals: u8) -> f64 {
+    Number::rounded(x, decimals).value()
+}
+
+/// 1st, 2nd, 3rd, 4th, 11th, 12th, 13th, 21st, 112th.
+pub fn ordinal(n: usize) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nums(raw: &[&str]) -> Vec<Number> {
+        raw.iter().map(|r| Number::parse(r).unwrap()).collect()
+    }
+
+    #[test]
+    fn median_rank_and_quartile_follow_the_stated_rules() {
+        let values = nums(&["70.1", "74.7", "74.8", "80.0"]);
+        let c = compare(Peers::AllCouncils, "all".into(), values[1], &values).unwrap();
+        assert_eq!(c.median.grouped(), "74.75");
+        assert_eq!(c.rank, 3);
+        assert_eq!(c.rank_words, "3rd highest of 4");
+        assert_eq!(c.quartile, 3);
+        assert_eq!(c.from_median.grouped(), "-0.05");
+        let odd = nums(&["3", "1", "2"]);
+        let top = compare(Peers::AllCouncils, "all".into(), odd[0], &odd).unwrap();
+        assert_eq!(
+            (top.median.grouped().as_str(), top.rank, top.quartile),
+            ("2", 1, 1)
+        );
+        assert!(compare(Peers::AllCouncils, "all".into(), odd[0], &odd[..2]).is_none());
+    }
+
+    #[test]
+    fn ties_share_the_better_rank() {
+        let values = nums(&["5", "7", "7", "9"]);
+        let c = compare(Peers::AllCouncils, "all".into(), values[1], &values).unwrap();
+        assert_eq!(c.rank, 2);
+        assert_eq!(c.median.grouped(), "7");
+    }
+
+    #[test]
+    fn ordinals_read_as_english() {
+        let got: Vec<String> = [1, 2, 3, 4, 11, 12, 13, 21, 22, 101, 112]
+            .map(ordinal)
+            .to_vec();
+        assert_eq!(
+            got,
+            [
+                "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st",
+                "112th"
+            ]
+        );
+    }
+}

@@ -1,0 +1,97 @@
+//! Importing public tables into `data/` through the mapping files in `data/imports/`: the
+//! one writer of `data/` besides `synth`. Validates the result as `facts check` does before
+//! anything is written, and writes each file whole (temporary file, then rename).
+
+mod groups;
+mod mapping;
+mod table;
+mod write;
+
+use crate::facts::{self, Diagnostic, LoadError, Problems, MAX_FILE_BYTES};
+pub use mapping::{parse as parse_mapping, Mapping};
+use std::path::{Path, PathBuf};
+
+/// Why an import wrote nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}", Problems(.0))]
+    Invalid(Vec<Diagnostic>),
+}
+
+/// What an import did, for the editor.
+#[derive(Debug, Default)]
+pub struct ImportReport {
+    /// Files whose contents changed (an identical re-run lists none).
+    pub changed: Vec<PathBuf>,
+    pub unchanged: Vec<PathBuf>,
+    /// Lines of summary: counts, what was dropped and why.
+    pub notes: Vec<String>,
+}
+
+/// Imports `input` into the data folder `data_dir` as `mapping_path` says.
+pub fn import(
+    data_dir: &Path,
+    mapping_path: &Path,
+    input: &Path,
+) -> Result<ImportReport, ImportError> {
+    let text = read_text(mapping_path)?;
+    let mapping = mapping::parse(mapping_path, &text).map_err(ImportError::Invalid)?;
+    let current = facts::load(data_dir).map_err(|e| match e {
+        LoadError::Io { path, source } => ImportError::Read { path, source },
+        LoadError::Invalid(problems) => ImportError::Invalid(problems),
+    })?;
+    let input_text = read_text(input)?;
+    let (files, notes) = match &mapping {
+        Mapping::Facts(m) => table::import(data_dir, m, &current, input, &input_text)?,
+        Mapping::Groups(m) => groups::import(m, &current, input, &input_text)?,
+    };
+    let mut report = write::validate_and_write(data_dir, files)?;
+    report.notes = notes;
+    Ok(report)
+}
+
+/// A file the import will write: its path under the data folder and its whole contents.
+pub(crate) struct Output {
+    pub relative: PathBuf,
+    pub contents: String,
+}
+
+fn read_text(path: &Path) -> Result<String, ImportError> {
+    let err = |source| ImportError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let size = std::fs::metadata(path).map_err(err)?.len();
+    if size > MAX_FILE_BYTES {
+        return Err(ImportError::Invalid(vec![Diagnostic::new(
+            path,
+            1,
+            1,
+            format!(
+                "the file is {size} bytes, over the {MAX_FILE_BYTES}-byte limit for a data file: split it"
+            ),
+        )]));
+    }
+    let bytes = std::fs::read(path).map_err(err)?;
+    String::from_utf8(bytes).map_err(|e| {
+        let offset = e.utf8_error().valid_up_to();
+        let text = String::from_utf8_lossy(&e.into_bytes()[..offset]).into_owned();
+        let (line, column) = facts::line_col(&text, offset);
+        ImportError::Invalid(vec![Diagnostic::new(
+            path,
+            line,
+            column,
+            "expected UTF-8 text: save the file as UTF-8",
+        )])
+    })
+}
