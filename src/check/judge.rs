@@ -4,7 +4,7 @@
 use super::report::{Derivation, Mention, Report, Verdict};
 use super::rules::{self, Owner};
 use super::scan::{scan, Allowlist, MentionUnit, RawMention, Shape, WrittenPeriod};
-use crate::facts::{Dating, FactRow, MetricId, Period, SectionFacts, Unit};
+use crate::facts::{Dating, FactRow, MetricId, PeerComparison, Period, SectionFacts, Unit};
 use std::collections::BTreeSet;
 
 #[derive(Clone, Debug)]
@@ -26,6 +26,16 @@ struct Candidate {
     /// The fact in words a reviewer reads: its measure, whose it is, when, and its value as
     /// printed, with the fact id to look it up.
     about: String,
+    /// For a council's rank among a group: the end it counts from. The rank is the council's
+    /// position as much as the group's, so the council may own it in the text too.
+    rank_end: Option<rules::RankEnd>,
+    /// For a rank: the end where the better values are (none for a neutral measure).
+    best_end: Option<rules::RankEnd>,
+    /// A rank or a group's size: small whole numbers that only mean something beside the
+    /// measure's own figure, so they match only where that figure is in play nearby.
+    needs_company: bool,
+    /// A figure computed over a group (median, rank, size), not a published value.
+    peer_stat: bool,
 }
 
 /// Checks every numeric mention of `text` against the facts one prompt received. Pure: no I/O.
@@ -72,6 +82,7 @@ impl<'a> Checker<'a> {
         self.derive_or_flag(&mut draft);
         self.date_and_structure(&mut draft);
         self.directions(&mut draft);
+        self.trends(&mut draft);
         draft.into_report(&self.candidates)
     }
 
@@ -130,6 +141,9 @@ impl<'a> Checker<'a> {
                 .filter(|&&(at, _)| text[b..at].split_whitespace().count() <= 2)
                 .map(|&(_, w)| w)
                 .filter(|w| !TIME_WORDS.contains(w));
+            if work[i].raw.ordinal {
+                work[i].rank_word = rules::rank_word(&text[b..clause]);
+            }
             // "up from 164 the year before": a period relative to the sentence's own, in the
             // clause after the figure, or opening a sentence no figure comes before it in.
             work[i].relative = rules::relative_years(&text[b..clause]).or_else(|| {
@@ -192,7 +206,11 @@ impl<'a> Checker<'a> {
                 .direct
                 .iter()
                 .copied()
-                .filter(|&k| owner_ok(owner, candidates[k].owner))
+                .filter(|&k| {
+                    owner_ok(owner, &candidates[k])
+                        || called_median(draft.text, &draft.work[i], &candidates[k])
+                })
+                .filter(|&k| !candidates[k].needs_company || self.in_play(draft, i, k))
                 .filter(|&k| {
                     periods.is_empty()
                         || periods.iter().any(|p| period_ok(*p, &candidates[k]))
@@ -215,7 +233,7 @@ impl<'a> Checker<'a> {
             let named = candidates
                 .iter()
                 .enumerate()
-                .filter(|(_, c)| owner_ok(owner, c.owner) && w.unit_fits(c.unit))
+                .filter(|(_, c)| owner_ok(owner, c) && w.unit_fits(c.unit))
                 .max_by_key(|(k, _)| score(*k));
             // The noun the figure counts, in a matched measure's label and not in the other's,
             // settles it: "193 complaints about adult social care" are complaints.
@@ -243,6 +261,31 @@ impl<'a> Checker<'a> {
             w.message = format!("matches {}", describe(&candidates[ok[0]]));
             w.facts = ok;
         }
+    }
+
+    /// Is candidate `k`'s measure and period quoted by another figure of this sentence or the
+    /// one before (its value, or a group's median)? A rank or a group's size is read beside it.
+    fn in_play(&self, draft: &Draft, i: usize, k: usize) -> bool {
+        let c = &self.candidates[k];
+        let s = draft.work[i].sentence;
+        draft.work.iter().enumerate().any(|(j, w)| {
+            // A figure already judged stands for the fact it was matched to; one not yet
+            // judged, for any of its direct matches.
+            let facts = if w.verdict == Some(Verdict::Supported) {
+                &w.facts[..w.facts.len().min(1)]
+            } else {
+                &w.direct[..]
+            };
+            j != i
+                && (w.sentence == s || w.sentence + 1 == s)
+                && facts.iter().any(|&d| {
+                    let o = &self.candidates[d];
+                    !o.needs_company
+                        && o.metric == c.metric
+                        && o.period == c.period
+                        && (o.owner == Owner::Council || o.owner == c.owner)
+                })
+        })
     }
 
     /// Do the periods of figure `i`'s sentence all date other figures of it, and none could
@@ -275,6 +318,20 @@ impl<'a> Checker<'a> {
         let candidates = &self.candidates;
         let periods: Vec<Vec<WrittenPeriod>> =
             (0..draft.work.len()).map(|i| draft.periods_of(i)).collect();
+        // For each ordinal with a rank word: the ranks of the measures in play beside it.
+        let ranks: Vec<Vec<usize>> = (0..draft.work.len())
+            .map(|i| {
+                let w = &draft.work[i];
+                if !w.raw.ordinal || w.rank_word.is_none() {
+                    return Vec::new();
+                }
+                (0..candidates.len())
+                    .filter(|&k| candidates[k].rank_end.is_some())
+                    .filter(|&k| owner_ok(w.owner, &candidates[k]))
+                    .filter(|&k| self.in_play(draft, i, k))
+                    .collect()
+            })
+            .collect();
         let work = &mut draft.work;
         for i in 0..work.len() {
             if work[i].verdict.is_some() || !work[i].is_value() {
@@ -307,6 +364,10 @@ impl<'a> Checker<'a> {
                 w.derivation = Some(d);
                 continue;
             }
+            if !ranks[i].is_empty() {
+                flag_rank(&mut work[i], &ranks[i], candidates);
+                continue;
+            }
             self.flag(&mut work[i], &periods[i]);
         }
     }
@@ -325,7 +386,7 @@ impl<'a> Checker<'a> {
             .direct
             .iter()
             .copied()
-            .filter(|&k| owner_ok(w.owner, candidates[k].owner))
+            .filter(|&k| owner_ok(w.owner, &candidates[k]))
             .collect();
         if !w.direct.is_empty() && owner_matches.is_empty() {
             let c = &candidates[w.direct[0]];
@@ -358,7 +419,7 @@ impl<'a> Checker<'a> {
             let nearest = w.value().and_then(|x| {
                 candidates
                     .iter()
-                    .filter(|c| owner_ok(w.owner, c.owner) && w.unit_fits(c.unit))
+                    .filter(|c| owner_ok(w.owner, c) && w.unit_fits(c.unit))
                     .min_by(|a, b| {
                         let d = |c: &&Candidate| (c.value - x).abs();
                         d(a).total_cmp(&d(b))
@@ -418,6 +479,225 @@ impl<'a> Checker<'a> {
             }
         }
     }
+}
+
+/// Pass 6: claims about a measure's series: runs ("fell for two years running"), records
+/// ("the highest since 2016-17") and change since a year ("has improved since 2018-19"),
+/// proven from the council's own values or flagged with the values that refute them.
+impl Checker<'_> {
+    fn trends(&self, draft: &mut Draft) {
+        use super::trend::{self, Finding};
+        let text = draft.text;
+        for i in 0..draft.work.len() {
+            let s = draft.work[i].sentence;
+            let (start, end) = (draft.work[i].raw.start, draft.work[i].raw.end);
+            let sentence_start = draft.sentences[s].0;
+            // Only a count before "years running" or a year after "since" can be a claim.
+            let may_claim = match draft.work[i].raw.shape {
+                Shape::Number { .. } => trend::is_run(&text[start..end], &text[end..]),
+                Shape::Period(_) => text[sentence_start..start]
+                    .trim_end()
+                    .to_lowercase()
+                    .ends_with("since"),
+                _ => false,
+            };
+            if !may_claim {
+                continue;
+            }
+            let Some(k) = self.measure_of_sentence(draft, i) else {
+                continue;
+            };
+            let metric = self.candidates[k].metric.clone();
+            let polarity = self
+                .facts
+                .rows()
+                .iter()
+                .find(|r| r.metric == metric)
+                .map_or(crate::facts::Polarity::Neutral, |r| r.polarity);
+            let series = || self.series(&metric);
+            let written: Vec<Period> = draft.sentence_periods[s]
+                .iter()
+                .filter_map(|&p| to_period(p))
+                .collect();
+            let anchors: Vec<trend::Anchor> = draft
+                .work
+                .iter()
+                .filter(|w| w.sentence == s)
+                .filter_map(|w| match w.raw.shape {
+                    Shape::Period(p) => Some(trend::Anchor {
+                        period: to_period(p)?,
+                        starts: trend::starts_run(&text[sentence_start..w.raw.start]),
+                    }),
+                    _ => None,
+                })
+                .collect();
+            let before = &text[sentence_start..start];
+            let (finding, on_period) = match draft.work[i].raw.shape {
+                Shape::Number { value, .. } if trend::is_run(&text[start..end], &text[end..]) => {
+                    let Some(way) = trend::way_in(before) else {
+                        continue;
+                    };
+                    let n = value as usize;
+                    (
+                        trend::check_run(&series(), n, way, polarity, &anchors),
+                        false,
+                    )
+                }
+                Shape::Period(p) => {
+                    let Some(since) = to_period(p) else { continue };
+                    let at = self.candidates[k].period;
+                    if let Some(highest) = trend::extreme_since(before, polarity) {
+                        (trend::check_extreme(&series(), at, since, highest), true)
+                    } else if let Some(way) = trend::change_since(before) {
+                        let series = series();
+                        let to = written
+                            .iter()
+                            .copied()
+                            .filter(|&q| q != since)
+                            .max()
+                            .or(series.last().map(|p| p.period))
+                            .unwrap_or(at);
+                        (trend::check_since(&series, since, to, way, polarity), true)
+                    } else {
+                        continue;
+                    }
+                }
+                _ => continue,
+            };
+            let index = |ids: &[String]| -> Vec<usize> {
+                ids.iter()
+                    .filter_map(|id| self.candidates.iter().position(|c| &c.id == id))
+                    .collect()
+            };
+            // A run's own years date it: "fell for two years running after 2018-19".
+            if let (Finding::Holds { facts, .. }, false) = (&finding, on_period) {
+                let years: Vec<Period> = index(facts)
+                    .into_iter()
+                    .map(|k| self.candidates[k].period)
+                    .collect();
+                for w in draft.work.iter_mut().filter(|w| w.sentence == s) {
+                    if let Shape::Period(p) = w.raw.shape {
+                        if w.verdict == Some(Verdict::WrongPeriod)
+                            && to_period(p).is_some_and(|p| years.contains(&p))
+                        {
+                            w.verdict = Some(Verdict::Period);
+                            w.message = "a year of the run the sentence describes".to_string();
+                        }
+                    }
+                }
+            }
+            let w = &mut draft.work[i];
+            match finding {
+                Finding::Holds { facts, why } => {
+                    w.verdict = Some(if on_period {
+                        Verdict::Period
+                    } else {
+                        Verdict::Derived
+                    });
+                    w.facts = index(&facts);
+                    w.message = why;
+                    if !on_period {
+                        w.derivation = Some(Derivation {
+                            operation: "run_of_changes",
+                            facts,
+                            value: w.value().unwrap_or(0.0),
+                        });
+                    }
+                }
+                Finding::Refuted { facts, why } => {
+                    w.verdict = Some(Verdict::WrongDirection);
+                    w.facts = index(&facts);
+                    w.message = why;
+                }
+            }
+        }
+    }
+
+    /// The measure a trend phrase at mention `i` is about: the council's figure quoted in its
+    /// sentence, else the last one of the sentences before (two at most).
+    fn measure_of_sentence(&self, draft: &Draft, i: usize) -> Option<usize> {
+        let s = draft.work[i].sentence;
+        // A supported figure's council fact (it may match a group's median as well).
+        let own = |w: &Work| {
+            (w.verdict == Some(Verdict::Supported))
+                .then(|| {
+                    w.facts.iter().copied().find(|&k| {
+                        let c = &self.candidates[k];
+                        c.owner == Owner::Council && !c.needs_company && c.rank_end.is_none()
+                    })
+                })
+                .flatten()
+        };
+        let in_sentence = |t: usize| {
+            draft
+                .work
+                .iter()
+                .rev()
+                .filter(|w| w.sentence == t)
+                .find_map(own)
+        };
+        // The sentence before may be a paragraph break's empty one: look one sentence past it.
+        (s.saturating_sub(2)..=s).rev().find_map(in_sentence)
+    }
+
+    /// The council's own values of a measure, oldest first.
+    fn series(&self, metric: &MetricId) -> Vec<super::trend::Point> {
+        let mut points: Vec<super::trend::Point> = self
+            .candidates
+            .iter()
+            .filter(|c| &c.metric == metric && c.owner == Owner::Council)
+            .filter(|c| !c.needs_company && c.rank_end.is_none() && !c.id.contains('~'))
+            .map(|c| super::trend::Point {
+                period: c.period,
+                value: c.value,
+                id: c.id.clone(),
+                shown: printed(c.value, c.unit),
+            })
+            .collect();
+        points.sort_by_key(|p| p.period);
+        points
+    }
+}
+
+fn to_period(p: WrittenPeriod) -> Option<Period> {
+    match p {
+        WrittenPeriod::FinancialYear(y) => Some(Period::FinancialYear(y)),
+        WrittenPeriod::Year(y) => Some(Period::Year(y)),
+        WrittenPeriod::Month(..) => None,
+    }
+}
+
+/// An ordinal with a rank word that no rank in play supports: counted from the wrong end
+/// ("12th lowest" for the 12th highest), or no rank of the measure at all.
+fn flag_rank(w: &mut Work, ranks: &[usize], candidates: &[Candidate]) {
+    let value = w.value();
+    let same_number = ranks
+        .iter()
+        .copied()
+        .find(|&k| value == Some(candidates[k].value));
+    if let Some(k) = same_number {
+        w.verdict = Some(Verdict::WrongDirection);
+        w.facts = vec![k];
+        w.message = format!(
+            "the rank is counted from the other end: it is {}",
+            describe(&candidates[k])
+        );
+        return;
+    }
+    let wanted = ranks
+        .iter()
+        .copied()
+        .find(|&k| match w.rank_word {
+            Some(rules::RankWord::End(e)) => candidates[k].rank_end == Some(e),
+            _ => true,
+        })
+        .unwrap_or(ranks[0]);
+    w.verdict = Some(Verdict::Unsupported);
+    w.facts = vec![wanted];
+    w.message = format!(
+        "no rank in the facts is this one: it is {}",
+        describe(&candidates[wanted])
+    );
 }
 
 /// Is there a cue for `owner` within `range`?
@@ -483,7 +763,8 @@ fn carried_unit(
     prev_value: Option<usize>,
     unit: MentionUnit,
 ) -> Option<MentionUnit> {
-    if !matches!(unit, MentionUnit::Bare | MentionUnit::Pounds) {
+    // An ordinal is a position, never a share or a sum of money.
+    if !matches!(unit, MentionUnit::Bare | MentionUnit::Pounds) || work[i].raw.ordinal {
         return None;
     }
     let next_unit = (i + 1..work.len())
@@ -523,6 +804,8 @@ struct Work {
     noun: Option<rules::Word>,
     /// Where the clause after the figure ends (the words up to it describe this figure).
     clause_end: usize,
+    /// For an ordinal: the end of a ranking the word after it counts from ("12th highest").
+    rank_word: Option<rules::RankWord>,
     /// Years from the sentence's period to this figure's ("the year before": -1).
     relative: Option<i16>,
     /// Set when the figure matches a fact but the sentence names another measure.
@@ -547,6 +830,7 @@ impl Work {
             context: Vec::new(),
             noun: None,
             clause_end: 0,
+            rank_word: None,
             relative: None,
             measure_mismatch: None,
             verdict: None,
@@ -604,6 +888,18 @@ impl Work {
     }
 
     fn matches_directly(&self, c: &Candidate) -> bool {
+        // A rank is an ordinal counted from the end the word after it names.
+        if let Some(end) = c.rank_end {
+            let word_fits = match self.rank_word {
+                Some(rules::RankWord::End(e)) => e == end,
+                Some(rules::RankWord::Best) => c.best_end == Some(end),
+                Some(rules::RankWord::Worst) => c.best_end.is_some_and(|b| b != end),
+                None => false,
+            };
+            if !self.raw.ordinal || !word_fits {
+                return false;
+            }
+        }
         match self.raw.shape {
             Shape::Number {
                 value,
@@ -625,8 +921,31 @@ impl Work {
     }
 }
 
-fn owner_ok(said: Option<Owner>, fact: Owner) -> bool {
-    said.is_none_or(|o| o == fact)
+/// "well above the median of 28.0%", after the group was named for the figure before: a
+/// median the text calls a median, given to no other place, is the group's median.
+fn called_median(text: &str, w: &Work, c: &Candidate) -> bool {
+    // The words just before the figure: "the median of", "a median of", "median".
+    let before = &text[..w.raw.start];
+    let from = before
+        .char_indices()
+        .rev()
+        .filter(|(_, ch)| ch.is_whitespace())
+        .nth(3)
+        .map_or(0, |(at, _)| at);
+    c.peer_stat
+        && !c.needs_company
+        && matches!(w.owner, None | Some(Owner::Council))
+        && before[from..].to_lowercase().contains("median")
+}
+
+/// Does the owner the text gives a figure fit the fact? A group's median must be given to its
+/// group by name (no text means "the median" of nobody in particular); a rank may be the
+/// council's as much as the group's.
+fn owner_ok(said: Option<Owner>, fact: &Candidate) -> bool {
+    if fact.peer_stat && !fact.needs_company {
+        return said == Some(fact.owner);
+    }
+    said.is_none_or(|o| o == fact.owner || (fact.rank_end.is_some() && o == Owner::Council))
 }
 
 /// May the period written date this fact? Its own period, and for a financial year the
@@ -664,6 +983,7 @@ fn owner_name(o: Option<Owner>, facts: &SectionFacts) -> String {
             .region()
             .map_or("the region".to_string(), |r| r.name().to_string()),
         Some(Owner::Elsewhere) => "another place".to_string(),
+        Some(Owner::Peers) => "its nearest neighbours".to_string(),
     }
 }
 
@@ -723,6 +1043,10 @@ fn candidates(facts: &SectionFacts) -> Vec<Candidate> {
                 let (more, word) = h.split_once(' ')?;
                 Some((more == "more", *rules::content_words(word).first()?))
             }),
+            rank_end: None,
+            best_end: None,
+            needs_company: false,
+            peer_stat: false,
         });
     };
     for row in facts.rows().iter().chain(facts.context()) {
@@ -748,7 +1072,89 @@ fn candidates(facts: &SectionFacts) -> Vec<Candidate> {
             row.value.as_number().map(|n| n.value()),
         );
     }
+    // Where the council stands among groups of councils, as narrator computed and the prompt
+    // showed it: each group's median, the council's rank from either end, and the group's size.
+    for row in facts.rows() {
+        for p in &row.peers {
+            push_peer_figures(&mut out, row, p, facts.area().code().as_str());
+        }
+    }
     out
+}
+
+fn push_peer_figures(out: &mut Vec<Candidate>, row: &FactRow, p: &PeerComparison, area: &str) {
+    use crate::facts::Peers;
+    let (owner, group) = match &p.peers {
+        Peers::AllCouncils => (Owner::England, "all-councils"),
+        Peers::RegionCouncils => (Owner::Region, "region-councils"),
+        Peers::Group(name) => (Owner::Peers, name.as_str()),
+    };
+    let label_words = format!("{} {}", row.label, row.metric.as_str().replace('_', " "));
+    let mut figure = |stat: &str, unit: Unit, value: f64, words: &str, shown: String, end| {
+        let id = format!("{area}:{}:{}~{stat}@{group}", row.metric, row.period);
+        out.push(Candidate {
+            about: format!(
+                "{} for {}, {}: {shown} [{id}]",
+                row.label, p.name, row.period_spelled
+            ),
+            id,
+            metric: row.metric.clone(),
+            unit,
+            value,
+            period: row.period,
+            dated_by: row.dated_by,
+            owner,
+            denominator: None,
+            words: rules::content_words(&format!("{label_words} {words}")),
+            wording: row.wording.clone(),
+            higher_means: None,
+            needs_company: stat != "median",
+            peer_stat: true,
+            rank_end: end,
+            best_end: match row.polarity {
+                crate::facts::Polarity::HigherIsBetter => Some(rules::RankEnd::Highest),
+                crate::facts::Polarity::HigherIsWorse => Some(rules::RankEnd::Lowest),
+                crate::facts::Polarity::Neutral => None,
+            },
+        });
+    };
+    figure(
+        "median",
+        row.unit,
+        p.median.value(),
+        "median middle typical",
+        format!("median {}", p.median_display),
+        None,
+    );
+    for (stat, rank, end) in [
+        ("rank", p.rank, rules::RankEnd::Highest),
+        (
+            "rank_from_lowest",
+            p.rank_from_lowest,
+            rules::RankEnd::Lowest,
+        ),
+    ] {
+        let word = match end {
+            rules::RankEnd::Highest => "highest",
+            rules::RankEnd::Lowest => "lowest",
+        };
+        figure(
+            stat,
+            Unit::Rank,
+            rank as f64,
+            &format!("rank ranked {word}"),
+            format!("{} {word} of {}", crate::facts::ordinal(rank), p.councils),
+            Some(end),
+        );
+    }
+    figure(
+        "councils",
+        Unit::Count,
+        p.councils as f64,
+        "councils authorities",
+        format!("{} councils with a value", p.councils),
+        None,
+    );
 }
 
 /// Label words that many of the section's measures share ("adult", "social", "care" in a
@@ -795,7 +1201,11 @@ fn derive(w: &Work, quoted: &BTreeSet<usize>, cands: &[Candidate]) -> Option<Der
             }
         }
     }
-    let pool: Vec<usize> = pool.into_iter().collect();
+    // A rank or a group's size is no operand: nobody adds ranks or takes a share of them.
+    let pool: Vec<usize> = pool
+        .into_iter()
+        .filter(|&k| !cands[k].needs_company)
+        .collect();
     // Looked up once, not per pair: a sentence quoting a hundred facts makes the pairs many
     // (a fuzzed input took a third of a second per check).
     let populations: BTreeSet<&MetricId> = cands
@@ -809,6 +1219,13 @@ fn derive(w: &Work, quoted: &BTreeSet<usize>, cands: &[Candidate]) -> Option<Der
     // Operands a reader can follow: one measure across owners (same period) or periods (same
     // owner), or two measures of the same owner and period.
     let comparable = |a: &Candidate, b: &Candidate| {
+        // A group's median is compared only with the council's own value beside it (its
+        // distance from the median), never across years or with other medians.
+        if a.peer_stat || b.peer_stat {
+            return a.metric == b.metric
+                && a.period == b.period
+                && (a.owner == Owner::Council) != (b.owner == Owner::Council);
+        }
         if a.metric == b.metric {
             (a.owner == b.owner) != (a.period == b.period)
         } else {
@@ -892,9 +1309,13 @@ fn derive(w: &Work, quoted: &BTreeSet<usize>, cands: &[Candidate]) -> Option<Der
                                 return Some(found("share", a, b, share));
                             }
                         }
-                        // A change in a percentage, as a percentage, only over time.
+                        // A change in a percentage, as a percentage, only over time, and only
+                        // between two values the text quotes: over a series of shares the
+                        // pairs are many, and a misquoted share too often equals one.
                         if a.metric == b.metric
                             && a.owner == b.owner
+                            && quoted.contains(&i)
+                            && quoted.contains(&j)
                             && b.value != 0.0
                             && unit == MentionUnit::Percent
                             && a.unit == Unit::Percent

@@ -6,6 +6,7 @@ mod report;
 mod rules;
 mod scan;
 mod shape;
+mod trend;
 
 pub use judge::{check, Checker};
 pub use report::{Derivation, Mention, Report, Verdict};

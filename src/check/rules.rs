@@ -220,6 +220,45 @@ pub enum Owner {
     Region,
     /// A place with no facts in this prompt (another region, London, Wales...).
     Elsewhere,
+    /// A council's comparator group (its nearest neighbours, similar councils).
+    Peers,
+}
+
+/// The end of a ranking a rank counts from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RankEnd {
+    Highest,
+    Lowest,
+}
+
+/// The word after an ordinal that says which end it counts from: "12th highest", "3rd
+/// lowest", or "5th best", which depends on the measure's polarity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RankWord {
+    End(RankEnd),
+    Best,
+    Worst,
+}
+
+/// Reads the rank word right after an ordinal ("-highest", " highest", " lowest rate").
+pub fn rank_word(after: &str) -> Option<RankWord> {
+    let word: String = after
+        .trim_start_matches(|c: char| c == '-' || c.is_whitespace())
+        .chars()
+        .take_while(|c| c.is_alphabetic())
+        .collect::<String>()
+        .to_lowercase();
+    match word.as_str() {
+        "highest" | "largest" | "biggest" | "greatest" | "most" | "top" => {
+            Some(RankWord::End(RankEnd::Highest))
+        }
+        "lowest" | "smallest" | "least" | "fewest" | "bottom" => {
+            Some(RankWord::End(RankEnd::Lowest))
+        }
+        "best" => Some(RankWord::Best),
+        "worst" => Some(RankWord::Worst),
+        _ => None,
+    }
 }
 
 /// Words allowed between a figure and a cue after it ("37.4% of carers in England").
@@ -241,7 +280,7 @@ const GLUE: [&str; 14] = [
 ];
 
 /// Fixed owner cues; a region name is the region's own or another place's, decided per prompt.
-const FIXED_CUES: [(&str, Option<Owner>); 28] = [
+const FIXED_CUES: [(&str, Option<Owner>); 36] = [
     ("the council", Some(Owner::Council)),
     ("council's", Some(Owner::Council)),
     ("locally", Some(Owner::Council)),
@@ -258,6 +297,14 @@ const FIXED_CUES: [(&str, Option<Owner>); 28] = [
     ("regional", Some(Owner::Region)),
     ("regionally", Some(Owner::Region)),
     ("the region", Some(Owner::Region)),
+    ("similar councils", Some(Owner::Peers)),
+    ("similar authorities", Some(Owner::Peers)),
+    ("comparable councils", Some(Owner::Peers)),
+    ("nearest neighbours", Some(Owner::Peers)),
+    ("statistical neighbours", Some(Owner::Peers)),
+    ("comparator councils", Some(Owner::Peers)),
+    ("peer councils", Some(Owner::Peers)),
+    ("its peers", Some(Owner::Peers)),
     ("wales", Some(Owner::Elsewhere)),
     ("scotland", Some(Owner::Elsewhere)),
     ("northern ireland", Some(Owner::Elsewhere)),

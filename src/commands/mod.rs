@@ -655,7 +655,11 @@ async fn demo(cli: &Cli, args: &RunArgs) -> Result<ExitCode> {
         set.facts().len()
     );
     let mut args = args.clone();
-    args.all = args.areas.is_empty();
+    // The seed councils, not all of England: on the local model each job takes about a
+    // minute, and about 150 councils have the national section.
+    if args.areas.is_empty() {
+        args.areas = set.seed_councils().map(|a| a.code().to_string()).collect();
+    }
     // Another endpoint named in the environment replaces the local model.
     let _local = if std::env::var_os("NARRATOR_BASE_URL").is_none() {
         let server = crate::local::LocalServer::start()

@@ -26,10 +26,16 @@ pub enum MutantKind {
     OtherPlace,
     /// The owner named after the figure ("338.7 per 100,000 used them in Coventry").
     OtherPlaceAfter,
+    /// A rank counted from the other end ("12th highest" for "12th lowest").
+    RankEnd,
+    /// A trend claim turned round ("fell for two years running" for "rose", "lowest since").
+    TrendWay,
+    /// A run made a year longer ("three years running" for "two").
+    RunLength,
 }
 
 impl MutantKind {
-    pub const ALL: [MutantKind; 11] = [
+    pub const ALL: [MutantKind; 14] = [
         MutantKind::Digit,
         MutantKind::Decimal,
         MutantKind::SwapCouncilEngland,
@@ -41,6 +47,9 @@ impl MutantKind {
         MutantKind::WrongRounding,
         MutantKind::OtherPlace,
         MutantKind::OtherPlaceAfter,
+        MutantKind::RankEnd,
+        MutantKind::TrendWay,
+        MutantKind::RunLength,
     ];
 
     pub fn name(self) -> &'static str {
@@ -56,6 +65,9 @@ impl MutantKind {
             MutantKind::WrongRounding => "round to the wrong precision",
             MutantKind::OtherPlace => "attribute to another place",
             MutantKind::OtherPlaceAfter => "another place, named after the figure",
+            MutantKind::RankEnd => "count a rank from the other end",
+            MutantKind::TrendWay => "turn a trend round",
+            MutantKind::RunLength => "lengthen a run",
         }
     }
 
@@ -535,7 +547,115 @@ pub(super) fn mutants(text: &str, report: &Report, facts: &SectionFacts) -> Vec<
             });
         }
     }
+    trend_mutants(text, report, &sentences, &mut out);
     out
+}
+
+/// Word pairs a rank or a trend claim turns on, both ways.
+const RANK_WORDS: [(&str, &str); 2] = [("highest", "lowest"), ("best", "worst")];
+const TREND_WORDS: [(&str, &str); 7] = [
+    ("rose", "fell"),
+    ("risen", "fallen"),
+    ("increased", "decreased"),
+    ("improved", "worsened"),
+    ("highest", "lowest"),
+    ("best", "worst"),
+    ("grew", "shrank"),
+];
+
+/// The opposite of `word` under `pairs`, keeping its capital.
+fn opposite(word: &str, pairs: &[(&str, &str)]) -> Option<String> {
+    let lower = word.to_lowercase();
+    let other = pairs.iter().find_map(|&(a, b)| {
+        if lower == a {
+            Some(b)
+        } else if lower == b {
+            Some(a)
+        } else {
+            None
+        }
+    })?;
+    Some(if word.starts_with(char::is_uppercase) {
+        let mut c = other.chars();
+        c.next()
+            .map_or(String::new(), |f| f.to_uppercase().chain(c).collect())
+    } else {
+        other.to_string()
+    })
+}
+
+/// The last word of `pairs` in `segment`, as (offset, length, replacement).
+fn last_word_of(segment: &str, pairs: &[(&str, &str)]) -> Option<(usize, usize, String)> {
+    let mut found = None;
+    let mut at = 0;
+    for word in segment.split(|c: char| !c.is_alphabetic()) {
+        let start = at;
+        at += word.len() + 1;
+        if let Some(o) = opposite(word, pairs) {
+            found = Some((start, word.len(), o));
+        }
+    }
+    found
+}
+
+/// Ranks counted from the other end, trend claims turned round and runs made longer: the
+/// mistakes a writer makes with a series and a league table.
+fn trend_mutants(text: &str, report: &Report, sentences: &[(usize, usize)], out: &mut Vec<Mutant>) {
+    let sentence_start = |at: usize| {
+        sentences
+            .iter()
+            .find(|(s, e)| *s <= at && at < *e)
+            .map_or(0, |(s, _)| *s)
+    };
+    for m in &report.mentions {
+        let is_rank = m.verdict == Verdict::Supported
+            && m.facts.first().is_some_and(|id| id.contains("~rank"));
+        if is_rank {
+            let after = &text[m.span.1..];
+            let end = after.find(['.', ',', ';']).unwrap_or(after.len()).min(20);
+            if let Some((at, len, o)) = last_word_of(&after[..end], &RANK_WORDS) {
+                let start = m.span.1 + at;
+                out.push(Mutant {
+                    kind: MutantKind::RankEnd,
+                    text: splice(text, start, start + len, &o),
+                    at: Some(m.span.0),
+                });
+            }
+        }
+        let is_run = m
+            .derivation
+            .as_ref()
+            .is_some_and(|d| d.operation == "run_of_changes");
+        let is_claim = m.verdict == Verdict::Period
+            && (m.message.contains(" since ") || m.message.contains(" value after "));
+        if is_run || is_claim {
+            let from = sentence_start(m.span.0);
+            if let Some((at, len, o)) = last_word_of(&text[from..m.span.0], &TREND_WORDS) {
+                let start = from + at;
+                out.push(Mutant {
+                    kind: MutantKind::TrendWay,
+                    text: splice(text, start, start + len, &o),
+                    at: Some(m.span.0),
+                });
+            }
+        }
+        if is_run {
+            let longer = match m.text.to_lowercase().split_whitespace().next() {
+                Some("two") => Some("three"),
+                Some("three") => Some("four"),
+                Some("four") => Some("five"),
+                _ => None,
+            };
+            if let Some(longer) = longer {
+                let word_end = m.span.0 + m.text.split_whitespace().next().map_or(0, str::len);
+                out.push(Mutant {
+                    kind: MutantKind::RunLength,
+                    text: splice(text, m.span.0, word_end, longer),
+                    at: Some(m.span.0),
+                });
+            }
+        }
+    }
 }
 
 /// An owner cue moved to London, another place with no facts, in the same grammar.

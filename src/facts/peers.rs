@@ -2,8 +2,9 @@
 //! period: median, mean, rank, quartile and distance from the median. The one place these are
 //! computed; prompts show them and the checker proves text against them.
 
+use super::metric::Unit;
 use super::section::Peers;
-use super::value::Number;
+use super::value::{Number, Value};
 use serde::Serialize;
 
 /// A council's value against a group's values, each figure with how it was derived.
@@ -15,10 +16,14 @@ pub struct PeerComparison {
     /// Councils in the group with a value for the period, the council included.
     pub councils: usize,
     pub median: Number,
+    /// The median as the table prints a value of the measure ("74.3%").
+    pub median_display: String,
     pub mean: Number,
     /// 1 is the highest value; tied values share the better rank.
     pub rank: usize,
-    /// "12th highest of 151"
+    /// The same counted from the lowest value: 1 is the lowest.
+    pub rank_from_lowest: usize,
+    /// From whichever end is nearer: "12th highest of 151", "lowest of 152".
     pub rank_words: String,
     /// 1 is the quarter with the highest values, 4 the lowest.
     pub quartile: u8,
@@ -36,6 +41,7 @@ pub const MIN_COUNCILS: usize = 3;
 pub fn compare(
     peers: Peers,
     name: String,
+    unit: Unit,
     value: Number,
     values: &[Number],
 ) -> Option<PeerComparison> {
@@ -58,6 +64,8 @@ pub fn compare(
     let v = value.value();
     let above = sorted.iter().filter(|&&x| x > v).count();
     let rank = above + 1;
+    let below = sorted.iter().filter(|&&x| x < v).count();
+    let rank_from_lowest = below + 1;
     let quartile = u8::try_from((above * 4) / n + 1).unwrap_or(4).min(4);
     let median = Number::rounded(median, median_decimals);
     let from_median = Number::rounded(v - median.value(), median_decimals);
@@ -73,14 +81,29 @@ pub fn compare(
         peers,
         name,
         councils: n,
+        median_display: Value::Number(median).display(unit),
         median,
         mean: Number::rounded(mean, decimals + 1),
         rank,
-        rank_words: format!("{} highest of {n}", ordinal(rank)),
+        rank_words: rank_words(rank, rank_from_lowest, n),
+        rank_from_lowest,
         quartile,
         from_median,
         derivation,
     })
+}
+
+fn rank_words(rank: usize, from_lowest: usize, n: usize) -> String {
+    let (k, end) = if rank <= from_lowest {
+        (rank, "highest")
+    } else {
+        (from_lowest, "lowest")
+    };
+    if k == 1 {
+        format!("{end} of {n}")
+    } else {
+        format!("{} {end} of {n}", ordinal(k))
+    }
 }
 
 fn round_to(x: f64, decimals: u8) -> f64 {
@@ -107,28 +130,40 @@ mod tests {
         raw.iter().map(|r| Number::parse(r).unwrap()).collect()
     }
 
+    /// The comparison of `values[i]` among `values`.
+    fn of(values: &[Number], i: usize) -> Option<PeerComparison> {
+        compare(
+            Peers::AllCouncils,
+            "all".into(),
+            Unit::Score,
+            values[i],
+            values,
+        )
+    }
+
     #[test]
     fn median_rank_and_quartile_follow_the_stated_rules() {
         let values = nums(&["70.1", "74.7", "74.8", "80.0"]);
-        let c = compare(Peers::AllCouncils, "all".into(), values[1], &values).unwrap();
+        let c = of(&values, 1).unwrap();
         assert_eq!(c.median.grouped(), "74.75");
         assert_eq!(c.rank, 3);
-        assert_eq!(c.rank_words, "3rd highest of 4");
+        assert_eq!(c.rank_words, "2nd lowest of 4");
         assert_eq!(c.quartile, 3);
         assert_eq!(c.from_median.grouped(), "-0.05");
         let odd = nums(&["3", "1", "2"]);
-        let top = compare(Peers::AllCouncils, "all".into(), odd[0], &odd).unwrap();
+        let top = of(&odd, 0).unwrap();
         assert_eq!(
             (top.median.grouped().as_str(), top.rank, top.quartile),
             ("2", 1, 1)
         );
-        assert!(compare(Peers::AllCouncils, "all".into(), odd[0], &odd[..2]).is_none());
+        assert_eq!(top.rank_words, "highest of 3");
+        assert!(of(&odd[..2], 0).is_none());
     }
 
     #[test]
     fn ties_share_the_better_rank() {
         let values = nums(&["5", "7", "7", "9"]);
-        let c = compare(Peers::AllCouncils, "all".into(), values[1], &values).unwrap();
+        let c = of(&values, 1).unwrap();
         assert_eq!(c.rank, 2);
         assert_eq!(c.median.grouped(), "7");
     }

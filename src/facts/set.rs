@@ -129,7 +129,7 @@ impl FactSet {
                         .filter(|a| a.is_council() && same_region(a))
                         .map(Area::code)
                         .collect(),
-                    format!("councils in {}", region.name()),
+                    format!("councils in {}", with_article(region.name())),
                 )
             }
             Peers::Group(group) => (
@@ -142,7 +142,8 @@ impl FactSet {
             .filter_map(|m| self.fact_at(m, &fact.metric, fact.period))
             .filter_map(|f| f.value.as_number())
             .collect();
-        peers::compare(peers.clone(), name, value, &values)
+        let unit = self.metrics.get(&fact.metric)?.unit();
+        peers::compare(peers.clone(), name, unit, value, &values)
     }
 
     pub fn areas(&self) -> &[Area] {
@@ -151,6 +152,12 @@ impl FactSet {
     /// The councils (kind `la`): the areas narratives are written for.
     pub fn councils(&self) -> impl Iterator<Item = &Area> {
         self.areas.iter().filter(|a| a.kind() == AreaKind::La)
+    }
+    /// Councils with facts for two sections or more: those whose own pages and reports were
+    /// typed in, beyond the national table's one section. The demo and the synthetic councils
+    /// start from them.
+    pub fn seed_councils(&self) -> impl Iterator<Item = &Area> {
+        self.councils().filter(|c| self.sections_for(c).len() >= 2)
     }
     pub fn sections(&self) -> &[Section] {
         &self.sections
@@ -442,6 +449,21 @@ fn names_with_areas(structural: &[String], area: &Area, region: Option<&Area>) -
         }
     }
     names
+}
+
+/// A region's name as a sentence writes it: "the South West", "the East of England", but
+/// "London" and "Yorkshire and The Humber": names that open on a compass point take "the".
+pub fn with_article(region: &str) -> String {
+    let compass = ["North", "South", "East", "West"];
+    if region
+        .split_whitespace()
+        .next()
+        .is_some_and(|w| compass.contains(&w))
+    {
+        format!("the {region}")
+    } else {
+        region.to_string()
+    }
 }
 
 pub fn hex_digest(bytes: &[u8]) -> String {

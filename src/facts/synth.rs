@@ -50,12 +50,8 @@ pub fn write(
     if out.exists() {
         return Err(SynthError::Exists(out.display().to_string()));
     }
-    // Councils with a page's worth of sections, not only the national table's one: a
-    // synthetic council stands for a full page, as the benches assume.
-    let models: Vec<_> = set
-        .councils()
-        .filter(|c| set.sections_for(c).len() >= 2)
-        .collect();
+    // A synthetic council stands for a full page, as the benches assume.
+    let models: Vec<_> = set.seed_councils().collect();
     if models.is_empty() {
         return Err(SynthError::NoCouncils);
     }

@@ -54,7 +54,9 @@ fn the_golden_cases_cover_every_verdict_at_least_ten_times_and_every_seed_sectio
         let n = per_verdict.get(&v).copied().unwrap_or(0);
         assert!(n >= 10, "only {n} cases exercise {}", v.name());
     }
-    for area in set.councils() {
+    // The seed councils' every section; the national section's other councils are covered
+    // by kind (golden/check holds five), not one by one.
+    for area in set.seed_councils() {
         for section in set.sections_for(area) {
             let has = cases.iter().any(|c| {
                 c.is_passing_narrative()

@@ -23,6 +23,12 @@ fn data_before_import() -> (tempfile::TempDir, PathBuf) {
     std::fs::write(dir.join("areas.csv"), typed_in).unwrap();
     std::fs::remove_file(dir.join("facts/ascof-oflog.csv")).unwrap();
     let _ = std::fs::remove_dir_all(dir.join("groups"));
+    // And no section on the national data yet: it names the groups.
+    let sections = std::fs::read_to_string(dir.join("sections.toml")).unwrap();
+    let national = sections
+        .find("\n# Every council: the national outcome")
+        .unwrap();
+    std::fs::write(dir.join("sections.toml"), &sections[..national + 1]).unwrap();
     (tmp, dir)
 }
 
