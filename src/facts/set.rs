@@ -70,6 +70,17 @@ pub struct FactSet {
     structural_names: Vec<String>,
     groups: Groups,
     by_area_metric: HashMap<(AreaCode, MetricId), Vec<usize>>,
+    by_code: HashMap<AreaCode, usize>,
+    /// Every council's value of each measure and period, by region too: built on the first
+    /// comparison, so a run over every council reads each fact once rather than once a job.
+    council_values: std::sync::OnceLock<CouncilValues>,
+}
+
+/// Council values by (measure, period), and by (region, measure, period).
+#[derive(Debug, Default)]
+struct CouncilValues {
+    all: HashMap<(MetricId, Period), Vec<super::value::Number>>,
+    by_region: HashMap<(AreaCode, MetricId, Period), Vec<super::value::Number>>,
 }
 
 impl FactSet {
@@ -91,6 +102,11 @@ impl FactSet {
         for indices in by_area_metric.values_mut() {
             indices.sort_by_key(|&i| facts[i].period);
         }
+        let by_code = areas
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.code().clone(), i))
+            .collect();
         Self {
             areas,
             metrics,
@@ -99,7 +115,35 @@ impl FactSet {
             structural_names,
             groups,
             by_area_metric,
+            by_code,
+            council_values: std::sync::OnceLock::new(),
         }
+    }
+
+    fn council_values(&self) -> &CouncilValues {
+        self.council_values.get_or_init(|| {
+            let mut values = CouncilValues::default();
+            let areas: HashMap<&AreaCode, &Area> =
+                self.areas.iter().map(|a| (a.code(), a)).collect();
+            for fact in &self.facts {
+                let Some(area) = areas.get(&fact.area).filter(|a| a.is_council()) else {
+                    continue;
+                };
+                let Some(n) = fact.value.as_number() else {
+                    continue;
+                };
+                let key = (fact.metric.clone(), fact.period);
+                values.all.entry(key).or_default().push(n);
+                if let Some(region) = area.parent() {
+                    values
+                        .by_region
+                        .entry((region.clone(), fact.metric.clone(), fact.period))
+                        .or_default()
+                        .push(n);
+                }
+            }
+            values
+        })
     }
 
     /// A council's members of a named group (itself included), if it has one.
@@ -111,37 +155,34 @@ impl FactSet {
     pub fn compare_with(&self, fact: &Fact, peers: &Peers) -> Option<PeerComparison> {
         let area = self.area_by_code(&fact.area)?;
         let value = fact.value.as_number()?;
-        let same_region = |a: &Area| a.parent().is_some() && a.parent() == area.parent();
-        let (members, name): (Vec<&AreaCode>, String) = match peers {
+        let (values, name): (Vec<_>, String) = match peers {
             Peers::AllCouncils => (
-                self.areas
-                    .iter()
-                    .filter(|a| a.is_council())
-                    .map(Area::code)
-                    .collect(),
+                self.council_values()
+                    .all
+                    .get(&(fact.metric.clone(), fact.period))?
+                    .clone(),
                 "councils in England".to_string(),
             ),
             Peers::RegionCouncils => {
-                let region = area.parent().and_then(|p| self.area_by_code(p))?;
+                let code = area.parent()?;
+                let region = self.area_by_code(code)?;
                 (
-                    self.areas
-                        .iter()
-                        .filter(|a| a.is_council() && same_region(a))
-                        .map(Area::code)
-                        .collect(),
+                    self.council_values()
+                        .by_region
+                        .get(&(code.clone(), fact.metric.clone(), fact.period))?
+                        .clone(),
                     format!("councils in {}", with_article(region.name())),
                 )
             }
             Peers::Group(group) => (
-                self.group(group, &fact.area)?.iter().collect(),
+                self.group(group, &fact.area)?
+                    .iter()
+                    .filter_map(|m| self.fact_at(m, &fact.metric, fact.period))
+                    .filter_map(|f| f.value.as_number())
+                    .collect(),
                 format!("its {}", group.replace('-', " ")),
             ),
         };
-        let values: Vec<_> = members
-            .into_iter()
-            .filter_map(|m| self.fact_at(m, &fact.metric, fact.period))
-            .filter_map(|f| f.value.as_number())
-            .collect();
         let unit = self.metrics.get(&fact.metric)?.unit();
         peers::compare(peers.clone(), name, unit, value, &values)
     }
@@ -213,7 +254,7 @@ impl FactSet {
     }
 
     pub fn area_by_code(&self, code: &AreaCode) -> Option<&Area> {
-        self.areas.iter().find(|a| a.code() == code)
+        self.by_code.get(code).map(|&i| &self.areas[i])
     }
 
     /// An area's facts for one metric, oldest period first.

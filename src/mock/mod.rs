@@ -415,9 +415,13 @@ pub fn draft_from_prompt(first_user: &str, last_user: &str, wrong: bool) -> Stri
         .and_then(|rest| rest.split("),").next())
         .and_then(|named| named.rsplit_once(" ("))
         .map_or("the council", |(name, _)| name);
-    let table = first_user.split("Facts for").nth(1).unwrap_or_default();
-    let table = table.split("Background about").next().unwrap_or_default();
-    let mut sentences = Vec::new();
+    // The facts table: under "Facts for" in most sections; the outcomes table stands alone.
+    let table = match first_user.split("Facts for").nth(1) {
+        Some(t) => t.split("Background about").next().unwrap_or_default(),
+        None => first_user,
+    };
+    // (measure, period, value, comparison cell) for each row, in the table's order.
+    let mut rows: Vec<(String, &str, &str, Option<&str>)> = Vec::new();
     for line in table
         .lines()
         .filter(|l| l.starts_with("| ") && !l.starts_with("| Measure") && !l.starts_with("| ID"))
@@ -429,7 +433,7 @@ pub fn draft_from_prompt(first_user: &str, last_user: &str, wrong: bool) -> Stri
         } else {
             &cells[..]
         };
-        if cells.len() < 3 || sentences.len() >= 4 {
+        if cells.len() < 3 {
             continue;
         }
         let measure = cells[0]
@@ -438,12 +442,46 @@ pub fn draft_from_prompt(first_user: &str, last_user: &str, wrong: bool) -> Stri
         if measure.chars().any(|c| c.is_ascii_digit()) {
             continue;
         }
-        sentences.push(format!(
-            "In {}, the figure for {} was {} in {council}.",
-            cells[1],
+        let compared = cells.get(3).filter(|c| c.contains(": median "));
+        rows.push((measure, cells[1], cells[2], compared.copied()));
+    }
+    let mut sentences = Vec::new();
+    let mut measures: Vec<&str> = Vec::new();
+    for (measure, _, _, _) in &rows {
+        if !measures.contains(&measure.as_str()) {
+            measures.push(measure);
+        }
+    }
+    for measure in measures {
+        if sentences.len() >= 4 {
+            break;
+        }
+        let series: Vec<&(String, &str, &str, Option<&str>)> =
+            rows.iter().filter(|r| r.0 == measure).collect();
+        let (first, last) = (series[0], series[series.len() - 1]);
+        let mut sentence = format!(
+            "In {}, the figure for {} was {} in {council}",
+            last.1,
             measure.to_lowercase(),
-            cells[2]
-        ));
+            last.2
+        );
+        // "councils in England: median 67.5%, 39th highest of 149; ...": the first group.
+        if let Some((group, rest)) = last
+            .3
+            .and_then(|c| c.split(';').next()?.split_once(": median "))
+        {
+            if let Some((median, rank)) = rest.split_once(", ") {
+                sentence += &format!(", against a median of {median} for {group}, the {rank}");
+            }
+        }
+        sentence.push('.');
+        sentences.push(sentence);
+        if series.len() > 1 && first.1 != last.1 {
+            sentences.push(format!(
+                "It went from {} in {} to {} in {}.",
+                first.2, first.1, last.2, last.1
+            ));
+        }
     }
     if sentences.is_empty() {
         sentences.push(format!("The figures for {council} are in the tables."));
