@@ -223,6 +223,28 @@ fn facts_show(cli: &Cli, args: &ShowArgs) -> Result<ExitCode> {
         let view = set.section_facts(area, section);
         writeln!(out, "\n## {} ({})", section.title(), section.id())?;
         out.push_str(&table(view.rows()));
+        // Where the council stands among other councils, with how each figure was computed.
+        let compared: Vec<&FactRow> = view.rows().iter().filter(|r| !r.peers.is_empty()).collect();
+        if !compared.is_empty() {
+            writeln!(
+                out,
+                "\ncompared with other councils (computed by narrator):"
+            )?;
+            for r in compared {
+                for p in &r.peers {
+                    writeln!(
+                        out,
+                        "  {} {}: {}: median {}, {}; {}",
+                        r.metric,
+                        r.period_spelled,
+                        p.name,
+                        p.median_display,
+                        p.rank_words,
+                        p.derivation
+                    )?;
+                }
+            }
+        }
         if !view.context().is_empty() {
             writeln!(out, "\ncontext:")?;
             out.push_str(&table(view.context()));

@@ -78,6 +78,20 @@ fn facts_show_prints_a_table_with_comparators() {
         text.contains("metric") && text.contains("England"),
         "{text}"
     );
+    // The national section shows where the council stands, and how that was computed.
+    let out = narrator(&[
+        "facts",
+        "show",
+        "--area",
+        "Coventry",
+        "--section",
+        "outcomes",
+    ]);
+    let text = stdout(&out);
+    assert!(
+        text.contains("outcome_users_info_easy 2022-23: councils in England: median 67.5%, 39th highest of 149; 149 councils with a value"),
+        "{text}"
+    );
 }
 
 #[test]
