@@ -492,67 +492,56 @@ impl Checker<'_> {
             let s = draft.work[i].sentence;
             let (start, end) = (draft.work[i].raw.start, draft.work[i].raw.end);
             let sentence_start = draft.sentences[s].0;
+            let before = &text[sentence_start..start];
             // Only a count before "years running" or a year after "since" can be a claim.
-            let may_claim = match draft.work[i].raw.shape {
-                Shape::Number { .. } => trend::is_run(&text[start..end], &text[end..]),
-                Shape::Period(_) => text[sentence_start..start]
-                    .trim_end()
-                    .to_lowercase()
-                    .ends_with("since"),
-                _ => false,
-            };
-            if !may_claim {
+            let run = matches!(draft.work[i].raw.shape, Shape::Number { .. })
+                && trend::is_run(&text[start..end], &text[end..]);
+            let after_since = matches!(draft.work[i].raw.shape, Shape::Period(_))
+                && before.trim_end().to_lowercase().ends_with("since");
+            if !run && !after_since {
                 continue;
             }
             let Some(k) = self.measure_of_sentence(draft, i) else {
                 continue;
             };
-            let metric = self.candidates[k].metric.clone();
+            let metric = &self.candidates[k].metric;
             let polarity = self
                 .facts
                 .rows()
                 .iter()
-                .find(|r| r.metric == metric)
+                .find(|r| &r.metric == metric)
                 .map_or(crate::facts::Polarity::Neutral, |r| r.polarity);
-            let series = || self.series(&metric);
-            let written: Vec<Period> = draft.sentence_periods[s]
-                .iter()
-                .filter_map(|&p| to_period(p))
-                .collect();
-            let anchors: Vec<trend::Anchor> = draft
-                .work
-                .iter()
-                .filter(|w| w.sentence == s)
-                .filter_map(|w| match w.raw.shape {
-                    Shape::Period(p) => Some(trend::Anchor {
-                        period: to_period(p)?,
-                        starts: trend::starts_run(&text[sentence_start..w.raw.start]),
-                    }),
-                    _ => None,
-                })
-                .collect();
-            let before = &text[sentence_start..start];
+            let series = self.series(metric);
             let (finding, on_period) = match draft.work[i].raw.shape {
-                Shape::Number { value, .. } if trend::is_run(&text[start..end], &text[end..]) => {
+                Shape::Number { value, .. } => {
                     let Some(way) = trend::way_in(before) else {
                         continue;
                     };
+                    let anchors: Vec<trend::Anchor> = draft
+                        .work
+                        .iter()
+                        .filter(|w| w.sentence == s)
+                        .filter_map(|w| match w.raw.shape {
+                            Shape::Period(p) => Some(trend::Anchor {
+                                period: to_period(p)?,
+                                starts: trend::starts_run(&text[sentence_start..w.raw.start]),
+                            }),
+                            _ => None,
+                        })
+                        .collect();
                     let n = value as usize;
-                    (
-                        trend::check_run(&series(), n, way, polarity, &anchors),
-                        false,
-                    )
+                    (trend::check_run(&series, n, way, polarity, &anchors), false)
                 }
                 Shape::Period(p) => {
                     let Some(since) = to_period(p) else { continue };
                     let at = self.candidates[k].period;
                     if let Some(highest) = trend::extreme_since(before, polarity) {
-                        (trend::check_extreme(&series(), at, since, highest), true)
+                        (trend::check_extreme(&series, at, since, highest), true)
                     } else if let Some(way) = trend::change_since(before) {
-                        let series = series();
-                        let to = written
+                        // To the latest year the sentence writes, else the latest published.
+                        let to = draft.sentence_periods[s]
                             .iter()
-                            .copied()
+                            .filter_map(|&p| to_period(p))
                             .filter(|&q| q != since)
                             .max()
                             .or(series.last().map(|p| p.period))
@@ -621,10 +610,11 @@ impl Checker<'_> {
         let own = |w: &Work| {
             (w.verdict == Some(Verdict::Supported))
                 .then(|| {
-                    w.facts.iter().copied().find(|&k| {
-                        let c = &self.candidates[k];
-                        c.owner == Owner::Council && !c.needs_company && c.rank_end.is_none()
-                    })
+                    // Group figures are never the council's own.
+                    w.facts
+                        .iter()
+                        .copied()
+                        .find(|&k| self.candidates[k].owner == Owner::Council)
                 })
                 .flatten()
         };
@@ -646,7 +636,6 @@ impl Checker<'_> {
             .candidates
             .iter()
             .filter(|c| &c.metric == metric && c.owner == Owner::Council)
-            .filter(|c| !c.needs_company && c.rank_end.is_none() && !c.id.contains('~'))
             .map(|c| super::trend::Point {
                 period: c.period,
                 value: c.value,

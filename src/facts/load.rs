@@ -131,36 +131,16 @@ impl Loader {
     /// Reads a data file as UTF-8 text. A file over [`MAX_FILE_BYTES`], or one that is not
     /// UTF-8, is reported where the problem is and gives `None`; only I/O failures are errors.
     fn read(&mut self, path: &Path) -> Result<Option<String>, LoadError> {
-        let io = |source| LoadError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        let file = std::fs::File::open(path).map_err(io)?;
-        let declared = file.metadata().map_err(io)?.len();
-        if declared > MAX_FILE_BYTES {
-            self.at(path, 1, 1, too_large(declared));
-            return Ok(None);
-        }
-        // The limit holds for a file that grows while it is read, or a device with no end.
-        let mut bytes = Vec::new();
-        file.take(MAX_FILE_BYTES + 1)
-            .read_to_end(&mut bytes)
-            .map_err(io)?;
-        if bytes.len() as u64 > MAX_FILE_BYTES {
-            self.at(path, 1, 1, too_large(bytes.len() as u64));
-            return Ok(None);
-        }
-        let advice = if path.extension().is_some_and(|e| e == "csv") {
-            "save it as UTF-8 (in Excel: \"CSV UTF-8\")"
-        } else {
-            "save it as UTF-8"
-        };
-        match utf8_text(bytes, advice) {
-            Ok(text) => Ok(Some(text)),
-            Err((line, column, message)) => {
-                self.at(path, line, column, message);
+        match read_text(path) {
+            Ok(Ok(text)) => Ok(Some(text)),
+            Ok(Err(problem)) => {
+                self.problems.push(problem);
                 Ok(None)
             }
+            Err(source) => Err(LoadError::Io {
+                path: path.to_path_buf(),
+                source,
+            }),
         }
     }
 
@@ -623,11 +603,7 @@ impl Loader {
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            let name_ok = !name.is_empty()
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-            if !name_ok
+            if !is_kebab_case(&name)
                 || ["england", "region", "all-councils", "region-councils"].contains(&name.as_str())
             {
                 self.at(&path, 1, 1, format!("expected a group file named in kebab-case other than a built-in comparator, such as nearest-neighbours.csv, found {name:?}"));
@@ -838,11 +814,7 @@ impl Loader {
         let mut sections = Vec::new();
         for s in raw.section {
             let id = s.id.get_ref().clone();
-            let id_ok = !id.is_empty()
-                && id
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-            if !id_ok {
+            if !is_kebab_case(&id) {
                 self.at_span(
                     path,
                     &text,
@@ -943,6 +915,43 @@ impl Loader {
         }
         Ok(sections)
     }
+}
+
+/// Reads a data file (or a public table to import) as UTF-8 text without a byte-order mark:
+/// the inner `Err` says where and why it is not, a file over [`MAX_FILE_BYTES`] or not UTF-8;
+/// the outer one is an I/O failure.
+pub(crate) fn read_text(path: &Path) -> std::io::Result<Result<String, Diagnostic>> {
+    let file = std::fs::File::open(path)?;
+    let declared = file.metadata()?.len();
+    if declared > MAX_FILE_BYTES {
+        return Ok(Err(Diagnostic::new(path, 1, 1, too_large(declared))));
+    }
+    // The limit holds for a file that grows while it is read, or a device with no end.
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Ok(Err(Diagnostic::new(
+            path,
+            1,
+            1,
+            too_large(bytes.len() as u64),
+        )));
+    }
+    let advice = if path.extension().is_some_and(|e| e == "csv") {
+        "save it as UTF-8 (in Excel: \"CSV UTF-8\")"
+    } else {
+        "save it as UTF-8"
+    };
+    Ok(utf8_text(bytes, advice)
+        .map_err(|(line, column, message)| Diagnostic::new(path, line, column, message)))
+}
+
+/// Section ids, group and import names: lower-case letters, digits and hyphens.
+pub(crate) fn is_kebab_case(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 /// The `*.csv` files of a folder, in name order.

@@ -14,6 +14,7 @@ mod value;
 pub use area::{Area, AreaCode, AreaKind, ENGLAND};
 pub use diagnostic::Diagnostic;
 pub(crate) use diagnostic::{line_col, utf8_text};
+pub(crate) use load::{is_kebab_case, read_text};
 pub use load::{load, LoadError, Problems, MAX_FILE_BYTES};
 pub use metric::{Dating, Metric, MetricId, Polarity, Unit};
 pub use peers::{ordinal, PeerComparison, MIN_COUNCILS};

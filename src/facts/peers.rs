@@ -57,7 +57,8 @@ pub fn compare(
     } else {
         // A midpoint can need one more place than the values ("74.75" between 74.7 and 74.8).
         let mid = (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0;
-        let exact = Number::rounded(mid, decimals).value() == round_to(mid, decimals + 1);
+        let exact =
+            Number::rounded(mid, decimals).value() == Number::rounded(mid, decimals + 1).value();
         (mid, if exact { decimals } else { decimals + 1 })
     };
     let mean = sorted.iter().sum::<f64>() / n as f64;
@@ -104,10 +105,6 @@ fn rank_words(rank: usize, from_lowest: usize, n: usize) -> String {
     } else {
         format!("{} {end} of {n}", ordinal(k))
     }
-}
-
-fn round_to(x: f64, decimals: u8) -> f64 {
-    Number::rounded(x, decimals).value()
 }
 
 /// 1st, 2nd, 3rd, 4th, 11th, 12th, 13th, 21st, 112th.

@@ -123,10 +123,8 @@ impl FactSet {
     fn council_values(&self) -> &CouncilValues {
         self.council_values.get_or_init(|| {
             let mut values = CouncilValues::default();
-            let areas: HashMap<&AreaCode, &Area> =
-                self.areas.iter().map(|a| (a.code(), a)).collect();
             for fact in &self.facts {
-                let Some(area) = areas.get(&fact.area).filter(|a| a.is_council()) else {
+                let Some(area) = self.area_by_code(&fact.area).filter(|a| a.is_council()) else {
                     continue;
                 };
                 let Some(n) = fact.value.as_number() else {
@@ -155,12 +153,13 @@ impl FactSet {
     pub fn compare_with(&self, fact: &Fact, peers: &Peers) -> Option<PeerComparison> {
         let area = self.area_by_code(&fact.area)?;
         let value = fact.value.as_number()?;
-        let (values, name): (Vec<_>, String) = match peers {
+        // The council-wide lists are borrowed from the set's index; a group's are gathered.
+        let (values, name): (std::borrow::Cow<[super::value::Number]>, String) = match peers {
             Peers::AllCouncils => (
                 self.council_values()
                     .all
                     .get(&(fact.metric.clone(), fact.period))?
-                    .clone(),
+                    .into(),
                 "councils in England".to_string(),
             ),
             Peers::RegionCouncils => {
@@ -170,7 +169,7 @@ impl FactSet {
                     self.council_values()
                         .by_region
                         .get(&(code.clone(), fact.metric.clone(), fact.period))?
-                        .clone(),
+                        .into(),
                     format!("councils in {}", with_article(region.name())),
                 )
             }
@@ -179,7 +178,8 @@ impl FactSet {
                     .iter()
                     .filter_map(|m| self.fact_at(m, &fact.metric, fact.period))
                     .filter_map(|f| f.value.as_number())
-                    .collect(),
+                    .collect::<Vec<_>>()
+                    .into(),
                 format!("its {}", group.replace('-', " ")),
             ),
         };

@@ -1,6 +1,6 @@
 //! The mapping files under `data/imports/`: how one public table becomes narrator's data.
 
-use crate::facts::{line_col, AreaCode, Diagnostic, MetricId, Period};
+use crate::facts::{is_kebab_case, line_col, AreaCode, Diagnostic, MetricId, Period};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -152,11 +152,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Mapping, Vec<Diagnostic>> {
     let kind: Kind = toml::from_str(text).map_err(syntax)?;
     let output_ok = |output: &Spanned<String>, problems: &mut Vec<Diagnostic>| {
         let name = output.get_ref();
-        let ok = !name.is_empty()
-            && name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-        if !ok {
+        if !is_kebab_case(name) {
             at(
                 problems,
                 output.span().start,

@@ -7,7 +7,7 @@ mod mapping;
 mod table;
 mod write;
 
-use crate::facts::{self, Diagnostic, LoadError, Problems, MAX_FILE_BYTES};
+use crate::facts::{self, Diagnostic, LoadError, Problems};
 pub use mapping::{parse as parse_mapping, Mapping};
 use std::path::{Path, PathBuf};
 
@@ -66,32 +66,13 @@ pub(crate) struct Output {
     pub contents: String,
 }
 
+/// The loader's own reading: the size limit, a byte-order mark dropped, UTF-16 and other
+/// encodings refused where they start.
 fn read_text(path: &Path) -> Result<String, ImportError> {
-    let err = |source| ImportError::Read {
-        path: path.to_path_buf(),
-        source,
-    };
-    let size = std::fs::metadata(path).map_err(err)?.len();
-    if size > MAX_FILE_BYTES {
-        return Err(ImportError::Invalid(vec![Diagnostic::new(
-            path,
-            1,
-            1,
-            format!(
-                "the file is {size} bytes, over the {MAX_FILE_BYTES}-byte limit for a data file: split it"
-            ),
-        )]));
-    }
-    let bytes = std::fs::read(path).map_err(err)?;
-    String::from_utf8(bytes).map_err(|e| {
-        let offset = e.utf8_error().valid_up_to();
-        let text = String::from_utf8_lossy(&e.into_bytes()[..offset]).into_owned();
-        let (line, column) = facts::line_col(&text, offset);
-        ImportError::Invalid(vec![Diagnostic::new(
-            path,
-            line,
-            column,
-            "expected UTF-8 text: save the file as UTF-8",
-        )])
-    })
+    facts::read_text(path)
+        .map_err(|source| ImportError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?
+        .map_err(|problem| ImportError::Invalid(vec![problem]))
 }

@@ -245,3 +245,19 @@ fn computed_medians_agree_with_the_published_table_and_each_difference_is_explai
     );
     assert!(sides > 4000, "{sides} sides of the median checked");
 }
+
+#[test]
+fn a_table_saved_by_excel_with_a_byte_order_mark_still_finds_its_columns() {
+    let (tmp, dir) = data_before_import();
+    let input = tmp.path().join("table.csv");
+    let text = "\u{feff}Financial year,Local authority code,Local authority name,Grouping,Entity_Name,Region,Measure,Code,Value,MEDIAN,MADs_from_median,rank_order\n\
+                2022-23,E06000022,Bath and North East Somerset,LA_Raw,Unitary Authorities,South West,q,ASC3,70.1,70,0,desc\n";
+    std::fs::write(&input, text).unwrap();
+    let out = import(&dir, "ascof-oflog.toml", input.to_str().unwrap());
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("1 values for 1 councils"),
+        "{}",
+        stdout(&out)
+    );
+}
