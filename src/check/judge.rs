@@ -1073,11 +1073,12 @@ fn candidates(facts: &SectionFacts) -> Vec<Candidate> {
 
 fn push_peer_figures(out: &mut Vec<Candidate>, row: &FactRow, p: &PeerComparison, area: &str) {
     use crate::facts::Peers;
-    let (owner, group) = match &p.peers {
-        Peers::AllCouncils => (Owner::England, "all-councils"),
-        Peers::RegionCouncils => (Owner::Region, "region-councils"),
-        Peers::Group(name) => (Owner::Peers, name.as_str()),
+    let owner = match &p.peers {
+        Peers::AllCouncils => Owner::England,
+        Peers::RegionCouncils => Owner::Region,
+        Peers::Group(_) => Owner::Peers,
     };
+    let group = p.peers.key();
     let label_words = format!("{} {}", row.label, row.metric.as_str().replace('_', " "));
     let mut figure = |stat: &str, unit: Unit, value: f64, words: &str, shown: String, end| {
         let id = format!("{area}:{}:{}~{stat}@{group}", row.metric, row.period);

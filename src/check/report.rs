@@ -99,6 +99,16 @@ impl Report {
         self.mentions.iter().filter(|m| m.verdict.is_flag())
     }
 
+    /// The ids of the facts the text's proven figures rest on: supported figures' facts and
+    /// derived figures' operands. Flagged figures rest on nothing; years and structural numbers
+    /// are not data.
+    pub fn quoted_facts(&self) -> impl Iterator<Item = &str> {
+        self.mentions
+            .iter()
+            .filter(|m| matches!(m.verdict, Verdict::Supported | Verdict::Derived))
+            .flat_map(|m| m.facts.iter().map(String::as_str))
+    }
+
     pub fn count(&self, verdict: Verdict) -> usize {
         self.mentions
             .iter()

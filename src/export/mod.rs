@@ -2,7 +2,7 @@
 //! and an index naming each file with its content hash. Built from the store alone, so the
 //! same store always gives byte-identical files.
 
-use crate::facts::hex_digest;
+use crate::facts::{hex_digest, DataBasis};
 use crate::store::{Store, StoreError, VersionRow, VoteCounts};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -48,7 +48,8 @@ pub struct SectionEntry {
     pub version_id: i64,
     pub approved_at: String,
     pub approved_by: String,
-    pub facts_period: String,
+    /// The periods and sources of the figures the text quotes, for the line under it.
+    pub data: DataBasis,
     pub model: String,
     /// `passed`, `overridden` (published over a failed check, with the reason) or `stale`.
     pub check_status: &'static str,
@@ -67,7 +68,10 @@ impl SectionEntry {
             version_id: v.id,
             approved_at: rfc3339(v.approved_ms),
             approved_by: v.approved_by.clone(),
-            facts_period: v.facts_period.clone(),
+            data: v
+                .data_basis
+                .clone()
+                .unwrap_or_else(|| DataBasis::period_only(&v.facts_period)),
             model: v.model.clone(),
             check_status: if v.stale {
                 "stale"

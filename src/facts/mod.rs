@@ -1,6 +1,7 @@
 //! Loading and validating the data contract in `data/` into a [`FactSet`].
 
 mod area;
+mod basis;
 mod diagnostic;
 mod load;
 mod metric;
@@ -12,6 +13,7 @@ pub mod synth;
 mod value;
 
 pub use area::{Area, AreaCode, AreaKind, ENGLAND};
+pub use basis::{Chronological, DataBasis};
 pub use diagnostic::Diagnostic;
 pub(crate) use diagnostic::{line_col, utf8_text};
 pub(crate) use load::{is_kebab_case, read_text};

@@ -26,6 +26,18 @@ pub enum Peers {
     Group(String),
 }
 
+impl Peers {
+    /// The name a section's `comparators` gives the group, which fact ids of its figures carry:
+    /// `all-councils`, `region-councils` or the group file's name.
+    pub fn key(&self) -> &str {
+        match self {
+            Peers::AllCouncils => "all-councils",
+            Peers::RegionCouncils => "region-councils",
+            Peers::Group(name) => name,
+        }
+    }
+}
+
 impl Comparator {
     /// `england`, `region`, `all-councils`, `region-councils`, or the name of a group file.
     pub fn parse(raw: &str, groups: &[String]) -> Result<Self, String> {

@@ -6,7 +6,7 @@ use super::metric::{Dating, Metric, MetricId, Polarity, Unit};
 use super::peers::{self, PeerComparison};
 use super::period::Period;
 use super::section::{Comparator, Peers, Section};
-use super::value::Value;
+use super::value::{Number, Value};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
@@ -79,8 +79,8 @@ pub struct FactSet {
 /// Council values by (measure, period), and by (region, measure, period).
 #[derive(Debug, Default)]
 struct CouncilValues {
-    all: HashMap<(MetricId, Period), Vec<super::value::Number>>,
-    by_region: HashMap<(AreaCode, MetricId, Period), Vec<super::value::Number>>,
+    all: HashMap<(MetricId, Period), Vec<Number>>,
+    by_region: HashMap<(AreaCode, MetricId, Period), Vec<Number>>,
 }
 
 impl FactSet {
@@ -151,40 +151,52 @@ impl FactSet {
 
     /// Where `fact` (a council's) stands among `peers`' values for the same measure and period.
     pub fn compare_with(&self, fact: &Fact, peers: &Peers) -> Option<PeerComparison> {
-        let area = self.area_by_code(&fact.area)?;
         let value = fact.value.as_number()?;
+        let (values, name) = self.peer_values(&fact.area, &fact.metric, fact.period, peers)?;
+        let unit = self.metrics.get(&fact.metric)?.unit();
+        peers::compare(peers.clone(), name, unit, value, &values)
+    }
+
+    /// The values of `area`'s group `peers` (the area's own included) for one measure and
+    /// period, with the group's name in words; None when the area has no such group.
+    pub fn peer_values(
+        &self,
+        area: &AreaCode,
+        metric: &MetricId,
+        period: Period,
+        peers: &Peers,
+    ) -> Option<(std::borrow::Cow<'_, [Number]>, String)> {
+        let council = self.area_by_code(area)?;
         // The council-wide lists are borrowed from the set's index; a group's are gathered.
-        let (values, name): (std::borrow::Cow<[super::value::Number]>, String) = match peers {
+        Some(match peers {
             Peers::AllCouncils => (
                 self.council_values()
                     .all
-                    .get(&(fact.metric.clone(), fact.period))?
+                    .get(&(metric.clone(), period))?
                     .into(),
                 "councils in England".to_string(),
             ),
             Peers::RegionCouncils => {
-                let code = area.parent()?;
+                let code = council.parent()?;
                 let region = self.area_by_code(code)?;
                 (
                     self.council_values()
                         .by_region
-                        .get(&(code.clone(), fact.metric.clone(), fact.period))?
+                        .get(&(code.clone(), metric.clone(), period))?
                         .into(),
                     format!("councils in {}", with_article(region.name())),
                 )
             }
             Peers::Group(group) => (
-                self.group(group, &fact.area)?
+                self.group(group, area)?
                     .iter()
-                    .filter_map(|m| self.fact_at(m, &fact.metric, fact.period))
+                    .filter_map(|m| self.fact_at(m, metric, period))
                     .filter_map(|f| f.value.as_number())
                     .collect::<Vec<_>>()
                     .into(),
                 format!("its {}", group.replace('-', " ")),
             ),
-        };
-        let unit = self.metrics.get(&fact.metric)?.unit();
-        peers::compare(peers.clone(), name, unit, value, &values)
+        })
     }
 
     pub fn areas(&self) -> &[Area] {
@@ -466,6 +478,28 @@ impl SectionFacts {
     /// England's figures for measures the area has none of (each row's `value` is England's).
     pub fn england_only(&self) -> &[FactRow] {
         &self.england_only
+    }
+
+    /// The row holding the fact `area:metric:period` (the council's, a comparator's, or an
+    /// England-only figure) and the source that fact cites.
+    pub fn source_of(&self, area: &str, metric: &str, period: &str) -> Option<(&FactRow, &str)> {
+        let rows = self.rows.iter().chain(&self.context);
+        let matching = |r: &&FactRow| r.metric.as_str() == metric && r.period.code() == period;
+        if area == self.area.code().as_str() {
+            return rows.filter(matching).map(|r| (r, r.source.as_str())).next();
+        }
+        for r in rows.filter(matching) {
+            for c in [&r.england, &r.region].into_iter().flatten() {
+                if c.area.as_str() == area {
+                    return Some((r, c.source.as_str()));
+                }
+            }
+        }
+        self.england_only
+            .iter()
+            .filter(matching)
+            .find(|_| area == super::ENGLAND)
+            .map(|r| (r, r.source.as_str()))
     }
 
     /// SHA-256 over the canonical JSON of these facts: changes whenever a value, period,

@@ -1,14 +1,16 @@
 //! The review lifecycle: the queue and its claims, approval (with edits re-checked and
 //! overrides recorded), rejection, feedback and its threshold, and staleness when facts change.
 
+mod charts;
 mod show;
 
+pub use charts::{page_charts, Bar, MeasureChart, Series, Strip};
 pub use show::{
     figure_notes, DraftView, FactChange, FactNote, FactSnapshot, FigureNote, WordChange,
 };
 
 use crate::check::{self, Report};
-use crate::facts::{hex_digest, FactSet, SectionFacts};
+use crate::facts::{hex_digest, DataBasis, FactSet, SectionFacts};
 use crate::store::{
     now_ms, AuditEntry, NewRun, NewVersion, Published, QueueFilter, ReviewItem, StaleMark, Store,
     StoreError, VersionRow, Vote, VoteOutcome, Voter,
@@ -313,6 +315,7 @@ impl<'a> Desk<'a> {
             return Ok(Approval::CheckFailed { report });
         }
         let snapshot = FactSnapshot::of(&view);
+        let basis = DataBasis::of(report.quoted_facts(), &view);
         let audit_note = (!self.settings.separation_of_duties)
             .then_some("separation of duties was off for this approval");
         let new = NewVersion {
@@ -326,7 +329,8 @@ impl<'a> Desk<'a> {
             override_reason: if report.pass { None } else { override_reason },
             facts_fp: &view.fingerprint(),
             facts_json: &serde_json::to_string(&snapshot).expect("snapshots serialise"),
-            facts_period: &latest_period(&view),
+            facts_period: &basis.latest,
+            data_basis: &serde_json::to_string(&basis).expect("data bases serialise"),
             model: &draft.model,
             audit_note,
         };
@@ -617,14 +621,6 @@ fn minutes_left(item: &ReviewItem, now: i64) -> i64 {
 }
 
 /// The latest period among the page's facts, spelled as the page spells it.
-fn latest_period(view: &SectionFacts) -> String {
-    view.rows()
-        .iter()
-        .max_by_key(|r| r.period)
-        .map(|r| r.period_spelled.clone())
-        .unwrap_or_default()
-}
-
 fn stale_detail(report: &Report) -> String {
     let flagged: Vec<String> = report
         .flagged()

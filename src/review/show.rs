@@ -4,7 +4,7 @@
 
 use super::{Desk, ReviewError};
 use crate::check::{self, Derivation, Report};
-use crate::facts::{FactRow, SectionFacts};
+use crate::facts::{ordinal, DataBasis, FactRow, SectionFacts};
 use crate::store::{DraftRow, FeedbackRow, ReviewItem, VersionRow, VoteCounts};
 use serde::{Deserialize, Serialize};
 use similar::{ChangeTag, TextDiff};
@@ -23,6 +23,10 @@ pub struct DraftView {
     /// Whether it passed when it was generated.
     pub passed_when_generated: bool,
     pub figures: Vec<FigureNote>,
+    /// The periods and sources of the figures the text quotes.
+    pub basis: DataBasis,
+    /// The page's compared measures, for charts beside the text.
+    pub charts: Vec<super::MeasureChart>,
     pub published: Option<VersionRow>,
     pub diff: Vec<WordChange>,
     /// Facts of the page that changed since the published version was approved.
@@ -54,6 +58,8 @@ pub struct FactNote {
     pub period: String,
     pub value: String,
     pub source: String,
+    /// For a figure narrator computed (a group's median, a rank): how, from which values.
+    pub how: Option<String>,
 }
 
 #[derive(Debug, PartialEq, Serialize)]
@@ -160,6 +166,7 @@ pub fn figure_notes(report: &Report, view: &SectionFacts) -> Vec<FigureNote> {
                 period: row.period_spelled.clone(),
                 value: value.to_string(),
                 source: source.to_string(),
+                how: None,
             });
         };
         add(
@@ -171,6 +178,42 @@ pub fn figure_notes(report: &Report, view: &SectionFacts) -> Vec<FigureNote> {
         );
         for c in [&r.england, &r.region].into_iter().flatten() {
             add(c.area.as_str(), &c.name, &c.display, &c.source, r);
+        }
+    }
+    // The figures narrator computes among groups of councils, under the ids the checker
+    // gives them (`area:metric:period~stat@group`).
+    for r in view.rows() {
+        for p in &r.peers {
+            let figures = [
+                ("median", format!("median {}", p.median_display)),
+                (
+                    "rank",
+                    format!("{} highest of {}", ordinal(p.rank), p.councils),
+                ),
+                (
+                    "rank_from_lowest",
+                    format!("{} lowest of {}", ordinal(p.rank_from_lowest), p.councils),
+                ),
+                ("councils", format!("{} councils with a value", p.councils)),
+            ];
+            for (stat, value) in figures {
+                let id = format!(
+                    "{}:{}:{}~{stat}@{}",
+                    council.code(),
+                    r.metric,
+                    r.period,
+                    p.peers.key()
+                );
+                by_id.entry(id.clone()).or_insert(FactNote {
+                    id,
+                    owner: p.name.clone(),
+                    label: r.label.clone(),
+                    period: r.period_spelled.clone(),
+                    value,
+                    source: format!("computed by narrator from {}", r.source),
+                    how: Some(p.derivation.clone()),
+                });
+            }
         }
     }
     report
@@ -188,14 +231,7 @@ pub fn figure_notes(report: &Report, view: &SectionFacts) -> Vec<FigureNote> {
                 .facts
                 .iter()
                 .map(|id| match by_id.get(id) {
-                    Some(note) => FactNote {
-                        id: note.id.clone(),
-                        owner: note.owner.clone(),
-                        label: note.label.clone(),
-                        period: note.period.clone(),
-                        value: note.value.clone(),
-                        source: note.source.clone(),
-                    },
+                    Some(note) => note.clone(),
                     None => FactNote {
                         id: id.clone(),
                         owner: String::new(),
@@ -203,6 +239,7 @@ pub fn figure_notes(report: &Report, view: &SectionFacts) -> Vec<FigureNote> {
                         period: String::new(),
                         value: String::new(),
                         source: String::new(),
+                        how: None,
                     },
                 })
                 .collect(),
@@ -232,6 +269,8 @@ impl Desk<'_> {
         };
         let report = check::check(&text, &view);
         let figures = figure_notes(&report, &view);
+        let basis = DataBasis::of(report.quoted_facts(), &view);
+        let charts = super::page_charts(self.facts, &view);
         let diff = published
             .as_ref()
             .map(|v| word_diff(&v.text, &text))
@@ -265,6 +304,8 @@ impl Desk<'_> {
             item,
             report,
             figures,
+            basis,
+            charts,
             published,
             diff,
             facts_changed,
@@ -319,6 +360,9 @@ impl DraftView {
             }
         );
         let _ = writeln!(out, "\n{}\n", marked_text(&self.text, &self.figures));
+        if !self.basis.summary.is_empty() {
+            let _ = writeln!(out, "data: {}\n", self.basis.summary);
+        }
         for f in &self.figures {
             let mark = if f.flagged { "!" } else { "" };
             let _ = writeln!(
@@ -332,6 +376,9 @@ impl DraftView {
                     "      {} · {} · {} · {} · source: {}",
                     fact.owner, fact.label, fact.period, fact.value, fact.source
                 );
+                if let Some(how) = &fact.how {
+                    let _ = writeln!(out, "        how: {how}");
+                }
             }
             if let Some(dv) = &f.derivation {
                 let _ = writeln!(

@@ -91,6 +91,9 @@ pub struct VersionRow {
     /// JSON snapshot of the section's facts when it was approved.
     pub facts: String,
     pub facts_period: String,
+    /// The periods and sources of the figures the text quotes; None for versions approved
+    /// before narrator kept them.
+    pub data_basis: Option<crate::facts::DataBasis>,
     pub model: String,
     pub approved_by: String,
     pub approved_ms: i64,
@@ -111,6 +114,8 @@ pub struct NewVersion<'a> {
     pub facts_fp: &'a str,
     pub facts_json: &'a str,
     pub facts_period: &'a str,
+    /// JSON of the text's `facts::DataBasis`.
+    pub data_basis: &'a str,
     pub model: &'a str,
     /// Added to the audit entry (for example that separation of duties was off).
     pub audit_note: Option<&'a str>,
@@ -199,8 +204,8 @@ const FEED_ACTIONS: &str = "'approved', 'superseded', 'withdrawn', 'reaffirmed',
 const ITEM_COLUMNS: &str = "i.draft_id, i.run_id, i.area_code, i.section, i.state, i.reason, i.version_id, \
      i.claim_holder, i.claim_expires_ms, i.queued_ms, i.decided_ms, i.decided_by, i.note, r.started_by";
 const VERSION_COLUMNS: &str = "id, area_code, area_name, section, section_title, draft_id, text, edited, report, pass, \
-     override_reason, state, stale, stale_report, stale_ms, facts_fp, checked_fp, facts, facts_period, model, approved_by, \
-     approved_ms, reviewed_ms, ended_ms";
+     override_reason, state, stale, stale_report, stale_ms, facts_fp, checked_fp, facts, facts_period, data_basis, model, \
+     approved_by, approved_ms, reviewed_ms, ended_ms";
 
 fn item_row(r: &AnyRow) -> Result<ReviewItem, sqlx::Error> {
     Ok(ReviewItem {
@@ -233,6 +238,19 @@ fn area_code(r: &AnyRow) -> Result<String, sqlx::Error> {
         })
 }
 
+fn data_basis(r: &AnyRow) -> Result<Option<crate::facts::DataBasis>, sqlx::Error> {
+    let raw: String = r.try_get("data_basis")?;
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    serde_json::from_str(&raw)
+        .map(Some)
+        .map_err(|e| sqlx::Error::ColumnDecode {
+            index: "data_basis".to_string(),
+            source: Box::new(e),
+        })
+}
+
 fn version_row(r: &AnyRow) -> Result<VersionRow, sqlx::Error> {
     let flag = |name: &str| -> Result<bool, sqlx::Error> { Ok(r.try_get::<i64, _>(name)? == 1) };
     Ok(VersionRow {
@@ -255,6 +273,7 @@ fn version_row(r: &AnyRow) -> Result<VersionRow, sqlx::Error> {
         checked_fp: r.try_get("checked_fp")?,
         facts: r.try_get("facts")?,
         facts_period: r.try_get("facts_period")?,
+        data_basis: data_basis(r)?,
         model: r.try_get("model")?,
         approved_by: r.try_get("approved_by")?,
         approved_ms: r.try_get("approved_ms")?,
@@ -653,8 +672,10 @@ impl Store {
         .transpose()?;
         let version_id: i64 = sqlx::query(
             "INSERT INTO versions (area_code, area_name, section, section_title, draft_id, text, edited, report, pass, \
-             override_reason, state, facts_fp, checked_fp, facts, facts_period, model, approved_by, approved_ms, reviewed_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'published', $11, $11, $12, $13, $14, $15, $16, $16) RETURNING id",
+             override_reason, state, facts_fp, checked_fp, facts, facts_period, data_basis, model, approved_by, approved_ms, \
+             reviewed_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'published', $11, $11, $12, $13, $14, $15, $16, $17, $17) \
+             RETURNING id",
         )
         .bind(page.0)
         .bind(new.area_name)
@@ -669,6 +690,7 @@ impl Store {
         .bind(new.facts_fp)
         .bind(new.facts_json)
         .bind(new.facts_period)
+        .bind(new.data_basis)
         .bind(new.model)
         .bind(reviewer)
         .bind(now)
@@ -768,8 +790,8 @@ impl Store {
         }
         let kept = sqlx::query(
             "UPDATE versions SET reviewed_ms = $1, report = $2, pass = $3, override_reason = $4, facts_fp = $5, \
-             checked_fp = $5, facts = $6, facts_period = $7, stale = 0, stale_report = NULL, stale_ms = NULL \
-             WHERE id = $8 AND state = 'published' RETURNING area_code, section",
+             checked_fp = $5, facts = $6, facts_period = $7, data_basis = $8, stale = 0, stale_report = NULL, \
+             stale_ms = NULL WHERE id = $9 AND state = 'published' RETURNING area_code, section",
         )
         .bind(now)
         .bind(checked.report_json)
@@ -778,6 +800,7 @@ impl Store {
         .bind(checked.facts_fp)
         .bind(checked.facts_json)
         .bind(checked.facts_period)
+        .bind(checked.data_basis)
         .bind(version_id)
         .fetch_optional(&mut *tx)
         .await?;

@@ -3,6 +3,7 @@
 
 mod api;
 pub mod auth;
+mod charts;
 mod pages;
 
 use crate::export::StalePolicy;
@@ -54,6 +55,7 @@ impl AppState {
         runner: Option<Arc<Runner>>,
         votes_per_minute: f64,
     ) -> AppState {
+        let pages = Arc::new(pages::environment(Arc::clone(&facts)));
         AppState {
             store,
             facts,
@@ -63,7 +65,7 @@ impl AppState {
             secure_cookies: true,
             tokens: Arc::new(auth::TokenCache::default()),
             votes: Arc::new(AddressLimiter::new(votes_per_minute)),
-            pages: Arc::new(pages::environment()),
+            pages,
             working: Arc::new(Mutex::new(HashSet::new())),
             tasks: Arc::new(tokio::sync::Mutex::new(tokio::task::JoinSet::new())),
         }

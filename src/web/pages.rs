@@ -16,8 +16,13 @@ use axum::{Form, Router};
 use minijinja::{context, Environment, Value};
 use serde::{Deserialize, Serialize};
 
-pub fn environment() -> Environment<'static> {
+pub fn environment(facts: std::sync::Arc<crate::facts::FactSet>) -> Environment<'static> {
     let mut env = Environment::new();
+    // Pages name councils and sections as people do; a code the data no longer holds is
+    // shown as it is.
+    let areas = facts.clone();
+    env.add_function("area_name", move |code: &str| area_name(&areas, code));
+    env.add_function("section_title", move |id: &str| section_title(&facts, id));
     // Names end in .html, so minijinja escapes every value for HTML.
     for (name, source) in [
         ("base.html", include_str!("templates/base.html")),
@@ -37,6 +42,20 @@ pub fn environment() -> Environment<'static> {
     // Errors must not carry the values in scope (a session's CSRF token) into the log.
     env.set_debug(false);
     env
+}
+
+fn area_name(facts: &crate::facts::FactSet, code: &str) -> String {
+    crate::facts::AreaCode::parse(code)
+        .ok()
+        .and_then(|c| facts.area_by_code(&c).map(|a| a.name().to_string()))
+        .unwrap_or_else(|| code.to_string())
+}
+
+fn section_title(facts: &crate::facts::FactSet, id: &str) -> String {
+    facts
+        .find_section(id)
+        .map(|s| s.title().to_string())
+        .unwrap_or_else(|_| id.to_string())
 }
 
 pub fn routes() -> Router<AppState> {
@@ -426,18 +445,26 @@ fn draft_page(
     done: Option<&str>,
     error: Option<&str>,
 ) -> Response {
-    let (text, report, figures) = match edited {
+    let (text, report, figures, basis) = match edited {
         Some((text, report)) => {
             let facts = state
                 .desk()
                 .page_facts(&view.draft.area_code, &view.draft.section);
-            let figures = match facts {
-                Ok(f) => crate::review::figure_notes(report, &f),
-                Err(_) => Vec::new(),
+            let (figures, basis) = match facts {
+                Ok(f) => (
+                    crate::review::figure_notes(report, &f),
+                    crate::facts::DataBasis::of(report.quoted_facts(), &f),
+                ),
+                Err(_) => Default::default(),
             };
-            (text.to_string(), report.clone(), figures)
+            (text.to_string(), report.clone(), figures, basis)
         }
-        None => (view.text.clone(), view.report.clone(), view.figures.clone()),
+        None => (
+            view.text.clone(),
+            view.report.clone(),
+            view.figures.clone(),
+            view.basis.clone(),
+        ),
     };
     let flagged = figures.iter().filter(|f| f.flagged).count();
     let claimed_by = view
@@ -448,11 +475,18 @@ fn draft_page(
         state,
         s,
         "draft.html",
-        &format!("Draft {}", view.draft.id),
+        &format!(
+            "{}: {} (draft {})",
+            area_name(&state.facts, &view.draft.area_code),
+            section_title(&state.facts, &view.draft.section),
+            view.draft.id
+        ),
         context! {
             d => view,
             report => &report,
             figures => &figures,
+            basis => &basis,
+            charts => view.charts.iter().map(super::charts::draw).collect::<Vec<_>>(),
             flagged => flagged,
             segments => segments(&text, &figures),
             edit_text => &text,

@@ -1,11 +1,15 @@
 //! End to end in a real browser: headless Chromium (Debian's `chromium`, which `scripts/test`
 //! and `.ci/run` install) against a real `narrator serve`, driven over the DevTools protocol.
 //! A reviewer signs in, opens a draft and sees a flagged figure with its reason, approves a
-//! passing draft, and the text is then read from the public API and the export. A screenshot
-//! of the draft page is saved under the test's target folder.
+//! passing draft, and the text is then read from the public API and the export. On a page of
+//! national data the charts are laid out and agree with the data. Screenshots of the flagged
+//! draft and of the charts are saved under the test's target folder.
 
 use crate::helpers::{narrator, root, stderr, stdout};
 use crate::review::{draft, seed_facts, COVENTRY, WORKING_AGE};
+
+/// An outcomes text for Coventry quoting a value, a group's median and a rank.
+const OUTCOMES: &str = "In 2022-23, 70.5% of people using services in Coventry found information about services easy to find, above the median of 67.65% for its nearest neighbours and 5th highest of the 16.";
 use futures_util::{SinkExt, StreamExt};
 use narrator::store::Store;
 use std::io::{BufRead, BufReader};
@@ -114,6 +118,21 @@ impl Page {
         }
     }
 
+    /// Saves the whole page as a PNG under the test's target folder.
+    async fn screenshot(&mut self, name: &str) {
+        let shot = self
+            .send(
+                "Page.captureScreenshot",
+                serde_json::json!({ "format": "png", "captureBeyondViewport": true }),
+            )
+            .await;
+        let png = base64_decode(shot["data"].as_str().unwrap());
+        assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
+        let artifact = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+        std::fs::write(&artifact, &png).unwrap();
+        eprintln!("screenshot: {}", artifact.display());
+    }
+
     async fn goto(&mut self, url: &str, path: &str) {
         self.send("Page.navigate", serde_json::json!({ "url": url }))
             .await;
@@ -137,6 +156,7 @@ async fn a_reviewer_signs_in_sees_a_flagged_figure_and_approves_a_draft_in_chrom
         "In 2023-24, Coventry received 9,999 requests for support from working-age adults.",
     )
     .await;
+    let outcomes = draft(&store, &set, "ed", "outcomes", OUTCOMES).await;
     store.close().await;
     let added = narrator(&[
         "users",
@@ -271,17 +291,91 @@ async fn a_reviewer_signs_in_sees_a_flagged_figure_and_approves_a_draft_in_chrom
         .await;
     let note = note.as_str().unwrap().to_string();
     assert!(note.contains("flagged") && note.contains("9,999"), "{note}");
-    let shot = page
-        .send(
-            "Page.captureScreenshot",
-            serde_json::json!({ "format": "png", "captureBeyondViewport": true }),
+    page.screenshot("review-draft-page.png").await;
+
+    // A page of national data: each compared measure drawn three ways, and the drawing agrees
+    // with the data (a council above a group's median is drawn right of it).
+    page.goto(
+        &format!("{base}/review/drafts/{outcomes}"),
+        &format!("/review/drafts/{outcomes}"),
+    )
+    .await;
+    let h1 = page.eval("document.querySelector('h1').innerText").await;
+    assert_eq!(h1, "Coventry: Outcomes over time", "named, not coded");
+    let area = set.find_area(COVENTRY).unwrap();
+    let view = set.section_facts(area, set.find_section("outcomes").unwrap());
+    let expected = narrator::review::page_charts(&set, &view);
+    assert_eq!(expected.len(), 7, "Coventry has all seven outcome measures");
+    let measures = page
+        .eval("document.querySelectorAll('figure.measure').length")
+        .await;
+    assert_eq!(measures, expected.len());
+    let drawn = page
+        .eval(
+            "[...document.querySelectorAll('svg.chart')].filter(s => s.getBoundingClientRect().width > 100).length",
         )
         .await;
-    let png = base64_decode(shot["data"].as_str().unwrap());
-    let artifact = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("review-draft-page.png");
-    std::fs::write(&artifact, &png).unwrap();
-    assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
-    eprintln!("screenshot of the draft page: {}", artifact.display());
+    let strips_and_trends = expected
+        .iter()
+        .map(|c| usize::from(!c.strips.is_empty()) + usize::from(c.periods.len() > 1))
+        .sum::<usize>();
+    assert_eq!(
+        drawn,
+        expected.len() + strips_and_trends,
+        "every chart is laid out"
+    );
+    let marks = page
+        .eval(
+            "(() => { const out = []; for (const svg of document.querySelectorAll('svg[id^=strips-]')) {                const c = [...svg.querySelectorAll('circle.council')], m = [...svg.querySelectorAll('line.median')];                c.forEach((el, i) => { const a = el.getBoundingClientRect(), b = m[i].getBoundingClientRect();                  out.push([+el.dataset.value, +m[i].dataset.value, a.x + a.width / 2, b.x + b.width / 2]); }); }                return out; })()",
+        )
+        .await;
+    let marks = marks.as_array().unwrap();
+    assert_eq!(marks.len(), 7 * 3, "three groups for each measure");
+    let mut compared = 0;
+    for m in marks {
+        let (value, median, x, median_x) = (
+            m[0].as_f64().unwrap(),
+            m[1].as_f64().unwrap(),
+            m[2].as_f64().unwrap(),
+            m[3].as_f64().unwrap(),
+        );
+        if value != median {
+            compared += 1;
+            assert_eq!(value > median, x > median_x, "{m:?}");
+        }
+    }
+    assert!(compared >= 15, "{compared}");
+    let trend = page
+        .eval("document.querySelector('#trend-outcome_users_info_easy desc').textContent")
+        .await;
+    assert!(
+        trend
+            .as_str()
+            .unwrap()
+            .starts_with("Coventry: 2015-16 69.5%, 2016-17 69.4%"),
+        "{trend}"
+    );
+    let points = page
+        .eval("document.querySelectorAll('#trend-outcome_users_info_easy circle.point').length")
+        .await;
+    assert_eq!(points, 7);
+    let basis = page
+        .eval("document.getElementById('data-basis').innerText")
+        .await;
+    assert_eq!(
+        basis,
+        "Data: 2022-23; sources: Adult Social Care Outcomes Framework (NHS England), as published by Oflog (Open Government Licence)"
+    );
+    let how = page
+        .eval("[...document.querySelectorAll('ol.notes li')].map(li => li.innerText).join('\\n')")
+        .await;
+    assert!(
+        how.as_str()
+            .unwrap()
+            .contains("How: 16 councils with a value, from 56.6 to 82.9; median 67.65"),
+        "a group's median is shown with its derivation: {how}"
+    );
+    page.screenshot("review-outcomes-charts.png").await;
 
     // The passing draft: approve it as it stands.
     page.goto(

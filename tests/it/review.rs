@@ -648,8 +648,15 @@ async fn the_export_holds_only_approved_text_and_is_byte_identical_when_repeated
         assert_eq!(section["version_id"], v);
         assert_eq!(section["approved_by"], "rita");
         assert_eq!(section["check_status"], "passed");
-        // The publisher dates 2023-24 by the year it ends; the label keeps the range.
-        assert_eq!(section["facts_period"], "2024 (2023-24)");
+        // The data the text rests on: the periods and sources of the figures it quotes. The
+        // publisher dates 2023-24 by the year it ends; the label keeps the range.
+        assert_eq!(section["data"]["latest"], "2024 (2023-24)");
+        assert_eq!(section["data"]["earliest"], "2024 (2023-24)");
+        assert_eq!(
+            section["data"]["summary"],
+            "2024 (2023-24); sources: ASCFR/SALT Sheet T3"
+        );
+        assert!(section.get("facts_period").is_none());
         assert_eq!(section["model"], "mock");
         assert_eq!(section["feedback"]["up"], 1);
         let index: serde_json::Value = serde_json::from_slice(&index1).unwrap();
@@ -1215,4 +1222,37 @@ async fn store_verify_passes_a_sound_store_and_names_each_broken_invariant() {
         store.close().await;
     })
     .await;
+}
+
+/// The line under a text names the data it quotes, not the page's latest period: a carers
+/// text quoting the Census and the 2023-24 survey rests on both, in calendar order.
+#[test]
+fn a_texts_data_basis_is_the_periods_and_sources_of_the_figures_it_quotes() {
+    let set = seed_facts();
+    let area = set.find_area(COVENTRY).unwrap();
+    let view = set.section_facts(area, set.find_section("carers").unwrap());
+    let text = "At the 2021 Census, Coventry had about 7,960 unpaid carers per 100,000 people. \
+                In 2023-24, 25.8% of carers said they had as much social contact as they would like.";
+    let report = narrator::check::check(text, &view);
+    assert!(report.pass, "{report:?}");
+    let basis = facts::DataBasis::of(report.quoted_facts(), &view);
+    assert_eq!(basis.earliest, "Census 2021");
+    assert_eq!(basis.latest, "2024 (2023-24)");
+    assert_eq!(
+        basis.sources,
+        [
+            "NOMIS NM_2213_1",
+            "Survey of Adult Carers in England (SACE) Q11"
+        ]
+    );
+    assert_eq!(
+        basis.summary,
+        "Census 2021 to 2024 (2023-24); sources: NOMIS NM_2213_1; Survey of Adult Carers in England (SACE) Q11"
+    );
+    // A text with no figure rests on no data, and says so by being empty.
+    let none = narrator::check::check("Caring matters.", &view);
+    assert_eq!(
+        facts::DataBasis::of(none.quoted_facts(), &view),
+        facts::DataBasis::default()
+    );
 }
