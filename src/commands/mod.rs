@@ -191,6 +191,24 @@ fn facts_import(cli: &Cli, args: &crate::cli::ImportArgs) -> Result<ExitCode> {
             for note in &report.notes {
                 println!("{note}");
             }
+            let r = &report.revisions;
+            println!(
+                "against the data before: {} value(s) revised, {} added, {} removed",
+                r.revised.len(),
+                r.added,
+                r.removed
+            );
+            // Enough to read what a refresh revised; the rest is in `git diff data/`.
+            const SHOWN: usize = 20;
+            for (area, metric, period, was, now) in r.revised.iter().take(SHOWN) {
+                println!("  revised {area} {metric} {period}: {was} -> {now}");
+            }
+            if r.revised.len() > SHOWN {
+                println!(
+                    "  and {} more (git diff data/ shows them all)",
+                    r.revised.len() - SHOWN
+                );
+            }
             for path in &report.changed {
                 println!("wrote {}", path.display());
             }

@@ -8,17 +8,18 @@ use std::path::{Path, PathBuf};
 /// Copies `data_dir` to a scratch folder, lays the new files over it and loads the result as
 /// `facts check` would; only if that passes is each file written beside its target and
 /// renamed over it. Problems name the real files, not the scratch copies.
+/// Returns what was written and the data as it now loads.
 pub(super) fn validate_and_write(
     data_dir: &Path,
     outputs: Vec<Output>,
-) -> Result<ImportReport, ImportError> {
+) -> Result<(ImportReport, facts::FactSet), ImportError> {
     let scratch = Scratch::new()?;
     copy_tree(data_dir, scratch.path())?;
     for output in &outputs {
         write_whole(&scratch.path().join(&output.relative), &output.contents)?;
     }
-    match facts::load(scratch.path()) {
-        Ok(_) => {}
+    let after = match facts::load(scratch.path()) {
+        Ok(set) => set,
         Err(LoadError::Io { path, source }) => {
             return Err(ImportError::Read {
                 path: rebase(&path, scratch.path(), data_dir),
@@ -35,7 +36,7 @@ pub(super) fn validate_and_write(
                 .collect();
             return Err(ImportError::Invalid(problems));
         }
-    }
+    };
     let mut report = ImportReport::default();
     for output in outputs {
         let target = data_dir.join(&output.relative);
@@ -46,7 +47,7 @@ pub(super) fn validate_and_write(
             report.changed.push(target);
         }
     }
-    Ok(report)
+    Ok((report, after))
 }
 
 /// Writes `contents` to a temporary file beside `path`, flushes it to disk and renames it

@@ -56,6 +56,10 @@ fn the_national_table_imports_into_the_committed_files_and_a_rerun_changes_nothi
         "{report}"
     );
     assert!(report.contains("303 rows not published"), "{report}");
+    assert!(
+        report.contains("against the data before: 0 value(s) revised, 6073 added, 0 removed"),
+        "{report}"
+    );
     for file in ["areas.csv", "facts/ascof-oflog.csv"] {
         let made = std::fs::read_to_string(dir.join(file)).unwrap();
         let committed = std::fs::read_to_string(data_dir().join(file)).unwrap();
@@ -68,6 +72,11 @@ fn the_national_table_imports_into_the_committed_files_and_a_rerun_changes_nothi
     assert!(again.status.success(), "{}", stderr(&again));
     assert!(!stdout(&again).contains("wrote"), "{}", stdout(&again));
     assert!(stdout(&again).contains("0 areas new"), "{}", stdout(&again));
+    assert!(
+        stdout(&again).contains("0 value(s) revised, 0 added, 0 removed"),
+        "{}",
+        stdout(&again)
+    );
 
     // The groups need the councils first; two entries use the codes the facts were carried from.
     for round in 0..2 {

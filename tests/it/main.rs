@@ -14,6 +14,7 @@ mod import;
 mod local_model;
 mod mock_llm;
 mod prompt_cli;
+mod refresh;
 mod review;
 mod run;
 mod seed_coverage;
