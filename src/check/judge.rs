@@ -83,6 +83,7 @@ impl<'a> Checker<'a> {
         self.date_and_structure(&mut draft);
         self.directions(&mut draft);
         self.trends(&mut draft);
+        self.standings(&mut draft);
         draft.into_report(&self.candidates)
     }
 
@@ -217,7 +218,17 @@ impl<'a> Checker<'a> {
                         || self.periods_date_others(draft, i, k)
                 })
                 .collect();
+            let (ok, averages): (Vec<usize>, Vec<usize>) = ok
+                .into_iter()
+                .partition(|&k| !called_average(draft.text, &draft.work[i], &candidates[k]));
             if ok.is_empty() {
+                if let Some(&k) = averages.first() {
+                    draft.work[i].measure_mismatch = Some(format!(
+                        "the text calls it an average, but it is {}: a median of councils, not \
+                         an area's average",
+                        describe(&candidates[k])
+                    ));
+                }
                 continue;
             }
             // Which measure do the words around the figure name? Prefer matches of that
@@ -602,32 +613,154 @@ impl Checker<'_> {
         }
     }
 
-    /// The measure a trend phrase at mention `i` is about: the council's figure quoted in its
-    /// sentence, else the last one of the sentences before (two at most).
-    fn measure_of_sentence(&self, draft: &Draft, i: usize) -> Option<usize> {
-        let s = draft.work[i].sentence;
-        // A supported figure's council fact (it may match a group's median as well).
-        let own = |w: &Work| {
+    /// Pass 7: claims in words about where the council stands in a group ("in the top quarter
+    /// of councils in England", "below the median for similar councils"), proven against the
+    /// group's quartile or median for the measure and year of the council's figure they go
+    /// with: the last one before the claim in its sentence, else in the sentences before. A
+    /// claim that does not hold flags that figure. The group is the one the sentence names,
+    /// all councils when it names none.
+    fn standings(&self, draft: &mut Draft) {
+        use crate::facts::Peers;
+        let text = draft.text;
+        let numbers: Vec<usize> = draft
+            .work
+            .iter()
+            .filter(|w| matches!(w.raw.shape, Shape::Number { .. }))
+            .map(|w| w.raw.start)
+            .collect();
+        for (start, end, claim) in super::standing::claims(text, &numbers) {
+            let Some(s) = draft
+                .sentences
+                .iter()
+                .position(|&(a, b)| a <= start && start < b)
+            else {
+                continue;
+            };
+            let Some((i, k)) = self.council_figure(draft, s, start) else {
+                continue;
+            };
+            let c = &self.candidates[k];
+            let Some(row) = self
+                .facts
+                .rows()
+                .iter()
+                .find(|r| r.metric == c.metric && r.period == c.period)
+            else {
+                continue;
+            };
+            // The group the claim names right after it ("the top quarter of councils in the
+            // West Midlands"), else one the sentence names, else all councils.
+            let (from, to) = draft.sentences[s];
+            let clause_end = text[end..to]
+                .find([',', ';', '.'])
+                .map_or(to, |at| end + at);
+            let named = |range: std::ops::Range<usize>| {
+                [Owner::Peers, Owner::Region, Owner::England]
+                    .into_iter()
+                    .find(|&o| cue_within(&draft.cues, range.clone(), o))
+            };
+            let owner = named(end..clause_end).or_else(|| named(from..to));
+            let wanted = match owner {
+                Some(Owner::Peers) => |p: &Peers| matches!(p, Peers::Group(_)),
+                Some(Owner::Region) => |p: &Peers| *p == Peers::RegionCouncils,
+                _ => |p: &Peers| *p == Peers::AllCouncils,
+            };
+            let Some(p) = row.peers.iter().find(|p| wanted(&p.peers)) else {
+                continue;
+            };
+            let said = &text[start..end];
+            let shown = &row.display;
+            let refuted = match claim.high(row.polarity) {
+                None => Some(format!(
+                    "\"{said}\": the measure has no better direction, so no quarter or median is better or worse"
+                )),
+                Some(high) if claim.is_quarter() => {
+                    let want = if high { 1 } else { 4 };
+                    (p.quartile != want).then(|| {
+                        format!(
+                            "\"{said}\": {shown} is in quarter {} of 4 among {} (1 holds the highest values, 4 the lowest), {}: {}",
+                            p.quartile,
+                            p.name.trim_start_matches("its "),
+                            p.rank_words,
+                            p.derivation
+                        )
+                    })
+                }
+                Some(high) => {
+                    let median = p.median.value();
+                    let holds = if high {
+                        c.value > median
+                    } else {
+                        c.value < median
+                    };
+                    (!holds).then(|| {
+                        let side = if c.value == median {
+                            "level with"
+                        } else if c.value > median {
+                            "above"
+                        } else {
+                            "below"
+                        };
+                        format!(
+                            "\"{said}\": {shown} is {side} the median of {}, {}: {}",
+                            p.name.trim_start_matches("its "),
+                            p.median_display,
+                            p.derivation
+                        )
+                    })
+                }
+            };
+            let Some(why) = refuted else { continue };
+            let median_id = format!("{}~median@{}", c.id, p.peers.key());
+            let w = &mut draft.work[i];
+            w.verdict = Some(Verdict::WrongDirection);
+            w.message = why;
+            w.facts = std::iter::once(k)
+                .chain(self.candidates.iter().position(|o| o.id == median_id))
+                .collect();
+        }
+    }
+
+    /// The council's figure a phrase at byte `at` of sentence `s` goes with: the last supported
+    /// one before it in the sentence, else the last in the two sentences before, as (mention,
+    /// candidate).
+    fn council_figure(&self, draft: &Draft, s: usize, at: usize) -> Option<(usize, usize)> {
+        let own = |(i, w): (usize, &Work)| {
             (w.verdict == Some(Verdict::Supported))
                 .then(|| {
-                    // Group figures are never the council's own.
                     w.facts
                         .iter()
                         .copied()
                         .find(|&k| self.candidates[k].owner == Owner::Council)
+                        .map(|k| (i, k))
                 })
                 .flatten()
         };
-        let in_sentence = |t: usize| {
-            draft
-                .work
-                .iter()
-                .rev()
-                .filter(|w| w.sentence == t)
-                .find_map(own)
-        };
-        // The sentence before may be a paragraph break's empty one: look one sentence past it.
-        (s.saturating_sub(2)..=s).rev().find_map(in_sentence)
+        let before = draft
+            .work
+            .iter()
+            .enumerate()
+            .rev()
+            .filter(|(_, w)| w.sentence == s && w.raw.start < at)
+            .find_map(own);
+        before.or_else(|| {
+            (s.saturating_sub(2)..s).rev().find_map(|t| {
+                draft
+                    .work
+                    .iter()
+                    .enumerate()
+                    .rev()
+                    .filter(|(_, w)| w.sentence == t)
+                    .find_map(own)
+            })
+        })
+    }
+
+    /// The measure a trend phrase at mention `i` is about: the council's figure quoted in its
+    /// sentence, else the last one of the sentences before (two at most).
+    fn measure_of_sentence(&self, draft: &Draft, i: usize) -> Option<usize> {
+        self.council_figure(draft, draft.work[i].sentence, usize::MAX)
+            .map(|(_, k)| k)
     }
 
     /// The council's own values of a measure, oldest first.
@@ -914,17 +1047,38 @@ impl Work {
 /// median the text calls a median, given to no other place, is the group's median.
 fn called_median(text: &str, w: &Work, c: &Candidate) -> bool {
     // The words just before the figure: "the median of", "a median of", "median".
-    let before = &text[..w.raw.start];
+    c.peer_stat
+        && !c.needs_company
+        && matches!(w.owner, None | Some(Owner::Council))
+        && words_before(text, w.raw.start, 4).contains("median")
+}
+
+/// The last `n` words before byte `at`, lower case.
+fn words_before(text: &str, at: usize, n: usize) -> String {
+    let before = &text[..at];
     let from = before
         .char_indices()
         .rev()
         .filter(|(_, ch)| ch.is_whitespace())
-        .nth(3)
+        .nth(n - 1)
         .map_or(0, |(at, _)| at);
-    c.peer_stat
-        && !c.needs_company
-        && matches!(w.owner, None | Some(Owner::Council))
-        && before[from..].to_lowercase().contains("median")
+    before[from..].to_lowercase()
+}
+
+/// "the England average of 67.5%" for the median of councils in England: a median is not
+/// England's average (England's own figure weighs every person, the median every council
+/// alike), so a group's median the text calls an average or a mean is not that median.
+fn called_average(text: &str, w: &Work, c: &Candidate) -> bool {
+    if !c.peer_stat || c.needs_company {
+        return false;
+    }
+    let words = &words_before(text, w.raw.start, 5);
+    let has = |word: &str| {
+        words
+            .match_indices(word)
+            .any(|(at, _)| rules::whole_word(words, at, at + word.len(), false))
+    };
+    (has("average") || has("mean")) && !has("median")
 }
 
 /// Does the owner the text gives a figure fit the fact? A group's median must be given to its

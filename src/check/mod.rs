@@ -6,6 +6,7 @@ mod report;
 mod rules;
 mod scan;
 mod shape;
+mod standing;
 mod trend;
 
 pub use judge::{check, Checker};
@@ -16,3 +17,4 @@ pub use rules::{sentences, HEDGE_BAND, RATIO_BAND, SIMILAR_BAND, SLIGHT_BAND};
 #[doc(hidden)]
 pub use scan::{scan, Allowlist, RawMention, Shape};
 pub use shape::{not_prose, NotProse};
+pub(crate) use standing::claims as standing_claims;

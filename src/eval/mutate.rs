@@ -32,10 +32,13 @@ pub enum MutantKind {
     TrendWay,
     /// A run made a year longer ("three years running" for "two").
     RunLength,
+    /// Where the council stands, in words, turned round ("bottom quarter" for "top quarter",
+    /// "below the median" for "above").
+    Standing,
 }
 
 impl MutantKind {
-    pub const ALL: [MutantKind; 14] = [
+    pub const ALL: [MutantKind; 15] = [
         MutantKind::Digit,
         MutantKind::Decimal,
         MutantKind::SwapCouncilEngland,
@@ -50,6 +53,7 @@ impl MutantKind {
         MutantKind::RankEnd,
         MutantKind::TrendWay,
         MutantKind::RunLength,
+        MutantKind::Standing,
     ];
 
     pub fn name(self) -> &'static str {
@@ -68,6 +72,7 @@ impl MutantKind {
             MutantKind::RankEnd => "count a rank from the other end",
             MutantKind::TrendWay => "turn a trend round",
             MutantKind::RunLength => "lengthen a run",
+            MutantKind::Standing => "turn a quarter or median claim round",
         }
     }
 
@@ -548,6 +553,7 @@ pub(super) fn mutants(text: &str, report: &Report, facts: &SectionFacts) -> Vec<
         }
     }
     trend_mutants(text, report, &sentences, &mut out);
+    standing_mutants(text, report, &mut out);
     out
 }
 
@@ -654,6 +660,40 @@ fn trend_mutants(text: &str, report: &Report, sentences: &[(usize, usize)], out:
                     at: Some(m.span.0),
                 });
             }
+        }
+    }
+}
+
+const STANDING_WORDS: [(&str, &str); 6] = [
+    ("top", "bottom"),
+    ("highest", "lowest"),
+    ("upper", "lower"),
+    ("best", "worst"),
+    ("above", "below"),
+    ("better", "worse"),
+];
+
+/// A claim in words about where the council stands ("in the top quarter", "below the
+/// median"), its first word turned to the other end.
+fn standing_mutants(text: &str, report: &Report, out: &mut Vec<Mutant>) {
+    let figures: Vec<usize> = report
+        .mentions
+        .iter()
+        .filter(|m| m.value.is_some() && m.verdict != Verdict::Period)
+        .map(|m| m.span.0)
+        .collect();
+    for (start, end, _) in check::standing_claims(text, &figures) {
+        let claim = &text[start..end];
+        let first = claim
+            .split(|c: char| !c.is_alphabetic())
+            .next()
+            .unwrap_or("");
+        if let Some(o) = opposite(first, &STANDING_WORDS) {
+            out.push(Mutant {
+                kind: MutantKind::Standing,
+                text: splice(text, start, start + first.len(), &o),
+                at: Some(start),
+            });
         }
     }
 }
