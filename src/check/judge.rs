@@ -628,7 +628,8 @@ impl Checker<'_> {
             .filter(|w| matches!(w.raw.shape, Shape::Number { .. }))
             .map(|w| w.raw.start)
             .collect();
-        for (start, end, claim) in super::standing::claims(text, &numbers) {
+        let claims = super::standing::claims(text, &numbers);
+        for (n, &(start, end, claim)) in claims.iter().enumerate() {
             let Some(s) = draft
                 .sentences
                 .iter()
@@ -639,6 +640,18 @@ impl Checker<'_> {
             let Some((i, k)) = self.council_figure(draft, s, start) else {
                 continue;
             };
+            // The figure just before the claim in its sentence is the one it is about: when
+            // that is not a proven council figure (flagged, or another place's), the claim is
+            // not moved onto an earlier one.
+            let last_figure = draft.work.iter().rposition(|w| {
+                w.sentence == s
+                    && w.raw.start < start
+                    && matches!(w.raw.shape, Shape::Number { .. })
+                    && !matches!(w.verdict, Some(Verdict::Period | Verdict::Structural))
+            });
+            if last_figure.is_some_and(|f| f != i) {
+                continue;
+            }
             let c = &self.candidates[k];
             let Some(row) = self
                 .facts
@@ -648,19 +661,38 @@ impl Checker<'_> {
             else {
                 continue;
             };
-            // The group the claim names right after it ("the top quarter of councils in the
-            // West Midlands"), else one the sentence names, else all councils.
+            // The group the claim names right after it, up to the next claim, clause or
+            // "and" ("the top quarter of councils in the West Midlands"), else the nearest the
+            // sentence names before it, else all councils. A claim may run past its
+            // sentence's end (over a line break): its own end bounds it then.
             let (from, to) = draft.sentences[s];
+            let to = if end > to {
+                draft
+                    .sentences
+                    .iter()
+                    .find(|&&(a, b)| a < end && end <= b)
+                    .map_or(end, |&(_, b)| b)
+            } else {
+                to
+            };
+            let next_claim = claims.get(n + 1).map_or(to, |c| c.0.max(end));
             let clause_end = text[end..to]
                 .find([',', ';', '.'])
-                .map_or(to, |at| end + at);
-            let named = |range: std::ops::Range<usize>| {
-                [Owner::Peers, Owner::Region, Owner::England]
-                    .into_iter()
-                    .find(|&o| cue_within(&draft.cues, range.clone(), o))
-            };
-            let owner = named(end..clause_end).or_else(|| named(from..to));
-            let wanted = match owner {
+                .map_or(to, |at| end + at)
+                .min(text[end..to].find(" and ").map_or(to, |at| end + at))
+                .min(next_claim);
+            let groups = [Owner::Peers, Owner::Region, Owner::England];
+            let after = draft
+                .cues
+                .iter()
+                .filter(|&&(a, b, o)| a >= end && b <= clause_end && groups.contains(&o))
+                .min_by_key(|c| c.0);
+            let before = draft
+                .cues
+                .iter()
+                .filter(|&&(a, b, o)| a >= from && b <= start && groups.contains(&o))
+                .max_by_key(|c| c.0);
+            let wanted = match after.or(before).map(|c| c.2) {
                 Some(Owner::Peers) => |p: &Peers| matches!(p, Peers::Group(_)),
                 Some(Owner::Region) => |p: &Peers| *p == Peers::RegionCouncils,
                 _ => |p: &Peers| *p == Peers::AllCouncils,
@@ -709,6 +741,18 @@ impl Checker<'_> {
                         )
                     })
                 }
+            };
+            // "no longer in the bottom quarter", "not above the median": the claim holds when
+            // the plain one does not.
+            let refuted = match (claim.negated(), refuted) {
+                (false, r) => r,
+                (true, Some(_)) => None,
+                (true, None) => claim.high(row.polarity).map(|_| {
+                    format!(
+                        "\"{said}\": it is, among {}",
+                        p.name.trim_start_matches("its ")
+                    )
+                }),
             };
             let Some(why) = refuted else { continue };
             let median_id = format!("{}~median@{}", c.id, p.peers.key());
@@ -1072,7 +1116,15 @@ fn called_average(text: &str, w: &Work, c: &Candidate) -> bool {
     if !c.peer_stat || c.needs_company {
         return false;
     }
-    let words = &words_before(text, w.raw.start, 5);
+    // Only this clause's words ("This is above average. Similar councils recorded 65.0%."
+    // says nothing of 65.0%), and not the measure's own name ("average discharge delay").
+    let window = words_before(text, w.raw.start, 5);
+    let words = window
+        .rfind(['.', ';', '!', '?'])
+        .map_or(window.as_str(), |at| &window[at + 1..]);
+    if c.wording.contains("average") || c.wording.contains("mean") {
+        return false;
+    }
     let has = |word: &str| {
         words
             .match_indices(word)

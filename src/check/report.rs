@@ -99,14 +99,20 @@ impl Report {
         self.mentions.iter().filter(|m| m.verdict.is_flag())
     }
 
-    /// The ids of the facts the text's proven figures rest on: supported figures' facts and
-    /// derived figures' operands. Flagged figures rest on nothing; years and structural numbers
+    /// The ids of the facts the text's proven figures rest on: each supported figure's fact
+    /// and derived figures' operands. Flagged figures rest on nothing; years and structural numbers
     /// are not data.
     pub fn quoted_facts(&self) -> impl Iterator<Item = &str> {
-        self.mentions
-            .iter()
-            .filter(|m| matches!(m.verdict, Verdict::Supported | Verdict::Derived))
-            .flat_map(|m| m.facts.iter().map(String::as_str))
+        // A supported figure rests on the fact it was matched to (the first; the others
+        // merely share its value); a derived one on all its operands.
+        self.mentions.iter().flat_map(|m| {
+            let n = match m.verdict {
+                Verdict::Supported => m.facts.len().min(1),
+                Verdict::Derived => m.facts.len(),
+                _ => 0,
+            };
+            m.facts[..n].iter().map(String::as_str)
+        })
     }
 
     pub fn count(&self, verdict: Verdict) -> usize {

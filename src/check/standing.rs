@@ -9,7 +9,15 @@ use std::sync::LazyLock;
 
 /// What a standing claim says, before the measure's polarity is known.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Claim {
+pub struct Claim {
+    pub said: Said,
+    /// "no longer in the bottom quarter", "not above the median": true when the words
+    /// before deny it.
+    pub negated: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Said {
     /// In the quarter with the highest (`true`) or lowest values.
     Quarter { high: bool },
     /// In the best (`true`) or worst quarter, which the polarity turns into high or low.
@@ -21,6 +29,18 @@ pub enum Claim {
 }
 
 impl Claim {
+    pub fn high(self, polarity: Polarity) -> Option<bool> {
+        self.said.high(polarity)
+    }
+    pub fn is_quarter(self) -> bool {
+        self.said.is_quarter()
+    }
+    pub fn negated(self) -> bool {
+        self.negated
+    }
+}
+
+impl Said {
     /// Does the claim put the value at the high end (top quarter, above the median)? None for
     /// best or worst on a measure with no better direction.
     pub fn high(self, polarity: Polarity) -> Option<bool> {
@@ -30,15 +50,15 @@ impl Claim {
             Polarity::Neutral => None,
         };
         match self {
-            Claim::Quarter { high } => Some(high),
-            Claim::Median { above } => Some(above),
-            Claim::QuarterRated { best } => rated(best),
-            Claim::MedianRated { better } => rated(better),
+            Said::Quarter { high } => Some(high),
+            Said::Median { above } => Some(above),
+            Said::QuarterRated { best } => rated(best),
+            Said::MedianRated { better } => rated(better),
         }
     }
 
     pub fn is_quarter(self) -> bool {
-        matches!(self, Claim::Quarter { .. } | Claim::QuarterRated { .. })
+        matches!(self, Said::Quarter { .. } | Said::QuarterRated { .. })
     }
 }
 
@@ -49,9 +69,15 @@ static QUARTER: LazyLock<Regex> = LazyLock::new(|| {
     .expect("the quarter words build")
 });
 
+/// Words just before a claim that deny it: "no longer in", "not", "never", "outside".
+static NEGATION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:not|no\s+longer|never|outside|out\s+of|n't)\b(?:\s+\w+){0,3}?\s*$|n't(?:\s+\w+){0,3}?\s*$")
+        .expect("the negation words build")
+});
+
 static MEDIAN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)\b(?P<way>above|below|higher\s+than|lower\s+than|better\s+than|worse\s+than|over|under)\s+(?:the\s+|its\s+|their\s+)?(?:\w+\s+){0,3}?median\b",
+        r"(?i)\b(?P<way>above|below|higher\s+than|lower\s+than|better\s+than|worse\s+than)\s+(?:the\s+|its\s+|their\s+)?(?:\w+\s+){0,3}?median\b",
     )
     .expect("the median words build")
 });
@@ -61,6 +87,7 @@ static MEDIAN: LazyLock<Regex> = LazyLock::new(|| {
 /// figures, which the comparison pass judges: `figures` (where the text's numbers start)
 /// leaves those out.
 pub fn claims(text: &str, figures: &[usize]) -> Vec<(usize, usize, Claim)> {
+    let negated = |start: usize| NEGATION.is_match(&text[..start]);
     let figure_follows = |end: usize| {
         figures
             .iter()
@@ -70,13 +97,14 @@ pub fn claims(text: &str, figures: &[usize]) -> Vec<(usize, usize, Claim)> {
         .captures_iter(text)
         .map(|c| {
             let whole = c.get(0).expect("a match");
-            let claim = match &c["end"].to_lowercase()[..] {
-                "top" | "highest" | "upper" => Claim::Quarter { high: true },
-                "bottom" | "lowest" | "lower" => Claim::Quarter { high: false },
-                "best" => Claim::QuarterRated { best: true },
-                _ => Claim::QuarterRated { best: false },
+            let said = match &c["end"].to_lowercase()[..] {
+                "top" | "highest" | "upper" => Said::Quarter { high: true },
+                "bottom" | "lowest" | "lower" => Said::Quarter { high: false },
+                "best" => Said::QuarterRated { best: true },
+                _ => Said::QuarterRated { best: false },
             };
-            (whole.start(), whole.end(), claim)
+            let negated = negated(whole.start());
+            (whole.start(), whole.end(), Claim { said, negated })
         })
         .collect();
     for c in MEDIAN.captures_iter(text) {
@@ -85,13 +113,14 @@ pub fn claims(text: &str, figures: &[usize]) -> Vec<(usize, usize, Claim)> {
             continue;
         }
         let way = c["way"].to_lowercase();
-        let claim = match way.split_whitespace().next().unwrap_or("") {
-            "above" | "higher" | "over" => Claim::Median { above: true },
-            "below" | "lower" | "under" => Claim::Median { above: false },
-            "better" => Claim::MedianRated { better: true },
-            _ => Claim::MedianRated { better: false },
+        let said = match way.split_whitespace().next().unwrap_or("") {
+            "above" | "higher" => Said::Median { above: true },
+            "below" | "lower" => Said::Median { above: false },
+            "better" => Said::MedianRated { better: true },
+            _ => Said::MedianRated { better: false },
         };
-        out.push((whole.start(), whole.end(), claim));
+        let negated = negated(whole.start());
+        out.push((whole.start(), whole.end(), Claim { said, negated }));
     }
     out.sort_by_key(|c| c.0);
     out
@@ -101,30 +130,48 @@ pub fn claims(text: &str, figures: &[usize]) -> Vec<(usize, usize, Claim)> {
 mod tests {
     use super::*;
 
-    fn found(text: &str) -> Vec<Claim> {
-        claims(text, &[]).into_iter().map(|c| c.2).collect()
+    fn found(text: &str) -> Vec<Said> {
+        claims(text, &[]).into_iter().map(|c| c.2.said).collect()
     }
 
     #[test]
     fn finds_quarters_and_medians_in_their_usual_wordings() {
         assert_eq!(
             found("It was in the top quarter of councils in England."),
-            [Claim::Quarter { high: true }]
+            [Said::Quarter { high: true }]
         );
         assert_eq!(
             found("among the worst-performing quartile of similar councils"),
-            [Claim::QuarterRated { best: false }]
+            [Said::QuarterRated { best: false }]
         );
         assert_eq!(
             found("This was below the median for its nearest neighbours."),
-            [Claim::Median { above: false }]
+            [Said::Median { above: false }]
         );
         assert_eq!(
             found("better than the England median"),
-            [Claim::MedianRated { better: true }]
+            [Said::MedianRated { better: true }]
         );
         assert!(found("a quarter of carers").is_empty());
         assert!(found("the median household").is_empty());
+        assert!(found("Over the last year the median for its nearest neighbours fell").is_empty());
+    }
+
+    #[test]
+    fn words_that_deny_a_claim_are_read() {
+        let negated = |text: &str| claims(text, &[]).first().map(|c| c.2.negated);
+        assert_eq!(
+            negated("It was no longer in the bottom quarter."),
+            Some(true)
+        );
+        assert_eq!(negated("It was not above the median."), Some(true));
+        assert_eq!(negated("It wasn't in the top quarter."), Some(true));
+        assert_eq!(negated("It was just outside the top quarter."), Some(true));
+        assert_eq!(
+            negated("Not only was it in the top quarter of all councils, it rose."),
+            Some(false)
+        );
+        assert_eq!(negated("It was in the top quarter."), Some(false));
     }
 
     #[test]
@@ -137,7 +184,7 @@ mod tests {
 
     #[test]
     fn best_and_worst_follow_the_polarity() {
-        let best = Claim::QuarterRated { best: true };
+        let best = Said::QuarterRated { best: true };
         assert_eq!(best.high(Polarity::HigherIsBetter), Some(true));
         assert_eq!(best.high(Polarity::HigherIsWorse), Some(false));
         assert_eq!(best.high(Polarity::Neutral), None);

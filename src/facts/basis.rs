@@ -4,7 +4,7 @@
 use super::period::Period;
 use super::set::SectionFacts;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The periods and sources of the facts a text quotes.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,7 +28,9 @@ impl DataBasis {
     /// `area:metric:period~stat@group`, which rests on the same table's values for the
     /// period). Ids the view does not hold are skipped: they name no data.
     pub fn of<'a>(ids: impl IntoIterator<Item = &'a str>, view: &SectionFacts) -> DataBasis {
-        let mut periods: BTreeSet<(Chronological, String)> = BTreeSet::new();
+        // One entry per period, however measures date it ("2023-24", "2024 (2023-24)"): the
+        // first spelling met.
+        let mut periods: BTreeMap<Chronological, String> = BTreeMap::new();
         let mut sources: BTreeSet<String> = BTreeSet::new();
         for id in ids {
             let base = id.split_once('~').map_or(id, |(base, _)| base);
@@ -41,10 +43,12 @@ impl DataBasis {
             let Some((row, source)) = view.source_of(area, metric, period) else {
                 continue;
             };
-            periods.insert((Chronological(row.period), row.period_spelled.clone()));
+            periods
+                .entry(Chronological(row.period))
+                .or_insert_with(|| row.period_spelled.clone());
             sources.insert(source.to_string());
         }
-        let periods: Vec<String> = periods.into_iter().map(|(_, spelled)| spelled).collect();
+        let periods: Vec<String> = periods.into_values().collect();
         let sources: Vec<String> = sources.into_iter().collect();
         let (earliest, latest) = match (periods.first(), periods.last()) {
             (Some(a), Some(b)) => (a.clone(), b.clone()),

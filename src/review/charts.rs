@@ -2,9 +2,7 @@
 //! comparators and group medians, the council among each group's values, and the series over
 //! the years. Data only; `web/charts.rs` draws it.
 
-use crate::facts::{
-    Chronological, ComparatorValue, FactRow, FactSet, Peers, Polarity, SectionFacts, Unit, Value,
-};
+use crate::facts::{Chronological, FactRow, FactSet, Peers, Polarity, SectionFacts, Unit, Value};
 use serde::Serialize;
 
 /// The charts of one compared measure.
@@ -165,19 +163,29 @@ fn series(view: &SectionFacts, rows: &[&FactRow]) -> Vec<Series> {
         council: true,
     };
     let mut out = vec![council];
-    // England's line is its published value where the page has one, else the median of all
-    // councils; the region's likewise.
+    // England's line is its published values where the page has any, else the median of all
+    // councils; the region's likewise. One kind per line: a year with no published value is
+    // a gap, never a median under England's name.
     for peers in [Peers::AllCouncils, Peers::RegionCouncils] {
-        let points: Vec<Option<Point>> = rows
-            .iter()
-            .map(|r| {
-                let comparator = match peers {
-                    Peers::AllCouncils => &r.england,
-                    _ => &r.region,
-                };
-                comparator_or_median(r, comparator, &peers)
-            })
-            .collect();
+        let published = |r: &FactRow| -> Option<Point> {
+            let c = match peers {
+                Peers::AllCouncils => r.england.as_ref(),
+                _ => r.region.as_ref(),
+            }?;
+            Some((c.name.clone(), number(&c.value)?, c.display.clone()))
+        };
+        let median = |r: &FactRow| -> Option<Point> {
+            let p = r.peers.iter().find(|p| p.peers == peers)?;
+            Some((
+                format!("median of {}", p.name),
+                p.median.value(),
+                p.median_display.clone(),
+            ))
+        };
+        let mut points: Vec<Option<Point>> = rows.iter().map(|r| published(r)).collect();
+        if points.iter().all(Option::is_none) {
+            points = rows.iter().map(|r| median(r)).collect();
+        }
         let Some(name) = points.iter().flatten().map(|(n, _, _)| n.clone()).next() else {
             continue;
         };
@@ -196,23 +204,3 @@ fn series(view: &SectionFacts, rows: &[&FactRow]) -> Vec<Series> {
 
 /// A point of a comparator's series: (name, value, as printed).
 type Point = (String, f64, String);
-
-/// An area's published value for the row's period, else the median of `peers` for it:
-/// (name, value, as printed).
-fn comparator_or_median(
-    row: &FactRow,
-    comparator: &Option<ComparatorValue>,
-    peers: &Peers,
-) -> Option<Point> {
-    if let Some(c) = comparator {
-        if let Some(v) = number(&c.value) {
-            return Some((c.name.clone(), v, c.display.clone()));
-        }
-    }
-    let p = row.peers.iter().find(|p| &p.peers == peers)?;
-    Some((
-        format!("median of {}", p.name),
-        p.median.value(),
-        p.median_display.clone(),
-    ))
-}

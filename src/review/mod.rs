@@ -316,6 +316,19 @@ impl<'a> Desk<'a> {
         }
         let snapshot = FactSnapshot::of(&view);
         let basis = DataBasis::of(report.quoted_facts(), &view);
+        // Text published over a failed check may rest on no proven figure: it then keeps
+        // no basis, and the export gives its page's latest period, as before bases were kept.
+        let unproven = basis.periods.is_empty() && report.flagged().next().is_some();
+        let facts_period = if unproven {
+            latest_period(&view)
+        } else {
+            basis.latest.clone()
+        };
+        let data_basis = if unproven {
+            String::new()
+        } else {
+            serde_json::to_string(&basis).expect("data bases serialise")
+        };
         let audit_note = (!self.settings.separation_of_duties)
             .then_some("separation of duties was off for this approval");
         let new = NewVersion {
@@ -329,8 +342,8 @@ impl<'a> Desk<'a> {
             override_reason: if report.pass { None } else { override_reason },
             facts_fp: &view.fingerprint(),
             facts_json: &serde_json::to_string(&snapshot).expect("snapshots serialise"),
-            facts_period: &basis.latest,
-            data_basis: &serde_json::to_string(&basis).expect("data bases serialise"),
+            facts_period: &facts_period,
+            data_basis: &data_basis,
             model: &draft.model,
             audit_note,
         };
@@ -621,6 +634,15 @@ fn minutes_left(item: &ReviewItem, now: i64) -> i64 {
 }
 
 /// The latest period among the page's facts, spelled as the page spells it.
+/// The page's latest period, in calendar order.
+fn latest_period(view: &SectionFacts) -> String {
+    view.rows()
+        .iter()
+        .max_by_key(|r| crate::facts::Chronological(r.period))
+        .map(|r| r.period_spelled.clone())
+        .unwrap_or_default()
+}
+
 fn stale_detail(report: &Report) -> String {
     let flagged: Vec<String> = report
         .flagged()
