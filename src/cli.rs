@@ -342,9 +342,18 @@ pub struct ProviderArgs {
     #[arg(long, env = "NARRATOR_TIMEOUT_SECS", default_value_t = 120)]
     pub timeout_secs: u64,
 
-    /// How the prompt shows the facts and asks for figures (see the README's measurements).
-    #[arg(long, env = "NARRATOR_STRATEGY", value_enum, default_value_t = crate::prompt::Strategy::Focused)]
-    pub strategy: crate::prompt::Strategy,
+    /// How the prompt shows the facts and asks for figures (see the README's measurements). By
+    /// default `constrained` where the endpoint takes a grammar (llama.cpp, the local model),
+    /// else `focused`.
+    #[arg(long, env = "NARRATOR_STRATEGY", value_enum)]
+    pub strategy: Option<crate::prompt::Strategy>,
+
+    /// How the endpoint takes a constraint on the answer, for `--strategy constrained`:
+    /// `grammar` (llama.cpp), `json-schema` (OpenAI, Ollama) or `none`. By default, from the
+    /// base URL: grammar for llama.cpp's ports on this machine (8000, 8080) and the demo's
+    /// local model, json-schema for OpenAI and Ollama, none otherwise.
+    #[arg(long, env = "NARRATOR_STRUCTURED", value_enum)]
+    pub structured: Option<crate::prompt::Structured>,
 }
 
 #[derive(Clone, Debug, Args)]
@@ -690,6 +699,10 @@ pub struct MockArgs {
     /// The share of --rpm and --tpm left after the drop.
     #[arg(long, default_value_t = 0.5)]
     pub drop_to: f64,
+    /// Refuse `grammar` and JSON-schema `response_format` with a 400, as a provider that does
+    /// not take them does (otherwise both are checked and followed).
+    #[arg(long)]
+    pub refuse_structured: bool,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
 }

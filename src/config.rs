@@ -1,6 +1,7 @@
 //! Validated settings built from the raw flags; secrets stay wrapped.
 
 use crate::cli::{ProviderArgs, RunnerArgs};
+use crate::prompt::{Strategy, Structured};
 use crate::provider::{Limits, ProviderSettings, RetryPolicy, Secret};
 use crate::run::RunOptions;
 use anyhow::{bail, Result};
@@ -22,6 +23,25 @@ pub fn provider_settings(args: &ProviderArgs) -> Result<ProviderSettings> {
     if args.max_tokens == 0 || args.timeout_secs == 0 {
         bail!("--max-tokens and --timeout-secs must be above zero");
     }
+    let structured = args
+        .structured
+        .unwrap_or_else(|| Structured::default_for(&args.base_url));
+    // The best measured strategy for the endpoint (README, "Prompt strategies").
+    let strategy = args
+        .strategy
+        .unwrap_or(if structured == Structured::Grammar {
+            Strategy::Constrained
+        } else {
+            Strategy::Focused
+        });
+    if strategy == Strategy::Constrained && structured == Structured::None {
+        bail!(
+            "--strategy constrained needs an endpoint that takes a constraint: --structured \
+             grammar (llama.cpp) or json-schema (OpenAI, Ollama, vLLM); {} is not assumed to \
+             take either",
+            args.base_url
+        );
+    }
     Ok(ProviderSettings {
         base_url: args.base_url.clone(),
         api_key: Secret::new(args.api_key.clone()),
@@ -29,7 +49,8 @@ pub fn provider_settings(args: &ProviderArgs) -> Result<ProviderSettings> {
         temperature: args.temperature,
         max_tokens: args.max_tokens,
         timeout: Duration::from_secs(args.timeout_secs),
-        strategy: args.strategy,
+        strategy,
+        structured,
     })
 }
 

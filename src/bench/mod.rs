@@ -523,6 +523,7 @@ pub fn mock_settings(base_url: &str) -> crate::provider::ProviderSettings {
         max_tokens: MAX_TOKENS,
         timeout: Duration::from_secs(30),
         strategy: Strategy::Focused,
+        structured: crate::prompt::Structured::None,
     }
 }
 

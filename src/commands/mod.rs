@@ -124,6 +124,7 @@ async fn mock_provider(args: &crate::cli::MockArgs) -> Result<ExitCode> {
         limit_drop: args
             .drop_after_secs
             .map(|secs| (std::time::Duration::from_secs_f64(secs), args.drop_to)),
+        refuse_structured: args.refuse_structured,
         seed: args.seed,
     };
     let mock = crate::mock::MockProvider::start(settings, args.addr)
@@ -706,6 +707,11 @@ async fn demo(cli: &Cli, args: &RunArgs) -> Result<ExitCode> {
             .await
             .context("starting the local model")?;
         args.runner.provider.base_url = server.url().to_string();
+        // llama.cpp's server takes a grammar.
+        args.runner
+            .provider
+            .structured
+            .get_or_insert(crate::prompt::Structured::Grammar);
         // llama.cpp's server answers one request at a time on two cores: queueing more only
         // turns waits into timeouts.
         args.runner.concurrency = 1;
@@ -718,6 +724,22 @@ async fn demo(cli: &Cli, args: &RunArgs) -> Result<ExitCode> {
     let run_id = summary.run.id;
     let reports = store.run_reports(run_id).await?;
     print!("{}", render_demo_totals(&summary, &reports));
+    // The measure that matters: jobs ending with a passing draft that proves two figures.
+    let mut useful = 0;
+    for job in &summary.jobs {
+        let Some(id) = job.draft_id.filter(|_| job.status == "needs_review") else {
+            continue;
+        };
+        if let Some((_, report, true)) = store.draft(id).await? {
+            if proven_figures(&report) >= 2 {
+                useful += 1;
+            }
+        }
+    }
+    println!(
+        "jobs ending with a passing draft that quotes two proven figures or more: {useful} of {}",
+        summary.jobs.len()
+    );
     // The site's files: approved text only, so empty until a reviewer approves something.
     let out = std::path::PathBuf::from(
         std::env::var_os("NARRATOR_EXPORT").unwrap_or_else(|| ".narrator/export".into()),
@@ -785,11 +807,23 @@ async fn review_page_for_demo(store: &Store, runner: &std::sync::Arc<Runner>) ->
 }
 
 /// Pass rate and flagged figures by verdict over every draft of the run.
+/// Supported and derived figures in a report's JSON.
+fn proven_figures(report: &str) -> usize {
+    serde_json::from_str::<serde_json::Value>(report)
+        .ok()
+        .and_then(|v| v["mentions"].as_array().cloned())
+        .into_iter()
+        .flatten()
+        .filter(|m| matches!(m["verdict"].as_str(), Some("supported" | "derived")))
+        .count()
+}
+
 fn render_demo_totals(s: &RunSummary, reports: &[String]) -> String {
     let mut by_verdict: std::collections::BTreeMap<String, usize> =
         std::collections::BTreeMap::new();
     let mut passed = 0;
     let mut passed_without_figures = 0;
+    let mut passed_with_two = 0;
     for r in reports {
         let Ok(v) = serde_json::from_str::<serde_json::Value>(r) else {
             continue;
@@ -797,14 +831,12 @@ fn render_demo_totals(s: &RunSummary, reports: &[String]) -> String {
         if v["pass"] == true {
             passed += 1;
             // A text with no figure passes trivially: say how often that happened.
-            let proven = v["mentions"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|m| m["verdict"].as_str())
-                .any(|v| v == "supported" || v == "derived");
-            if !proven {
+            let proven = proven_figures(r);
+            if proven == 0 {
                 passed_without_figures += 1;
+            }
+            if proven >= 2 {
+                passed_with_two += 1;
             }
         }
         for m in v["mentions"].as_array().into_iter().flatten() {
@@ -825,7 +857,7 @@ fn render_demo_totals(s: &RunSummary, reports: &[String]) -> String {
         .count();
     let flagged: Vec<String> = by_verdict.iter().map(|(k, v)| format!("{v} {k}")).collect();
     format!(
-        "drafts: {} written, {passed} passed the check ({passed_without_figures} of them quote no figure); jobs passing: {ok} of {} ({:.0}%); flagged figures: {}\n",
+        "drafts: {} written, {passed} passed the check ({passed_without_figures} of them quote no figure, {passed_with_two} quote two proven figures or more); jobs passing: {ok} of {} ({:.0}%); flagged figures: {}\n",
         reports.len(),
         s.jobs.len(),
         ok as f64 * 100.0 / jobs as f64,

@@ -3,6 +3,8 @@
 //! token usage, injected faults, and drafts that quote the prompt's own figures (or, at a
 //! given rate, a wrong one) so the whole pipeline runs.
 
+mod structured;
+
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -47,6 +49,9 @@ pub struct MockSettings {
     pub wrong_figure_rate: f64,
     /// After this long from the first request, the limits fall to this share of themselves.
     pub limit_drop: Option<(Duration, f64)>,
+    /// Answer a request carrying `grammar` or a JSON-schema `response_format` with a 400, as
+    /// a provider that does not take them does.
+    pub refuse_structured: bool,
     pub seed: u64,
 }
 
@@ -65,6 +70,7 @@ impl Default for MockSettings {
             truncate_rate: 0.0,
             wrong_figure_rate: 0.0,
             limit_drop: None,
+            refuse_structured: false,
             seed: 1,
         }
     }
@@ -82,6 +88,9 @@ pub struct MockStats {
     pub completion_tokens: u64,
     /// Requests for a prompt that came before the `Retry-After` its last 429 gave.
     pub early_retries: u64,
+    /// Requests that carried a constraint, by kind: `grammar`, `json_schema`.
+    #[serde(default)]
+    pub constrained: BTreeMap<String, u64>,
 }
 
 struct Bucket {
@@ -185,6 +194,34 @@ enum Plan {
 }
 
 async fn complete(State(mock): State<Mock>, Json(req): Json<serde_json::Value>) -> Response {
+    let bad_request = |message: String| {
+        (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": {"message": message, "type": "invalid_request_error"}})),
+        )
+            .into_response()
+    };
+    let asked = match structured::asked(&req) {
+        Ok(asked) => asked,
+        Err(message) => return bad_request(message),
+    };
+    if asked != structured::Asked::Nothing {
+        let mut m = mock.0.lock().expect("mock lock");
+        let kind = match asked {
+            structured::Asked::Grammar => "grammar",
+            _ => "json_schema",
+        };
+        *m.stats.constrained.entry(kind.to_string()).or_default() += 1;
+        if m.settings.refuse_structured {
+            m.stats.requests += 1;
+            let field = if kind == "grammar" {
+                "grammar"
+            } else {
+                "response_format"
+            };
+            return bad_request(format!("Unrecognized request argument supplied: {field}"));
+        }
+    }
     let user = req["messages"]
         .as_array()
         .and_then(|m| m.iter().rev().find(|m| m["role"] == "user"))
@@ -269,7 +306,10 @@ async fn complete(State(mock): State<Mock>, Json(req): Json<serde_json::Value>) 
             } else {
                 let truncated = roll < edge + s.truncate_rate;
                 let wrong = m.rng.f64() < s.wrong_figure_rate;
-                let text = draft_from_prompt(&first_user, &user, wrong);
+                let text = match &asked {
+                    structured::Asked::Schema(ids) => structured::segments(ids),
+                    _ => draft_from_prompt(&first_user, &user, wrong),
+                };
                 let completion_tokens = ((text.len() / 4) as u64 + 1).min(max_tokens);
                 m.stats.prompt_tokens += prompt_tokens;
                 m.stats.completion_tokens += completion_tokens;

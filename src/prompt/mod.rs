@@ -2,8 +2,10 @@
 //!
 //! [`SectionFacts`]: crate::facts::SectionFacts
 
+mod constrain;
 mod render;
 mod strategy;
 
+pub use constrain::{assemble, constraint, Constraint, Structured};
 pub use render::{Messages, PromptError, Prompter};
 pub use strategy::{focused_rows, ground, Grounded, Strategy, FOCUSED_FACTS};

@@ -13,13 +13,20 @@ pub enum Strategy {
     /// council that does not exist).
     Example,
     /// Only the section's compared measures (at most eight facts), no background, one or two
-    /// short paragraphs. The default: the best measured (README, "Prompt strategies").
+    /// short paragraphs. The default where the endpoint takes no grammar (README, "Prompt
+    /// strategies").
     #[default]
     Focused,
     /// As `focused`, but the model writes `[fact:ID]`, `[england:ID]` or `[region:ID]` where a
     /// figure goes and narrator puts in the figure as the table prints it; the checker still
     /// checks the final text.
     Grounded,
+    /// As `focused`, with the answer constrained (`--structured`): a grammar of sentence
+    /// frames whose figures, owners and periods come from the facts, or a JSON schema that
+    /// has the model name facts by id between digit-free text. The checker still judges the
+    /// words. The default where the endpoint takes a grammar (the local model): the best
+    /// measured there.
+    Constrained,
 }
 
 impl Strategy {
@@ -29,12 +36,16 @@ impl Strategy {
             Strategy::Example => "example",
             Strategy::Focused => "focused",
             Strategy::Grounded => "grounded",
+            Strategy::Constrained => "constrained",
         }
     }
 
     /// Whether requests show only the compared measures.
     pub fn focused(self) -> bool {
-        matches!(self, Strategy::Focused | Strategy::Grounded)
+        matches!(
+            self,
+            Strategy::Focused | Strategy::Grounded | Strategy::Constrained
+        )
     }
 }
 
@@ -84,8 +95,9 @@ pub struct Grounded {
 }
 
 /// Replaces `[fact:ID]`, `[england:ID]` and `[region:ID]` with the figure the request's table
-/// shows for that measure. Square brackets, not braces, so the syntax never clashes with the
-/// templates' own.
+/// shows for that measure, `[period:ID]` with its period as prose dates it, and
+/// `[median:GROUP:ID]` and `[rank:GROUP:ID]` with a group's median and the council's rank in
+/// it. Square brackets, not braces, so the syntax never clashes with the templates' own.
 pub fn ground(text: &str, rows: &[FactRow]) -> Grounded {
     let mut out = String::with_capacity(text.len());
     let mut unknown = Vec::new();
@@ -100,11 +112,19 @@ pub fn ground(text: &str, rows: &[FactRow]) -> Grounded {
         };
         let inner = after[..close].trim();
         let figure = inner.split_once(':').and_then(|(whose, id)| {
+            let (group, id) = match id.split_once(':') {
+                Some((group, id)) => (Some(group.trim()), id),
+                None => (None, id),
+            };
             let row = rows.iter().find(|r| r.metric.as_str() == id.trim())?;
-            match whose.trim() {
-                "fact" => Some(row.display.clone()),
-                "england" => row.england.as_ref().map(|c| c.display.clone()),
-                "region" => row.region.as_ref().map(|c| c.display.clone()),
+            let peer = || row.peers.iter().find(|p| Some(p.peers.key()) == group);
+            match (whose.trim(), group) {
+                ("fact", None) => Some(row.display.clone()),
+                ("england", None) => row.england.as_ref().map(|c| c.display.clone()),
+                ("region", None) => row.region.as_ref().map(|c| c.display.clone()),
+                ("period", None) => Some(row.period_spelled.clone()),
+                ("median", Some(_)) => peer().map(|p| p.median_display.clone()),
+                ("rank", Some(_)) => peer().map(|p| p.rank_words.clone()),
                 _ => None,
             }
         });

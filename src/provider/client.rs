@@ -44,6 +44,8 @@ pub struct ProviderSettings {
     pub timeout: Duration,
     /// The prompt strategy drafts are asked for with: part of what makes drafts comparable.
     pub strategy: crate::prompt::Strategy,
+    /// How the endpoint takes a constraint on the answer (for the `constrained` strategy).
+    pub structured: crate::prompt::Structured,
 }
 
 impl ProviderSettings {
@@ -53,6 +55,10 @@ impl ProviderSettings {
     pub fn params(&self) -> String {
         let strategy = match self.strategy {
             crate::prompt::Strategy::Full => String::new(),
+            crate::prompt::Strategy::Constrained => format!(
+                ",\"strategy\":\"constrained\",\"structured\":\"{}\"",
+                self.structured.name()
+            ),
             other => format!(",\"strategy\":\"{}\"", other.name()),
         };
         format!(
@@ -92,6 +98,9 @@ pub fn estimate_tokens(messages: &[ChatMessage]) -> u32 {
 pub struct Provider {
     client: Client<OpenAIConfig>,
     settings: ProviderSettings,
+    /// Set when the endpoint refused the constraint: later requests are not sent, so a run
+    /// stops at one refusal rather than one per worker.
+    refused: std::sync::atomic::AtomicBool,
 }
 
 impl Provider {
@@ -130,15 +139,24 @@ impl Provider {
             .with_api_base(settings.base_url.trim_end_matches('/'))
             .with_api_key(settings.api_key.expose());
         let client = Client::with_config(config).with_http_service(service);
-        Ok(Provider { client, settings })
+        Ok(Provider {
+            client,
+            settings,
+            refused: std::sync::atomic::AtomicBool::new(false),
+        })
     }
 
     pub fn settings(&self) -> &ProviderSettings {
         &self.settings
     }
 
-    /// Sends one request, once. Retrying is the caller's (see `retry::complete_with_retries`).
-    pub async fn complete(&self, messages: &[ChatMessage]) -> Result<Completion, ProviderError> {
+    /// Sends one request, once, with `constraint` in the form the endpoint takes (none when
+    /// `structured` is `none`). Retrying is the caller's (see `retry::complete_with_retries`).
+    pub async fn complete(
+        &self,
+        messages: &[ChatMessage],
+        constraint: Option<&crate::prompt::Constraint>,
+    ) -> Result<Completion, ProviderError> {
         let messages = messages
             .iter()
             .map(to_request_message)
@@ -153,12 +171,44 @@ impl Provider {
             .max_tokens(self.settings.max_tokens)
             .build()
             .map_err(|e| ProviderError::InvalidRequest(e.to_string()))?;
-        let response = self
-            .client
-            .chat()
-            .create(request)
-            .await
-            .map_err(ProviderError::from_openai)?;
+        if constraint.is_some() && self.refused.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(ProviderError::Stopped);
+        }
+        let mut body = serde_json::to_value(&request)
+            .map_err(|e| ProviderError::InvalidRequest(e.to_string()))?;
+        // llama.cpp reads `grammar`; structured outputs read `response_format`. Neither is in
+        // async-openai's request type for every provider, so the body is extended as JSON.
+        let sent = match (constraint, self.settings.structured) {
+            (Some(c), crate::prompt::Structured::Grammar) => {
+                body["grammar"] = serde_json::Value::String(c.grammar.clone());
+                Some("grammar")
+            }
+            (Some(c), crate::prompt::Structured::JsonSchema) => {
+                body["response_format"] = serde_json::json!({
+                    "type": "json_schema",
+                    "json_schema": { "name": "narrative", "strict": true, "schema": c.schema },
+                });
+                Some("JSON schema (response_format)")
+            }
+            _ => None,
+        };
+        let response: async_openai::types::chat::CreateChatCompletionResponse =
+            self.client.chat().create_byot(body).await.map_err(|e| {
+                match (ProviderError::from_openai(e), sent) {
+                    // A 400 or 422 naming the field: the endpoint does not take it.
+                    (ProviderError::Client { status, body }, Some(what))
+                        if matches!(status, 400 | 422)
+                            && ["grammar", "response_format", "json_schema", "schema"]
+                                .iter()
+                                .any(|k| body.to_ascii_lowercase().contains(k)) =>
+                    {
+                        self.refused
+                            .store(true, std::sync::atomic::Ordering::SeqCst);
+                        ProviderError::ConstraintRefused { what, status, body }
+                    }
+                    (e, _) => e,
+                }
+            })?;
         let (prompt_tokens, completion_tokens) = response.usage.as_ref().map_or((0, 0), |u| {
             (i64::from(u.prompt_tokens), i64::from(u.completion_tokens))
         });
@@ -226,6 +276,7 @@ mod tests {
             max_tokens: 10,
             timeout: Duration::from_secs(1),
             strategy: crate::prompt::Strategy::Full,
+            structured: crate::prompt::Structured::None,
         };
         let shown = format!("{s:?}");
         assert!(!shown.contains("sk-very-secret"), "{shown}");

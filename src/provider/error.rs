@@ -43,6 +43,14 @@ pub enum ProviderError {
     },
     #[error("invalid request: {0}")]
     InvalidRequest(String),
+    /// The provider refused the constraint narrator sent (`grammar` or `response_format`):
+    /// every request of the run would be refused the same way.
+    #[error("the provider refused the {what} narrator sent ({status}: {body}); run with --structured none, or json-schema if it takes JSON schemas, or another --strategy")]
+    ConstraintRefused {
+        what: &'static str,
+        status: u16,
+        body: String,
+    },
     /// The worker was told to stop while this request waited for a slot: it was never sent.
     #[error("stopped before the request was sent")]
     Stopped,

@@ -62,6 +62,7 @@ pub async fn complete_with_retries(
     limiter: &RateLimiter,
     policy: &RetryPolicy,
     messages: &[ChatMessage],
+    constraint: Option<&crate::prompt::Constraint>,
     stopping: Option<&(dyn Fn() -> bool + Sync)>,
 ) -> Attempted {
     let mut delays = ExponentialBuilder::default()
@@ -87,7 +88,7 @@ pub async fn complete_with_retries(
                     retries,
                 };
             }
-            Ok(_permit) => provider.complete(messages).await,
+            Ok(_permit) => provider.complete(messages, constraint).await,
             Err(paused) => {
                 // An earlier 429 asked every request to wait longer than we hold a worker.
                 return Attempted::Requeue {

@@ -2,7 +2,7 @@
 
 use crate::check::{Checker, Report};
 use crate::facts::{FactSet, SectionFacts};
-use crate::prompt::{focused_rows, ground, Prompter, Strategy};
+use crate::prompt::{assemble, constraint, focused_rows, ground, Prompter, Strategy, Structured};
 use crate::provider::{
     complete_with_retries, Attempted, ChatMessage, Provider, RateLimiter, RetryPolicy, Role,
 };
@@ -79,6 +79,12 @@ pub(crate) async fn process(ctx: &JobContext<'_>, job: &JobRow) -> Result<JobRes
     let (facts_fp, prompt_fp) = (view.fingerprint(), messages.fingerprint());
     // The rows a grounded answer's placeholders may name: those its request showed.
     let grounding = (strategy == Strategy::Grounded).then(|| focused_rows(&view));
+    // What a constrained answer may write, from the same rows.
+    let constrained = (strategy == Strategy::Constrained).then(|| {
+        let rows = focused_rows(&view);
+        let c = constraint(&rows, &view, settings.max_tokens);
+        (rows, c)
+    });
     let params = settings.params();
     if !ctx.force {
         let reusable = ctx
@@ -114,6 +120,10 @@ pub(crate) async fn process(ctx: &JobContext<'_>, job: &JobRow) -> Result<JobRes
     let mut retries = 0;
     let mut last_draft = None;
     let mut unusable = None;
+    // The answers so far: a model that gives the same answer again (llama.cpp samples with
+    // a fixed seed, so an unchanged request gets an unchanged answer, and a small model may
+    // ignore the correction) will give it a third time, so the job stops there.
+    let mut answers: Vec<String> = Vec::new();
     // Attempts already stored (a resumed job) count towards the limit.
     let first = usize::try_from(job.attempts).unwrap_or(0) + 1;
     for attempt in first..=ctx.max_attempts.max(first) {
@@ -125,6 +135,7 @@ pub(crate) async fn process(ctx: &JobContext<'_>, job: &JobRow) -> Result<JobRes
             ctx.limiter,
             ctx.policy,
             &conversation,
+            constrained.as_ref().map(|(_, c)| c),
             stopping,
         )
         .instrument(span)
@@ -166,6 +177,24 @@ pub(crate) async fn process(ctx: &JobContext<'_>, job: &JobRow) -> Result<JobRes
                 unusable = Some(reason);
                 continue;
             }
+            Attempted::Failed {
+                error: error @ crate::provider::ProviderError::ConstraintRefused { .. },
+                ..
+            } => {
+                // Every request of the run would be refused alike: stop it at the first.
+                return Err(JobError::Refused(error.to_string()));
+            }
+            Attempted::Failed {
+                error: error @ crate::provider::ProviderError::Stopped,
+                retries: r,
+            } => {
+                // Not sent (another job's request was refused): back in the queue.
+                return Ok(JobResult::Requeued {
+                    after: std::time::Duration::ZERO,
+                    error: error.to_string(),
+                    retries: retries + r,
+                });
+            }
             Attempted::Failed { error, retries: r } => {
                 return Ok(JobResult::Finished {
                     outcome: JobOutcome::Failed {
@@ -178,6 +207,15 @@ pub(crate) async fn process(ctx: &JobContext<'_>, job: &JobRow) -> Result<JobRes
         tracing::debug!(text = %completion.text, "draft");
         let mut completion = completion;
         let mut refusal = unusable_text(&completion.text, settings.max_tokens);
+        // A JSON-schema answer is segments: the text is narrator's assembly of them.
+        if let (None, Some((rows, _)), Structured::JsonSchema) =
+            (&refusal, &constrained, settings.structured)
+        {
+            match assemble(&completion.text, rows) {
+                Ok(text) => completion.text = text,
+                Err(why) => refusal = Some(why),
+            }
+        }
         if let (None, Some(rows)) = (&refusal, &grounding) {
             let grounded = ground(&completion.text, rows);
             if grounded.unknown.is_empty() {
@@ -203,7 +241,16 @@ pub(crate) async fn process(ctx: &JobContext<'_>, job: &JobRow) -> Result<JobRes
                 )
                 .await?;
             tracing::info!(%reason, "unusable answer");
-            unusable = Some(reason);
+            let repeated = answers.contains(&completion.text);
+            unusable = Some(if repeated {
+                format!("{reason}; the same answer again, so no further attempt")
+            } else {
+                reason
+            });
+            if repeated {
+                break;
+            }
+            answers.push(completion.text);
             continue;
         }
         let report = checker.check(&completion.text);
@@ -238,6 +285,11 @@ pub(crate) async fn process(ctx: &JobContext<'_>, job: &JobRow) -> Result<JobRes
             });
         }
         last_draft = Some(draft_id);
+        if answers.contains(&completion.text) {
+            tracing::info!("the same draft again: no further attempt");
+            break;
+        }
+        answers.push(completion.text.clone());
         conversation.push(ChatMessage {
             role: Role::Assistant,
             content: completion.text,
@@ -283,6 +335,9 @@ fn unusable_text(text: &str, max_tokens: u32) -> Option<String> {
 pub(crate) enum JobError {
     #[error("{0}")]
     Input(String),
+    /// The provider refused what the run asks of every request: the run stops.
+    #[error("{0}")]
+    Refused(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

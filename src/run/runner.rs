@@ -384,6 +384,13 @@ impl Runner {
                     log_outcome(&job, &outcome);
                     self.store.finish_job(job.id, &holder, &outcome).await?;
                 }
+                Err(JobError::Refused(error)) => {
+                    // The run's other jobs stay queued, for a run with other settings.
+                    let outcome = JobOutcome::Failed { error };
+                    log_outcome(&job, &outcome);
+                    self.store.finish_job(job.id, &holder, &outcome).await?;
+                    run_stop.store(true, Ordering::SeqCst);
+                }
                 Err(JobError::Store(e)) => return Err(e),
             }
         }

@@ -43,58 +43,15 @@ async fn the_local_server_is_started_on_a_free_port_and_stopped_when_dropped() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "installs and runs the real local model; CI runs it with --ignored"]
 async fn the_real_local_model_writes_drafts_that_are_checked_and_stored() {
-    use narrator::prompt::Prompter;
-    use narrator::provider::{Limits, Provider, ProviderSettings, RetryPolicy, Secret};
-    use narrator::run::{RunOptions, Runner, Scope};
-    use std::time::Duration;
-
     let server = LocalServer::start().await.expect("the local model starts");
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("local.db").display());
-    let store = narrator::store::Store::connect(&url).await.unwrap();
-    let set = narrator::facts::load(&crate::helpers::data_dir()).unwrap();
-    let scope = Scope::resolve(
-        &set,
-        &["Coventry".to_string()],
-        &["carers".to_string(), "funding".to_string()],
-        false,
+    let local = local_run(
+        &server,
+        narrator::prompt::Strategy::default(),
+        &["carers", "funding"],
+        3,
     )
-    .unwrap();
-    let provider = Provider::new(ProviderSettings {
-        base_url: server.url().to_string(),
-        api_key: Secret::new(""),
-        model: "smollm2-135m-instruct".into(),
-        temperature: 0.2,
-        // As the demo asks: the small model often rambles past a shorter limit, and a
-        // truncated answer is no draft.
-        max_tokens: 700,
-        timeout: Duration::from_secs(300),
-        strategy: narrator::prompt::Strategy::default(),
-    })
-    .unwrap();
-    let options = RunOptions {
-        started_by: "ci".into(),
-        force: true,
-        max_attempts: 3,
-        lease: Duration::from_secs(600),
-        retry: RetryPolicy::default(),
-        limits: Limits {
-            requests_per_minute: 600.0,
-            tokens_per_minute: 1e9,
-            concurrency: 1,
-        },
-        prices: (0.0, 0.0),
-    };
-    let facts = narrator::facts::load(&crate::helpers::data_dir()).unwrap();
-    let runner = Runner::new(
-        store.clone(),
-        facts,
-        Prompter::new(&crate::helpers::prompts_dir()).unwrap(),
-        provider,
-        options,
-    );
-    let (run, resumed) = runner.start_or_resume(&scope).await.unwrap();
-    let summary = runner.work(run, resumed).await.unwrap();
+    .await;
+    let (set, store, summary, run) = (&local.set, &local.store, &local.summary, local.run);
     assert_eq!(summary.jobs.len(), 2);
     let reports = store.run_reports(run).await.unwrap();
     assert!(
@@ -172,5 +129,127 @@ async fn the_real_local_model_writes_drafts_that_are_checked_and_stored() {
         reports.len(),
         summary.by_status()
     );
-    store.close().await;
+    local.store.close().await;
+}
+
+/// Constrained generation against the real llama.cpp server: it takes narrator's grammar (a
+/// grammar it could not parse would be a 400 and a failed job), and every figure in every
+/// draft is one the grammar allowed, the facts' printed forms.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "installs and runs the real local model; CI runs it with --ignored"]
+async fn the_real_local_model_under_a_grammar_writes_only_the_facts_figures() {
+    use narrator::prompt::{constraint, focused_rows, Strategy};
+    let server = LocalServer::start().await.expect("the local model starts");
+    let local = local_run(&server, Strategy::Constrained, &["funding", "outcomes"], 2).await;
+    let (set, store, summary) = (&local.set, &local.store, &local.summary);
+    let digit_runs = |text: &str| -> Vec<String> {
+        regex::Regex::new(r"[0-9][0-9.,\-]*")
+            .unwrap()
+            .find_iter(text)
+            .map(|m| m.as_str().trim_end_matches(['.', ',', '-']).to_string())
+            .collect()
+    };
+    let mut drafts = 0;
+    for job in &summary.jobs {
+        assert!(
+            matches!(job.status.as_str(), "needs_review" | "failed_checks"),
+            "the server took the grammar and the model answered: {job:?}"
+        );
+        let view = set.section_facts(
+            set.find_area(&job.area_code).unwrap(),
+            set.find_section(&job.section).unwrap(),
+        );
+        let allowed: Vec<String> = constraint(&focused_rows(&view), &view, 700)
+            .figures
+            .iter()
+            .flat_map(|f| digit_runs(f))
+            .collect();
+        let (text, _, _) = store.draft(job.draft_id.unwrap()).await.unwrap().unwrap();
+        drafts += 1;
+        for run in digit_runs(&text) {
+            assert!(
+                allowed.contains(&run),
+                "{run} is not a figure the grammar allows, in: {text}"
+            );
+        }
+    }
+    assert_eq!(drafts, 2);
+    eprintln!(
+        "local model under a grammar: statuses {:?}",
+        summary.by_status()
+    );
+    local.store.close().await;
+}
+
+/// One run of Coventry's `sections` on the real local model, one request at a time.
+struct LocalRun {
+    _dir: tempfile::TempDir,
+    set: narrator::facts::FactSet,
+    store: narrator::store::Store,
+    summary: narrator::run::RunSummary,
+    run: i64,
+}
+
+async fn local_run(
+    server: &LocalServer,
+    strategy: narrator::prompt::Strategy,
+    sections: &[&str],
+    max_attempts: usize,
+) -> LocalRun {
+    use narrator::prompt::{Prompter, Strategy, Structured};
+    use narrator::provider::{Limits, Provider, ProviderSettings, RetryPolicy, Secret};
+    use narrator::run::{RunOptions, Runner, Scope};
+    use std::time::Duration;
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("local.db").display());
+    let store = narrator::store::Store::connect(&url).await.unwrap();
+    let set = narrator::facts::load(&crate::helpers::data_dir()).unwrap();
+    let sections: Vec<String> = sections.iter().map(|s| s.to_string()).collect();
+    let scope = Scope::resolve(&set, &["Coventry".to_string()], &sections, false).unwrap();
+    let provider = Provider::new(ProviderSettings {
+        base_url: server.url().to_string(),
+        api_key: Secret::new(""),
+        model: "smollm2-135m-instruct".into(),
+        temperature: 0.2,
+        // As the demo asks: the small model often rambles past a shorter limit, and a
+        // truncated answer is no draft.
+        max_tokens: 700,
+        timeout: Duration::from_secs(300),
+        strategy,
+        structured: if strategy == Strategy::Constrained {
+            Structured::Grammar
+        } else {
+            Structured::None
+        },
+    })
+    .unwrap();
+    let runner = Runner::new(
+        store.clone(),
+        narrator::facts::load(&crate::helpers::data_dir()).unwrap(),
+        Prompter::new(&crate::helpers::prompts_dir()).unwrap(),
+        provider,
+        RunOptions {
+            started_by: "ci".into(),
+            force: true,
+            max_attempts,
+            lease: Duration::from_secs(600),
+            retry: RetryPolicy::default(),
+            limits: Limits {
+                requests_per_minute: 600.0,
+                tokens_per_minute: 1e9,
+                concurrency: 1,
+            },
+            prices: (0.0, 0.0),
+        },
+    );
+    let (run, resumed) = runner.start_or_resume(&scope).await.unwrap();
+    let summary = runner.work(run, resumed).await.unwrap();
+    LocalRun {
+        _dir: dir,
+        set,
+        store,
+        summary,
+        run,
+    }
 }

@@ -5,6 +5,7 @@ mod bench;
 mod browser;
 mod check_cli;
 mod check_props;
+mod constrained;
 mod corpus;
 mod facts_check;
 mod golden_check;

@@ -25,7 +25,7 @@ async fn setup() -> Setup {
     Setup { _dir: dir, store }
 }
 
-fn options() -> RunOptions {
+pub fn options() -> RunOptions {
     RunOptions {
         started_by: "test".into(),
         force: false,
@@ -66,6 +66,7 @@ fn provider_with(
         max_tokens,
         timeout,
         strategy,
+        structured: narrator::prompt::Structured::None,
     })
     .unwrap()
 }
@@ -159,10 +160,12 @@ async fn a_wrong_figure_is_sent_back_and_the_correction_stored() {
 
 #[tokio::test]
 async fn three_wrong_drafts_end_in_failed_checks() {
+    let other = WRONG.replace("49,992", "48,992");
+    let third = WRONG.replace("49,992", "47,992");
     let (_mock, setup, s) = coventry_funding(vec![
         Reply::chat(WRONG),
-        Reply::chat(WRONG),
-        Reply::chat(WRONG),
+        Reply::chat(&other),
+        Reply::chat(&third),
     ])
     .await;
     let job = &s.jobs[0];
@@ -174,6 +177,37 @@ async fn three_wrong_drafts_end_in_failed_checks() {
         .unwrap()
         .unwrap();
     assert!(!pass, "the last report is kept with the job");
+}
+
+/// A model that answers a correction with the same draft will answer the next one alike
+/// (llama.cpp samples with a fixed seed): the job stops at the repeat.
+#[tokio::test]
+async fn a_draft_repeated_after_its_correction_ends_the_job_without_a_third_attempt() {
+    let (mock, _setup, s) = coventry_funding(vec![
+        Reply::chat(WRONG),
+        Reply::chat(WRONG),
+        Reply::chat(GOOD),
+    ])
+    .await;
+    let job = &s.jobs[0];
+    assert_eq!((job.status.as_str(), job.attempts), ("failed_checks", 2));
+    assert_eq!(mock.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn the_same_unusable_answer_twice_ends_the_job_with_that_reason() {
+    let html = "<p>In 2023-24, Coventry spent £46,992 per 100,000 people.</p>";
+    let (mock, _setup, s) = coventry_funding(vec![
+        Reply::chat(html),
+        Reply::chat(html),
+        Reply::chat(GOOD),
+    ])
+    .await;
+    let job = &s.jobs[0];
+    assert_eq!(job.status, "failed");
+    let error = job.last_error.as_deref().unwrap_or_default();
+    assert!(error.contains("the same answer again"), "{error}");
+    assert_eq!(mock.requests().len(), 2);
 }
 
 #[tokio::test]
@@ -730,6 +764,7 @@ async fn under_thirty_percent_faults_every_job_ends_and_requests_stay_bounded() 
         max_tokens: 500,
         timeout: Duration::from_millis(500),
         strategy: narrator::prompt::Strategy::Full,
+        structured: narrator::prompt::Structured::None,
     })
     .unwrap();
     let mut opts = options();

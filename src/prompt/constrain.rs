@@ -1,0 +1,421 @@
+//! Constrained generation: what a request allows the model to write, built from the facts the
+//! request shows. As a GBNF grammar (llama.cpp, vLLM), prose may hold no digit except the
+//! facts' printed figures, their periods and the section's structural numbers; as a JSON
+//! schema (providers with structured outputs only), the answer is a list of segments, text
+//! with no digit or a fact named by id, which narrator assembles. Either way the length is
+//! bounded so an answer ends before the token limit, and the result is checked like any text.
+
+use super::strategy::ground;
+use crate::facts::{FactRow, SectionFacts, Value};
+use serde_json::json;
+use std::collections::BTreeSet;
+
+/// How a provider takes a constraint on what it writes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Structured {
+    /// A GBNF grammar in the request's `grammar` field (llama.cpp's server, llama-cpp-python).
+    Grammar,
+    /// `response_format` with a JSON schema (OpenAI structured outputs, Ollama, vLLM).
+    JsonSchema,
+    /// No constraint: the provider takes neither.
+    #[default]
+    None,
+}
+
+impl Structured {
+    pub fn name(self) -> &'static str {
+        match self {
+            Structured::Grammar => "grammar",
+            Structured::JsonSchema => "json-schema",
+            Structured::None => "none",
+        }
+    }
+
+    /// The sensible default for an endpoint: llama.cpp's servers on this machine
+    /// (llama-cpp-python on port 8000, `llama-server` on 8080) take a grammar; OpenAI and
+    /// Ollama (port 11434) take a JSON schema; anything else is not assumed to take either.
+    pub fn default_for(base_url: &str) -> Structured {
+        let url = base_url.to_ascii_lowercase();
+        let local = ["://127.0.0.1:", "://localhost:"]
+            .iter()
+            .any(|h| url.contains(h));
+        if local && (url.contains(":8000") || url.contains(":8080")) {
+            Structured::Grammar
+        } else if url.contains("api.openai.com") || url.contains(":11434") {
+            Structured::JsonSchema
+        } else {
+            Structured::None
+        }
+    }
+}
+
+/// What one request allows, in both forms; the provider sends the one it takes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Constraint {
+    /// GBNF for llama.cpp.
+    pub grammar: String,
+    /// JSON schema of `{"segments": [...]}` answers.
+    pub schema: serde_json::Value,
+    /// The figures the grammar allows, for tests and the README.
+    pub figures: Vec<String>,
+}
+
+/// At most this many figures in one constrained answer: enough for two short paragraphs.
+const MAX_FIGURES: usize = 12;
+
+/// About how many characters a token holds in English prose, kept low so the bound errs short.
+const CHARS_PER_TOKEN: u32 = 3;
+
+/// The constraint for a request showing `rows` of `view`, bounded to `max_tokens`.
+pub fn constraint(rows: &[FactRow], view: &SectionFacts, max_tokens: u32) -> Constraint {
+    let figures = figures(rows, view);
+    let ids = ids(rows);
+    let slots = MAX_FIGURES.min(rows.len() * 3).max(1);
+    // Prose between figures: the token budget shared out, with room left for the figures.
+    let budget = max_tokens.saturating_mul(CHARS_PER_TOKEN) as usize;
+    let chunk = (budget / (slots + 1)).clamp(40, 400);
+    Constraint {
+        grammar: frames(rows, view, max_tokens),
+        schema: schema(&ids, slots, chunk),
+        figures,
+    }
+}
+
+/// The grammar: up to four sentences, each one measure's frame "<its label> in <council> was
+/// <its value> in <its period>", optionally with a comparator the table gives, named as the
+/// checker reads owners (", against the England average of <England's value>", "the median
+/// for councils in England of ..."), then an optional closing sentence in the model's own
+/// words, which hold no digit, currency sign, markup, bracket or line break. The model chooses
+/// the measures, their order, the comparators and the closing words; the figures, whose they
+/// are and their periods come from the facts.
+///
+/// Two looser grammars were measured first (README, "Constrained generation"): prose running
+/// freely between any of the table's figures, and frames with the model's words in place of
+/// the label. SmolLM2-135M filled the words with phrases of the prompt ("the England
+/// average") and the checker rightly gave the figures to England.
+fn frames(rows: &[FactRow], view: &SectionFacts, max_tokens: u32) -> String {
+    let sentences = rows.len().clamp(1, 4);
+    // Words per sentence: the token budget shared out, three characters a token, kept short.
+    let budget = max_tokens.saturating_mul(CHARS_PER_TOKEN) as usize;
+    let words = (budget / (sentences * 2)).clamp(24, 80);
+    let mut g = format!(
+        "root ::= sentence (\" \" sentence){{0,{}}} (\" \" comment)?\n\
+         comment ::= [A-Z] word{{8,{words}}} \".\"\n\
+         word ::= [^.!?%:;()\"£$€{NOT_PROSE}]\n",
+        // Not a second sentence forced: where the model would stop, a grammar that forbids
+        // it makes llama.cpp test token after token against it, seconds a token.
+        sentences - 1,
+    );
+    // The council's own figure is given to it by name: "<measure> in Coventry was <value>".
+    let owner = literal(&format!(" in {} was ", view.area().name()));
+    let names: Vec<String> = (0..rows.len()).map(|i| format!("m{i}")).collect();
+    if names.is_empty() {
+        g.push_str("sentence ::= comment\n");
+        return g;
+    }
+    g.push_str(&format!("sentence ::= {}\n", names.join(" | ")));
+    for (i, r) in rows.iter().enumerate() {
+        let mut periods = vec![literal(&r.period_spelled)];
+        if r.period.spelled() != r.period_spelled {
+            periods.push(literal(&r.period.spelled()));
+        }
+        // Each comparator named as the checker reads owners.
+        let mut comparators: Vec<String> = Vec::new();
+        let mut compared = |words: String, value: &str| {
+            comparators.push(format!("{} {}", literal(&words), literal(value)));
+        };
+        if let Some(e) = &r.england {
+            compared(", against the England average of ".into(), &e.display);
+        }
+        if let Some(c) = &r.region {
+            compared(
+                format!(", against the figure for {} of ", c.name),
+                &c.display,
+            );
+        }
+        for p in &r.peers {
+            compared(
+                format!(", against the median for {} of ", p.name),
+                &p.median_display,
+            );
+        }
+        let compare = if comparators.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})?", comparators.join(" | "))
+        };
+        g.push_str(&format!(
+            "m{i} ::= {} {owner} {} \" in \" ({}){compare} \".\"\n",
+            literal(&r.label),
+            literal(&r.display),
+            periods.join(" | ")
+        ));
+    }
+    g
+}
+
+/// Every figure a constrained answer may write: each value as the table prints it and as a
+/// bare number, each period as prose dates it, the groups' medians and ranks, and the
+/// structural numbers of the section's names ("Care Act 2014", "per 100,000").
+pub fn figures(rows: &[FactRow], view: &SectionFacts) -> Vec<String> {
+    let mut out: BTreeSet<String> = BTreeSet::new();
+    let value = |out: &mut BTreeSet<String>, v: &Value, display: &str| {
+        out.insert(display.to_string());
+        if let Some(n) = v.as_number() {
+            out.insert(n.grouped());
+        }
+    };
+    for r in rows {
+        value(&mut out, &r.value, &r.display);
+        for c in [&r.england, &r.region].into_iter().flatten() {
+            value(&mut out, &c.value, &c.display);
+        }
+        for p in &r.peers {
+            out.insert(p.median_display.clone());
+            out.insert(p.median.grouped());
+            out.insert(crate::facts::ordinal(p.rank));
+            out.insert(crate::facts::ordinal(p.rank_from_lowest));
+            out.insert(p.councils.to_string());
+        }
+        out.insert(r.period.spelled());
+        out.insert(r.period_spelled.clone());
+        // The grammar writes each measure's label as the table does ("aged 18 to 64").
+        out.insert(r.label.clone());
+    }
+    out.insert("100,000".to_string());
+    // A figure is written with its digits; the words around them are prose. Keep the forms
+    // that hold a digit, and the figures inside them ("£46,992" in "£46,992 per 100,000").
+    let mut with_digits: BTreeSet<String> = BTreeSet::new();
+    for f in out {
+        if f.chars().any(|c| c.is_ascii_digit()) {
+            for part in digit_runs(&f) {
+                with_digits.insert(part);
+            }
+            with_digits.insert(f);
+        }
+    }
+    // Names holding a number ("Care Act 2014") only whole: their year alone is no figure.
+    for name in view.structural_names() {
+        with_digits.insert(name.clone());
+    }
+    with_digits.into_iter().collect()
+}
+
+/// "Census 2021" -> "2021"; "£46,992 per 100,000" -> "£46,992", "100,000": the figures inside
+/// a printed form, each with the sign, currency and percent sign it touches.
+fn digit_runs(s: &str) -> Vec<String> {
+    s.split_whitespace()
+        .filter(|w| w.chars().any(|c| c.is_ascii_digit()))
+        .map(|w| w.trim_end_matches([',', '.', ';', ')']).to_string())
+        .collect()
+}
+
+/// A GBNF string literal.
+fn literal(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Characters prose may not hold: digits (ASCII, superscript, subscript, fractions, circled,
+/// full-width), markup, bullets and control characters (so line breaks too).
+const NOT_PROSE: &str = r"0-9<>|#*_`\[\]{}\\\x00-\x1F\u00B2\u00B3\u00B9\u00BC-\u00BE\u2022\u2070-\u209F\u2150-\u218F\u2460-\u24FF\u25CF\uFF10-\uFF19";
+
+/// The ids a segment may name: the council's figure, England's, the region's, the period,
+/// each group's median and the council's rank in it, per measure of the request.
+pub fn ids(rows: &[FactRow]) -> Vec<String> {
+    let mut out: BTreeSet<String> = BTreeSet::new();
+    for r in rows {
+        let m = r.metric.as_str();
+        out.insert(format!("fact:{m}"));
+        out.insert(format!("period:{m}"));
+        if r.england.is_some() {
+            out.insert(format!("england:{m}"));
+        }
+        if r.region.is_some() {
+            out.insert(format!("region:{m}"));
+        }
+        for p in &r.peers {
+            out.insert(format!("median:{}:{m}", p.peers.key()));
+            out.insert(format!("rank:{}:{m}", p.peers.key()));
+        }
+    }
+    out.into_iter().collect()
+}
+
+fn schema(ids: &[String], slots: usize, chunk: usize) -> serde_json::Value {
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["segments"],
+        "properties": {
+            "segments": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": 2 * slots + 1,
+                "items": {
+                    "anyOf": [
+                        {
+                            "type": "object",
+                            "additionalProperties": false,
+                            "required": ["text"],
+                            "properties": {
+                                "text": { "type": "string", "maxLength": chunk, "pattern": "^[^0-9]*$" }
+                            }
+                        },
+                        {
+                            "type": "object",
+                            "additionalProperties": false,
+                            "required": ["fact"],
+                            "properties": { "fact": { "type": "string", "enum": ids } }
+                        }
+                    ]
+                }
+            }
+        }
+    })
+}
+
+/// A segments answer as text: each fact printed as the table prints it, with a space where
+/// a word and a figure would otherwise touch. Err says why the answer is unusable.
+pub fn assemble(answer: &str, rows: &[FactRow]) -> Result<String, String> {
+    let parsed: serde_json::Value = serde_json::from_str(answer.trim())
+        .map_err(|e| format!("not the segments JSON the schema asks for: {e}"))?;
+    let segments = parsed
+        .get("segments")
+        .and_then(|s| s.as_array())
+        .ok_or("no \"segments\" list in the answer")?;
+    let mut out = String::new();
+    for s in segments {
+        let piece = if let Some(text) = s.get("text").and_then(|t| t.as_str()) {
+            if text.chars().any(|c| c.is_ascii_digit()) {
+                return Err(format!("a text segment holds a digit: {text:?}"));
+            }
+            text.to_string()
+        } else if let Some(id) = s.get("fact").and_then(|t| t.as_str()) {
+            let g = ground(&format!("[{id}]"), rows);
+            if !g.unknown.is_empty() || g.text == format!("[{id}]") {
+                return Err(format!("a segment names no fact of the request: {id:?}"));
+            }
+            g.text
+        } else {
+            return Err(format!("a segment is neither text nor fact: {s}"));
+        };
+        // "spent" + "£46,992" + ", below": a space where a word or a comma meets a figure,
+        // none before closing punctuation or after an opening bracket.
+        let apart = |a: Option<char>, b: Option<char>| match (a, b) {
+            (Some(a), Some(b)) => {
+                !a.is_whitespace()
+                    && !"([“‘\"'".contains(a)
+                    && !b.is_whitespace()
+                    && !".,;:!?)]”’\"'%".contains(b)
+            }
+            _ => false,
+        };
+        if apart(out.chars().last(), piece.chars().next()) {
+            out.push(' ');
+        }
+        out.push_str(&piece);
+    }
+    if out.trim().is_empty() {
+        return Err("the segments hold no text".into());
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::prompt::focused_rows;
+
+    fn view(section: &str) -> SectionFacts {
+        let set = crate::facts::load(std::path::Path::new("data")).unwrap();
+        let area = set.find_area("E08000026").unwrap();
+        set.section_facts(area, set.find_section(section).unwrap())
+    }
+
+    #[test]
+    fn the_grammar_allows_the_tables_figures_and_no_other_digit() {
+        let v = view("funding");
+        let rows = focused_rows(&v);
+        let c = constraint(&rows, &v, 700);
+        for f in [
+            "£46,992 per 100,000",
+            "£46,992",
+            "46,992",
+            "£47,758.16",
+            "2023-24",
+            "100,000",
+        ] {
+            assert!(c.figures.iter().any(|x| x == f), "{f} in {:?}", c.figures);
+        }
+        // Each sentence is one measure's frame: its period, the council named, the model's
+        // words, its value, and a comparator named as the checker reads owners.
+        assert!(
+            c.grammar.contains(
+                "m0 ::= \"Gross social care spending per 100,000 people\" \" in Coventry was \" \"£46,992 per 100,000\" \" in \" (\"2024 (2023-24)\" | \"2023-24\") (\", against the England average of \" \"£47,758.16 per 100,000\")? \".\""
+            ),
+            "{}",
+            c.grammar
+        );
+        assert!(c
+            .grammar
+            .starts_with("root ::= sentence (\" \" sentence){0,3} (\" \" comment)?\n"));
+        assert!(c
+            .figures
+            .iter()
+            .all(|f| f.chars().any(|c| c.is_ascii_digit())));
+    }
+
+    #[test]
+    fn a_groups_median_rank_and_size_are_figures_too() {
+        let v = view("outcomes");
+        let rows = focused_rows(&v);
+        let c = constraint(&rows, &v, 700);
+        for f in ["70.5%", "67.5%", "39th", "149", "2022-23"] {
+            assert!(c.figures.iter().any(|x| x == f), "{f}");
+        }
+        let ids = ids(&rows);
+        assert!(ids.contains(&"median:nearest-neighbours:outcome_users_info_easy".to_string()));
+    }
+
+    #[test]
+    fn segments_assemble_into_text_with_the_tables_figures() {
+        let v = view("funding");
+        let rows = focused_rows(&v);
+        let answer = r#"{"segments":[{"text":"In"},{"fact":"period:funding_gross_per_100k"},{"text":", Coventry spent"},{"fact":"fact:funding_gross_per_100k"},{"text":", below the England average of"},{"fact":"england:funding_gross_per_100k"},{"text":"."}]}"#;
+        assert_eq!(
+            assemble(answer, &rows).unwrap(),
+            "In 2024 (2023-24), Coventry spent £46,992 per 100,000, below the England average of £47,758.16 per 100,000."
+        );
+        assert!(assemble(r#"{"segments":[{"text":"In 2024"}]}"#, &rows)
+            .unwrap_err()
+            .contains("digit"));
+        assert!(assemble(r#"{"segments":[{"fact":"fact:nope"}]}"#, &rows)
+            .unwrap_err()
+            .contains("nope"));
+        assert!(assemble("Coventry spent a lot.", &rows).is_err());
+    }
+
+    #[test]
+    fn the_bound_shares_the_token_budget_between_prose_chunks() {
+        let v = view("funding");
+        let rows = focused_rows(&v);
+        let c = constraint(&rows, &v, 130);
+        // 130 tokens * 3 characters: 48 characters of the model's closing words.
+        assert!(
+            c.grammar.contains("comment ::= [A-Z] word{8,48}"),
+            "{}",
+            c.grammar
+        );
+        assert_eq!(c.schema["properties"]["segments"]["maxItems"], 25);
+    }
+}
