@@ -124,6 +124,8 @@ pub(crate) async fn process(ctx: &JobContext<'_>, job: &JobRow) -> Result<JobRes
     // a fixed seed, so an unchanged request gets an unchanged answer, and a small model may
     // ignore the correction) will give it a third time, so the job stops there.
     let mut answers: Vec<String> = Vec::new();
+    // Spacing aside: a repeat may differ by a doubled space.
+    let same = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
     // Attempts already stored (a resumed job) count towards the limit.
     let first = usize::try_from(job.attempts).unwrap_or(0) + 1;
     for attempt in first..=ctx.max_attempts.max(first) {
@@ -241,7 +243,7 @@ pub(crate) async fn process(ctx: &JobContext<'_>, job: &JobRow) -> Result<JobRes
                 )
                 .await?;
             tracing::info!(%reason, "unusable answer");
-            let repeated = answers.contains(&completion.text);
+            let repeated = answers.contains(&same(&completion.text));
             unusable = Some(if repeated {
                 format!("{reason}; the same answer again, so no further attempt")
             } else {
@@ -250,7 +252,7 @@ pub(crate) async fn process(ctx: &JobContext<'_>, job: &JobRow) -> Result<JobRes
             if repeated {
                 break;
             }
-            answers.push(completion.text);
+            answers.push(same(&completion.text));
             continue;
         }
         let report = checker.check(&completion.text);
@@ -285,11 +287,11 @@ pub(crate) async fn process(ctx: &JobContext<'_>, job: &JobRow) -> Result<JobRes
             });
         }
         last_draft = Some(draft_id);
-        if answers.contains(&completion.text) {
+        if answers.contains(&same(&completion.text)) {
             tracing::info!("the same draft again: no further attempt");
             break;
         }
-        answers.push(completion.text.clone());
+        answers.push(same(&completion.text));
         conversation.push(ChatMessage {
             role: Role::Assistant,
             content: completion.text,
