@@ -93,7 +93,12 @@ impl LocalServer {
 
 impl Drop for LocalServer {
     fn drop(&mut self) {
-        kill_local_server();
+        // This server's own child, not whichever the process-wide pid names: two servers in
+        // one process (tests run in parallel) must each stop their own, or one waits forever
+        // on a child nobody killed. SIGKILL, as `kill_local_server` explains.
+        let pid = self.child.id();
+        let _ = LOCAL_SERVER_PID.compare_exchange(pid, 0, Ordering::SeqCst, Ordering::SeqCst);
+        let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
