@@ -227,7 +227,7 @@ fn literal(s: &str) -> String {
 
 /// Characters prose may not hold: digits (ASCII, superscript, subscript, fractions, circled,
 /// full-width), markup, bullets and control characters (so line breaks too).
-const NOT_PROSE: &str = r"0-9<>|#*_`\[\]{}\\\x00-\x1F\u00B2\u00B3\u00B9\u00BC-\u00BE\u2022\u2070-\u209F\u2150-\u218F\u2460-\u24FF\u25CF\uFF10-\uFF19";
+const NOT_PROSE: &str = r"0-9<>|#*_`\[\]{}\\\x00-\x1F\u00B2\u00B3\u00B9\u00BC-\u00BE\u2022\u2070-\u209F\u2150-\u218F\u2460-\u24FF\u25CF\uFF10-\uFF19\uFFFD";
 
 /// The ids a segment may name: the council's figure, England's, the region's, the period,
 /// each group's median and the council's rank in it, per measure of the request.
