@@ -755,7 +755,13 @@ impl Checker<'_> {
                 }),
             };
             let Some(why) = refuted else { continue };
-            let median_id = format!("{}~median@{}", c.id, p.peers.key());
+            let median_id = crate::facts::group_fact_id(
+                self.facts.area().code().as_str(),
+                &c.metric,
+                c.period,
+                "median",
+                p.peers.key(),
+            );
             let w = &mut draft.work[i];
             w.verdict = Some(Verdict::WrongDirection);
             w.message = why;
@@ -1207,7 +1213,7 @@ fn candidates(facts: &SectionFacts) -> Vec<Candidate> {
     let place = |owner: Owner| owner_name(Some(owner), facts);
     let mut push = |row: &FactRow, owner: Owner, area: &str, value: Option<f64>| {
         let Some(value) = value else { return };
-        let id = format!("{area}:{}:{}", row.metric, row.period);
+        let id = crate::facts::fact_id(area, &row.metric, row.period);
         if out.iter().any(|c| c.id == id) {
             return;
         }
@@ -1287,7 +1293,7 @@ fn push_peer_figures(out: &mut Vec<Candidate>, row: &FactRow, p: &PeerComparison
     let group = p.peers.key();
     let label_words = format!("{} {}", row.label, row.metric.as_str().replace('_', " "));
     let mut figure = |stat: &str, unit: Unit, value: f64, words: &str, shown: String, end| {
-        let id = format!("{area}:{}:{}~{stat}@{group}", row.metric, row.period);
+        let id = crate::facts::group_fact_id(area, &row.metric, row.period, stat, group);
         out.push(Candidate {
             about: format!(
                 "{} for {}, {}: {shown} [{id}]",

@@ -1,10 +1,36 @@
 //! Which data a text rests on: the periods and sources of the figures it quotes, as the site
 //! prints them under the text ("Data: Census 2021 to 2023-24, ...").
 
+use super::metric::MetricId;
 use super::period::Period;
 use super::set::SectionFacts;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
+
+/// The id the checker gives a fact: `area:metric:period`.
+pub fn fact_id(area: &str, metric: &MetricId, period: Period) -> String {
+    format!("{area}:{metric}:{period}")
+}
+
+/// The id of a figure computed among a group of councils for a fact (`stat` is `median`,
+/// `rank`, `rank_from_lowest` or `councils`): `area:metric:period~stat@group`.
+pub fn group_fact_id(
+    area: &str,
+    metric: &MetricId,
+    period: Period,
+    stat: &str,
+    group: &str,
+) -> String {
+    format!("{}~{stat}@{group}", fact_id(area, metric, period))
+}
+
+/// (area, metric, period) of a fact id, a group figure's being its fact's.
+fn fact_of(id: &str) -> Option<(&str, &str, &str)> {
+    let base = id.split_once('~').map_or(id, |(base, _)| base);
+    let mut parts = base.rsplitn(3, ':');
+    let (period, metric, area) = (parts.next()?, parts.next()?, parts.next()?);
+    Some((area, metric, period))
+}
 
 /// The periods and sources of the facts a text quotes.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,11 +59,7 @@ impl DataBasis {
         let mut periods: BTreeMap<Chronological, String> = BTreeMap::new();
         let mut sources: BTreeSet<String> = BTreeSet::new();
         for id in ids {
-            let base = id.split_once('~').map_or(id, |(base, _)| base);
-            let mut parts = base.rsplitn(3, ':');
-            let (Some(period), Some(metric), Some(area)) =
-                (parts.next(), parts.next(), parts.next())
-            else {
+            let Some((area, metric, period)) = fact_of(id) else {
                 continue;
             };
             let Some((row, source)) = view.source_of(area, metric, period) else {

@@ -13,7 +13,7 @@ pub mod synth;
 mod value;
 
 pub use area::{Area, AreaCode, AreaKind, ENGLAND};
-pub use basis::{Chronological, DataBasis};
+pub use basis::{fact_id, group_fact_id, Chronological, DataBasis};
 pub use diagnostic::Diagnostic;
 pub(crate) use diagnostic::{line_col, utf8_text};
 pub(crate) use load::{is_kebab_case, read_text};

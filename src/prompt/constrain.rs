@@ -1,12 +1,12 @@
 //! Constrained generation: what a request allows the model to write, built from the facts the
-//! request shows. As a GBNF grammar (llama.cpp, vLLM), prose may hold no digit except the
-//! facts' printed figures, their periods and the section's structural numbers; as a JSON
+//! request shows. As a GBNF grammar (llama.cpp, vLLM), sentence frames whose figures, owners
+//! and periods are the facts' as the table prints them; as a JSON
 //! schema (providers with structured outputs only), the answer is a list of segments, text
 //! with no digit or a fact named by id, which narrator assembles. Either way the length is
 //! bounded so an answer ends before the token limit, and the result is checked like any text.
 
 use super::strategy::ground;
-use crate::facts::{FactRow, SectionFacts, Value};
+use crate::facts::{FactRow, SectionFacts};
 use serde_json::json;
 use std::collections::BTreeSet;
 
@@ -56,7 +56,8 @@ pub struct Constraint {
     pub grammar: String,
     /// JSON schema of `{"segments": [...]}` answers.
     pub schema: serde_json::Value,
-    /// The figures the grammar allows, for tests and the README.
+    /// Every text the grammar writes that holds a digit (labels, values, periods): the only
+    /// figures an answer under it can hold.
     pub figures: Vec<String>,
 }
 
@@ -68,14 +69,18 @@ const CHARS_PER_TOKEN: u32 = 3;
 
 /// The constraint for a request showing `rows` of `view`, bounded to `max_tokens`.
 pub fn constraint(rows: &[FactRow], view: &SectionFacts, max_tokens: u32) -> Constraint {
-    let figures = figures(rows, view);
+    let grammar = frames(rows, view, max_tokens);
+    let figures = literals(&grammar)
+        .into_iter()
+        .filter(|l| l.chars().any(|c| c.is_ascii_digit()))
+        .collect();
     let ids = ids(rows);
     let slots = MAX_FIGURES.min(rows.len() * 3).max(1);
     // Prose between figures: the token budget shared out, with room left for the figures.
     let budget = max_tokens.saturating_mul(CHARS_PER_TOKEN) as usize;
     let chunk = (budget / (slots + 1)).clamp(40, 400);
     Constraint {
-        grammar: frames(rows, view, max_tokens),
+        grammar,
         schema: schema(&ids, slots, chunk),
         figures,
     }
@@ -154,60 +159,42 @@ fn frames(rows: &[FactRow], view: &SectionFacts, max_tokens: u32) -> String {
     g
 }
 
-/// Every figure a constrained answer may write: each value as the table prints it and as a
-/// bare number, each period as prose dates it, the groups' medians and ranks, and the
-/// structural numbers of the section's names ("Care Act 2014", "per 100,000").
-pub fn figures(rows: &[FactRow], view: &SectionFacts) -> Vec<String> {
-    let mut out: BTreeSet<String> = BTreeSet::new();
-    let value = |out: &mut BTreeSet<String>, v: &Value, display: &str| {
-        out.insert(display.to_string());
-        if let Some(n) = v.as_number() {
-            out.insert(n.grouped());
-        }
-    };
-    for r in rows {
-        value(&mut out, &r.value, &r.display);
-        for c in [&r.england, &r.region].into_iter().flatten() {
-            value(&mut out, &c.value, &c.display);
-        }
-        for p in &r.peers {
-            out.insert(p.median_display.clone());
-            out.insert(p.median.grouped());
-            out.insert(crate::facts::ordinal(p.rank));
-            out.insert(crate::facts::ordinal(p.rank_from_lowest));
-            out.insert(p.councils.to_string());
-        }
-        out.insert(r.period.spelled());
-        out.insert(r.period_spelled.clone());
-        // The grammar writes each measure's label as the table does ("aged 18 to 64").
-        out.insert(r.label.clone());
-    }
-    out.insert("100,000".to_string());
-    // A figure is written with its digits; the words around them are prose. Keep the forms
-    // that hold a digit, and the figures inside them ("£46,992" in "£46,992 per 100,000").
-    let mut with_digits: BTreeSet<String> = BTreeSet::new();
-    for f in out {
-        if f.chars().any(|c| c.is_ascii_digit()) {
-            for part in digit_runs(&f) {
-                with_digits.insert(part);
+/// The string literals of a grammar, unescaped, each once.
+fn literals(grammar: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut chars = grammar.chars();
+    while let Some(c) = chars.next() {
+        // A character class may hold a quote: skip it whole.
+        if c == '[' {
+            while let Some(c) = chars.next() {
+                match c {
+                    ']' => break,
+                    '\\' => {
+                        chars.next();
+                    }
+                    _ => {}
+                }
             }
-            with_digits.insert(f);
+            continue;
         }
+        if c != '"' {
+            continue;
+        }
+        let mut lit = String::new();
+        while let Some(c) = chars.next() {
+            match c {
+                '"' => break,
+                '\\' => match chars.next() {
+                    Some('n') => lit.push('\n'),
+                    Some(other) => lit.push(other),
+                    None => break,
+                },
+                c => lit.push(c),
+            }
+        }
+        out.insert(lit);
     }
-    // Names holding a number ("Care Act 2014") only whole: their year alone is no figure.
-    for name in view.structural_names() {
-        with_digits.insert(name.clone());
-    }
-    with_digits.into_iter().collect()
-}
-
-/// "Census 2021" -> "2021"; "£46,992 per 100,000" -> "£46,992", "100,000": the figures inside
-/// a printed form, each with the sign, currency and percent sign it touches.
-fn digit_runs(s: &str) -> Vec<String> {
-    s.split_whitespace()
-        .filter(|w| w.chars().any(|c| c.is_ascii_digit()))
-        .map(|w| w.trim_end_matches([',', '.', ';', ')']).to_string())
-        .collect()
+    out
 }
 
 /// A GBNF string literal.
@@ -349,11 +336,10 @@ mod tests {
         let c = constraint(&rows, &v, 700);
         for f in [
             "£46,992 per 100,000",
-            "£46,992",
-            "46,992",
-            "£47,758.16",
+            "£47,758.16 per 100,000",
+            "Gross social care spending per 100,000 people",
             "2023-24",
-            "100,000",
+            "2024 (2023-24)",
         ] {
             assert!(c.figures.iter().any(|x| x == f), "{f} in {:?}", c.figures);
         }
@@ -376,11 +362,11 @@ mod tests {
     }
 
     #[test]
-    fn a_groups_median_rank_and_size_are_figures_too() {
+    fn a_groups_median_is_a_figure_too() {
         let v = view("outcomes");
         let rows = focused_rows(&v);
         let c = constraint(&rows, &v, 700);
-        for f in ["70.5%", "67.5%", "39th", "149", "2022-23"] {
+        for f in ["70.5%", "67.5%", "67.65%", "2022-23"] {
             assert!(c.figures.iter().any(|x| x == f), "{f}");
         }
         let ids = ids(&rows);

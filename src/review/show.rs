@@ -4,7 +4,7 @@
 
 use super::{Desk, ReviewError};
 use crate::check::{self, Derivation, Report};
-use crate::facts::{ordinal, DataBasis, FactRow, SectionFacts};
+use crate::facts::{fact_id, group_fact_id, ordinal, DataBasis, FactRow, SectionFacts};
 use crate::store::{DraftRow, FeedbackRow, ReviewItem, VersionRow, VoteCounts};
 use serde::{Deserialize, Serialize};
 use similar::{ChangeTag, TextDiff};
@@ -158,7 +158,7 @@ pub fn figure_notes(report: &Report, view: &SectionFacts) -> Vec<FigureNote> {
     let council = view.area();
     for r in view.rows().iter().chain(view.context()) {
         let mut add = |code: &str, owner: &str, value: &str, source: &str, row: &FactRow| {
-            let id = format!("{code}:{}:{}", row.metric, row.period);
+            let id = fact_id(code, &row.metric, row.period);
             by_id.entry(id.clone()).or_insert(FactNote {
                 id,
                 owner: owner.to_string(),
@@ -197,12 +197,12 @@ pub fn figure_notes(report: &Report, view: &SectionFacts) -> Vec<FigureNote> {
                 ("councils", format!("{} councils with a value", p.councils)),
             ];
             for (stat, value) in figures {
-                let id = format!(
-                    "{}:{}:{}~{stat}@{}",
-                    council.code(),
-                    r.metric,
+                let id = group_fact_id(
+                    council.code().as_str(),
+                    &r.metric,
                     r.period,
-                    p.peers.key()
+                    stat,
+                    p.peers.key(),
                 );
                 by_id.entry(id.clone()).or_insert(FactNote {
                     id,

@@ -1232,7 +1232,7 @@ fn a_texts_data_basis_is_the_periods_and_sources_of_the_figures_it_quotes() {
     let area = set.find_area(COVENTRY).unwrap();
     let view = set.section_facts(area, set.find_section("carers").unwrap());
     let text = "At the 2021 Census, Coventry had about 7,960 unpaid carers per 100,000 people. \
-                In 2023-24, 25.8% of carers said they had as much social contact as they would like.";
+                In 2023-24, 25.8% of carers said they saw other people as often as they wanted.";
     let report = narrator::check::check(text, &view);
     assert!(report.pass, "{report:?}");
     let basis = facts::DataBasis::of(report.quoted_facts(), &view);
