@@ -196,7 +196,7 @@ mod tests {
         for section in ["funding", "outcomes", "carers"] {
             let view = set.section_facts(area, set.find_section(section).unwrap());
             let rows = crate::prompt::focused_rows(&view);
-            let c = crate::prompt::constraint(&rows, &view, 700);
+            let c = crate::prompt::constraint(&rows, &view, 700, crate::prompt::Closing::Words);
             assert_eq!(check_gbnf(&c.grammar), Ok(()), "{}", c.grammar);
         }
         assert!(check_gbnf("root ::= \"a").is_err());

@@ -6,6 +6,6 @@ mod constrain;
 mod render;
 mod strategy;
 
-pub use constrain::{assemble, constraint, Constraint, Structured};
+pub use constrain::{assemble, constraint, Closing, Constraint, Structured};
 pub use render::{Messages, PromptError, Prompter};
 pub use strategy::{focused_rows, ground, Grounded, Strategy, FOCUSED_FACTS};
