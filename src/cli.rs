@@ -261,7 +261,8 @@ pub struct FeedbackArgs {
     /// Up to 1,000 characters.
     #[arg(long)]
     pub comment: Option<String>,
-    /// Vote as a site visitor with this token (one vote per token per version).
+    /// Record a site visitor's vote under this token (one vote per token per version; each
+    /// token counts as a voice of its own, as no network is known).
     /// (Takes precedence over `--as` and NARRATOR_USER.)
     #[arg(long)]
     pub visitor: Option<String>,
@@ -317,7 +318,8 @@ pub struct ProviderArgs {
     )]
     pub base_url: String,
 
-    /// API key; never printed, logged or stored.
+    /// API key; never printed, logged or stored. Given on the command line it shows in `ps`
+    /// to every user of the machine: prefer NARRATOR_API_KEY or --api-key-file.
     #[arg(
         long,
         env = "NARRATOR_API_KEY",
@@ -326,6 +328,11 @@ pub struct ProviderArgs {
         hide_default_value = true
     )]
     pub api_key: String,
+
+    /// A file holding the API key on one line (a trailing newline is ignored), in place of
+    /// --api-key.
+    #[arg(long, env = "NARRATOR_API_KEY_FILE", value_name = "PATH")]
+    pub api_key_file: Option<PathBuf>,
 
     /// Model name as the endpoint knows it.
     #[arg(long, env = "NARRATOR_MODEL", default_value = "smollm2-135m-instruct")]
@@ -591,6 +598,25 @@ pub struct ServeArgs {
     /// private network); browsers accept `Secure` cookies on https and on localhost.
     #[arg(long)]
     pub insecure_cookies: bool,
+
+    /// Seconds a client has to send a request's head (line and headers), and an idle
+    /// keep-alive connection is kept; the connection is closed after.
+    #[arg(long, env = "NARRATOR_HEADER_READ_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_read_timeout_secs: u64,
+
+    /// Seconds a request may take, its body read and answered; 408 after.
+    #[arg(long, env = "NARRATOR_REQUEST_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub request_timeout_secs: u64,
+
+    /// Connections open at once; more wait in the listener's backlog.
+    #[arg(long, env = "NARRATOR_MAX_CONNECTIONS", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub max_connections: u64,
+
+    /// A reverse proxy in front whose `X-Forwarded-For` names the client (its last
+    /// address); votes, their networks and failed sign-ins count by that client. Repeat, or
+    /// separate with commas.
+    #[arg(long, env = "NARRATOR_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxy: Vec<std::net::IpAddr>,
 
     /// What the public API does with published text whose facts changed under it.
     #[arg(long, env = "NARRATOR_STALE_POLICY", value_enum, default_value_t = crate::export::StalePolicy::Keep)]

@@ -801,7 +801,7 @@ async fn review_page_for_demo(store: &Store, runner: &std::sync::Arc<Runner>) ->
         Some(std::sync::Arc::clone(runner)),
         10.0,
     );
-    crate::web::serve(state, addr)
+    crate::web::serve(state, addr, crate::web::Limits::default())
         .await
         .with_context(|| format!("serving the review page on {addr}"))
 }

@@ -23,12 +23,18 @@ pub async fn serve(cli: &Cli, args: &ServeArgs) -> Result<ExitCode> {
     );
     state.stale_policy = args.stale_policy;
     state.secure_cookies = !args.insecure_cookies;
+    state.trusted_proxies = std::sync::Arc::new(args.trusted_proxy.clone());
+    let limits = web::Limits {
+        header_read: std::time::Duration::from_secs(args.header_read_timeout_secs),
+        request: std::time::Duration::from_secs(args.request_timeout_secs),
+        connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+    };
     if store.users().await?.is_empty() {
         eprintln!(
             "no users yet: add one with `narrator users add NAME --role reviewer` (or admin, editor)"
         );
     }
-    web::serve(state, args.addr)
+    web::serve(state, args.addr, limits)
         .await
         .with_context(|| format!("serving on {}", args.addr))?;
     store.close().await;

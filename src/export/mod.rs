@@ -182,7 +182,9 @@ fn is_synthetic(code: &str) -> bool {
 
 /// Writes `out/<area code>.json` for every area with published text, then `out/index.json`.
 /// Each file is written to a temporary name and renamed, and the index comes last, so a
-/// reader never sees a half-written file.
+/// reader never sees a half-written file. File names are safe because the store parses each
+/// version's area code as an `AreaCode` when it reads the row; every version is read before
+/// the first write, so a refused row leaves no partial export.
 pub async fn export(
     store: &Store,
     out: &Path,

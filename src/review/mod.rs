@@ -6,7 +6,8 @@ mod show;
 
 pub use charts::{page_charts, Bar, MeasureChart, Series, Strip};
 pub use show::{
-    figure_notes, DraftView, FactChange, FactNote, FactSnapshot, FigureNote, WordChange,
+    figure_notes, parse_comments_cursor, DraftView, FactChange, FactNote, FactSnapshot, FigureNote,
+    WordChange, COMMENTS_SHOWN,
 };
 
 use crate::check::{self, Report};
@@ -655,13 +656,15 @@ fn stale_detail(report: &Report) -> String {
     )
 }
 
-/// A visitor's token is kept only as its SHA-256, enough to count one vote per token.
-pub fn visitor(token: &str) -> Result<Voter, ReviewError> {
-    let token = token.trim();
-    if !(8..=200).contains(&token.chars().count()) {
+/// A visitor: the identity the server issued them (kept only as its SHA-256) and their
+/// client network, already a keyed hash (`web` makes both). The network is what counts.
+pub fn visitor(identity: &str, network: &str) -> Result<Voter, ReviewError> {
+    let identity = identity.trim();
+    if !(8..=200).contains(&identity.chars().count()) || network.is_empty() {
         return Err(ReviewError::BadVisitorToken);
     }
     Ok(Voter::Visitor {
-        token_hash: hex_digest(&Sha256::digest(token.as_bytes())),
+        id_hash: hex_digest(&Sha256::digest(identity.as_bytes())),
+        network: network.to_string(),
     })
 }

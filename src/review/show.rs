@@ -31,9 +31,23 @@ pub struct DraftView {
     pub diff: Vec<WordChange>,
     /// Facts of the page that changed since the published version was approved.
     pub facts_changed: Vec<FactChange>,
-    /// Votes on the published version (or, for an item back on feedback, on that version).
+    /// The newest comments on the published version (or, for an item back on feedback, on
+    /// that version), at most `COMMENTS_SHOWN`, older than the page asked for when it did.
     pub feedback: Vec<FeedbackRow>,
+    /// Where the next, older page of comments starts (`updated_ms-id`), when there is one.
+    pub older_feedback: Option<String>,
+    /// Voices up and down (`store::Voter`), all of them.
     pub feedback_counts: VoteCounts,
+}
+
+/// Comments shown on one page of a draft: a version with thousands reads them a page at a
+/// time.
+pub const COMMENTS_SHOWN: usize = 50;
+
+/// A comments cursor as the page writes it, `updated_ms-id`.
+pub fn parse_comments_cursor(raw: &str) -> Option<(i64, i64)> {
+    let (ms, id) = raw.split_once('-')?;
+    Some((ms.parse().ok()?, id.parse().ok()?))
 }
 
 /// One figure of the text, numbered in reading order, with what the checker made of it.
@@ -251,6 +265,15 @@ pub fn figure_notes(report: &Report, view: &SectionFacts) -> Vec<FigureNote> {
 impl Desk<'_> {
     /// Everything a reviewer needs to decide on one draft.
     pub async fn show(&self, draft_id: i64) -> Result<DraftView, ReviewError> {
+        self.show_from(draft_id, None).await
+    }
+
+    /// `show`, with the page of comments older than `comments_before`.
+    pub async fn show_from(
+        &self,
+        draft_id: i64,
+        comments_before: Option<(i64, i64)>,
+    ) -> Result<DraftView, ReviewError> {
         let draft = self
             .store
             .draft_row(draft_id)
@@ -290,13 +313,21 @@ impl Desk<'_> {
             .as_ref()
             .and_then(|i| i.version_id)
             .or(published.as_ref().map(|v| v.id));
-        let (feedback, feedback_counts) = match voted {
+        let (mut feedback, feedback_counts) = match voted {
             Some(id) => (
-                self.store.feedback(id).await?,
+                // One more than shown, to know whether an older page exists.
+                self.store
+                    .feedback(id, comments_before, COMMENTS_SHOWN as i64 + 1)
+                    .await?,
                 self.store.vote_counts(id).await?,
             ),
             None => (Vec::new(), VoteCounts::default()),
         };
+        let older_feedback = (feedback.len() > COMMENTS_SHOWN).then(|| {
+            feedback.truncate(COMMENTS_SHOWN);
+            let last = &feedback[COMMENTS_SHOWN - 1];
+            format!("{}-{}", last.updated_ms, last.id)
+        });
         Ok(DraftView {
             passed_when_generated: draft.pass,
             text,
@@ -310,6 +341,7 @@ impl Desk<'_> {
             diff,
             facts_changed,
             feedback,
+            older_feedback,
             feedback_counts,
         })
     }

@@ -142,15 +142,28 @@ impl Vote {
     }
 }
 
-/// Who votes: a named member of staff, or a site visitor known only by a token's hash.
+/// Who votes: a named member of staff, or a site visitor known by the hash of the identity
+/// the server issued them and a keyed hash of their client network.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Voter {
     Staff(String),
-    Visitor { token_hash: String },
+    Visitor { id_hash: String, network: String },
+}
+
+impl Voter {
+    /// Whose vote counts once: each member of staff, and each visitors' network, however
+    /// many identities its machines hold.
+    fn voice(&self) -> String {
+        match self {
+            Voter::Staff(name) => format!("staff:{name}"),
+            Voter::Visitor { network, .. } => format!("net:{network}"),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct FeedbackRow {
+    pub id: i64,
     pub version_id: i64,
     pub voter_kind: String,
     /// The staff name; visitors are shown as `visitor`.
@@ -169,7 +182,8 @@ pub struct VoteCounts {
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct VoteOutcome {
     pub counts: VoteCounts,
-    /// Down votes since a reviewer last looked at this version.
+    /// Voices voting down since a reviewer last looked at this version, counted up to the
+    /// threshold (enough to decide; counting past it would read every vote).
     pub down_since_review: i64,
     /// The version went back into the review queue on this vote.
     pub requeued: bool,
@@ -965,7 +979,8 @@ impl Store {
     }
 
     /// Records or changes a vote (one per voter per version), and sends a published version
-    /// back to the queue when its down votes since the last review reach `threshold`.
+    /// back to the queue when the voices voting it down since the last review reach
+    /// `threshold`. Counts are of voices (`Voter::voice`), kept on the version's row.
     pub async fn record_vote(
         &self,
         version: &VersionRow,
@@ -977,8 +992,9 @@ impl Store {
         let now = now_ms();
         let (kind, who) = match voter {
             Voter::Staff(name) => ("staff", name.as_str()),
-            Voter::Visitor { token_hash } => ("visitor", token_hash.as_str()),
+            Voter::Visitor { id_hash, .. } => ("visitor", id_hash.as_str()),
         };
+        let voice = voter.voice();
         let mut tx = self.pool.begin().await?;
         // Locks the version (PostgreSQL) or the database (SQLite) first, so concurrent votes
         // count one after another and the threshold is never stepped over; only published
@@ -993,10 +1009,10 @@ impl Store {
             return Ok(None);
         }
         sqlx::query(
-            "INSERT INTO feedback (version_id, voter_kind, voter, vote, comment, created_ms, updated_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $6) \
+            "INSERT INTO feedback (version_id, voter_kind, voter, vote, comment, created_ms, updated_ms, voice) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6, $7) \
              ON CONFLICT (version_id, voter_kind, voter) DO UPDATE SET vote = excluded.vote, \
-             comment = excluded.comment, updated_ms = excluded.updated_ms",
+             comment = excluded.comment, updated_ms = excluded.updated_ms, voice = excluded.voice",
         )
         .bind(version.id)
         .bind(kind)
@@ -1004,14 +1020,47 @@ impl Store {
         .bind(vote.as_str())
         .bind(comment)
         .bind(now)
+        .bind(&voice)
         .execute(&mut *tx)
         .await?;
-        let counts = Self::counts_in(&mut tx, version.id).await?;
-        let down_since_review: i64 = sqlx::query(
-            "SELECT COUNT(*) AS n FROM feedback f JOIN versions v ON v.id = f.version_id \
-             WHERE f.version_id = $1 AND f.vote = 'down' AND f.updated_ms >= v.reviewed_ms",
+        let before: Option<String> =
+            sqlx::query("SELECT vote FROM feedback_voices WHERE version_id = $1 AND voice = $2")
+                .bind(version.id)
+                .bind(&voice)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|r| r.try_get("vote"))
+                .transpose()?;
+        sqlx::query(
+            "INSERT INTO feedback_voices (version_id, voice, vote, updated_ms) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (version_id, voice) DO UPDATE SET vote = excluded.vote, updated_ms = excluded.updated_ms",
         )
         .bind(version.id)
+        .bind(&voice)
+        .bind(vote.as_str())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let was = |v: &str| i64::from(before.as_deref() == Some(v));
+        let is = |v: Vote| i64::from(vote == v);
+        let (up, down) = (is(Vote::Up) - was("up"), is(Vote::Down) - was("down"));
+        if up != 0 || down != 0 {
+            sqlx::query(
+                "UPDATE versions SET votes_up = votes_up + $2, votes_down = votes_down + $3 WHERE id = $1",
+            )
+            .bind(version.id)
+            .bind(up)
+            .bind(down)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let counts = Self::counts_in(&mut tx, version.id).await?;
+        let down_since_review: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM (SELECT 1 FROM feedback_voices f JOIN versions v ON v.id = f.version_id \
+             WHERE f.version_id = $1 AND f.vote = 'down' AND f.updated_ms >= v.reviewed_ms LIMIT $2) AS recent",
+        )
+        .bind(version.id)
+        .bind(threshold.max(1))
         .fetch_one(&mut *tx)
         .await?
         .try_get("n")?;
@@ -1042,7 +1091,7 @@ impl Store {
                     (&version.area_code, &version.section),
                     Some(version.draft_id),
                     Some(version.id),
-                    &format!("{down_since_review} down votes since the last review (threshold {threshold})"),
+                    &format!("{down_since_review} voices voting down since the last review (threshold {threshold})"),
                 )
                 .await?;
             }
@@ -1059,17 +1108,16 @@ impl Store {
         conn: &mut AnyConnection,
         version_id: i64,
     ) -> Result<VoteCounts, StoreError> {
-        let row = sqlx::query(
-            "SELECT CAST(COALESCE(SUM(CASE WHEN vote = 'up' THEN 1 ELSE 0 END), 0) AS BIGINT) AS up, \
-             CAST(COALESCE(SUM(CASE WHEN vote = 'down' THEN 1 ELSE 0 END), 0) AS BIGINT) AS down \
-             FROM feedback WHERE version_id = $1",
-        )
-        .bind(version_id)
-        .fetch_one(conn)
-        .await?;
-        Ok(VoteCounts {
-            up: row.try_get("up")?,
-            down: row.try_get("down")?,
+        let row = sqlx::query("SELECT votes_up, votes_down FROM versions WHERE id = $1")
+            .bind(version_id)
+            .fetch_optional(conn)
+            .await?;
+        Ok(match row {
+            Some(r) => VoteCounts {
+                up: r.try_get("votes_up")?,
+                down: r.try_get("votes_down")?,
+            },
+            None => VoteCounts::default(),
         })
     }
 
@@ -1077,12 +1125,10 @@ impl Store {
     pub async fn published_vote_counts(
         &self,
     ) -> Result<std::collections::HashMap<i64, VoteCounts>, StoreError> {
+        // Kept on the rows by each vote: a public read never counts votes.
         let rows = sqlx::query(
-            "SELECT f.version_id, \
-             CAST(SUM(CASE WHEN f.vote = 'up' THEN 1 ELSE 0 END) AS BIGINT) AS up, \
-             CAST(SUM(CASE WHEN f.vote = 'down' THEN 1 ELSE 0 END) AS BIGINT) AS down \
-             FROM feedback f JOIN versions v ON v.id = f.version_id WHERE v.state = 'published' \
-             GROUP BY f.version_id",
+            "SELECT id AS version_id, votes_up AS up, votes_down AS down FROM versions \
+             WHERE state = 'published' AND (votes_up > 0 OR votes_down > 0)",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -1140,18 +1186,32 @@ impl Store {
         Self::counts_in(&mut conn, version_id).await
     }
 
-    /// Every vote on a version, newest first; visitors' tokens are never returned.
-    pub async fn feedback(&self, version_id: i64) -> Result<Vec<FeedbackRow>, StoreError> {
+    /// A page of the comments on a version, newest first: at most `limit`, older than
+    /// `before` (a row's `(updated_ms, id)`) when given. Visitors' identities are never
+    /// returned. Votes without a comment are in the counts alone.
+    pub async fn feedback(
+        &self,
+        version_id: i64,
+        before: Option<(i64, i64)>,
+        limit: i64,
+    ) -> Result<Vec<FeedbackRow>, StoreError> {
+        let (ms, id) = before.unwrap_or((i64::MAX, i64::MAX));
         let rows = sqlx::query(
-            "SELECT version_id, voter_kind, CASE WHEN voter_kind = 'staff' THEN voter ELSE 'visitor' END AS voter, \
-             vote, comment, updated_ms FROM feedback WHERE version_id = $1 ORDER BY updated_ms DESC, id DESC",
+            "SELECT id, version_id, voter_kind, CASE WHEN voter_kind = 'staff' THEN voter ELSE 'visitor' END AS voter, \
+             vote, comment, updated_ms FROM feedback WHERE version_id = $1 AND comment IS NOT NULL \
+             AND (updated_ms < $2 OR (updated_ms = $2 AND id < $3)) \
+             ORDER BY updated_ms DESC, id DESC LIMIT $4",
         )
         .bind(version_id)
+        .bind(ms)
+        .bind(id)
+        .bind(limit)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
             .map(|r| -> Result<FeedbackRow, StoreError> {
                 Ok(FeedbackRow {
+                    id: r.try_get("id")?,
                     version_id: r.try_get("version_id")?,
                     voter_kind: r.try_get("voter_kind")?,
                     voter: r.try_get("voter")?,

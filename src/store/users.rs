@@ -129,6 +129,23 @@ impl Store {
         Ok(rows.iter().map(user_row).collect::<Result<_, _>>()?)
     }
 
+    /// The server's key called `name`, made (from `fresh`) the first time any worker asks:
+    /// every worker sharing the database gets the same one.
+    pub async fn server_key(&self, name: &str, fresh: &str) -> Result<String, StoreError> {
+        sqlx::query(
+            "INSERT INTO server_keys (name, key_hex) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(fresh)
+        .execute(&self.pool)
+        .await?;
+        let row = sqlx::query("SELECT key_hex FROM server_keys WHERE name = $1")
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("key_hex")?)
+    }
+
     pub async fn user_by_token_id(&self, token_id: &str) -> Result<Option<UserRow>, StoreError> {
         let row = sqlx::query(&format!(
             "SELECT {USER_COLUMNS} FROM users u WHERE u.token_id = $1"

@@ -257,7 +257,6 @@ async fn published_area(
 struct FeedbackBody {
     vote: VoteBody,
     comment: Option<String>,
-    visitor_token: String,
 }
 
 #[derive(Deserialize, Clone, Copy)]
@@ -267,18 +266,38 @@ enum VoteBody {
     Down,
 }
 
+/// A visitor's thumb. The server issues the visitor's identity in a cookie (on the first vote,
+/// or when the one sent is not one it signed), so a visitor changes their vote rather than
+/// adding one; counts and the re-review threshold go by client network (`web::visitor`).
 async fn feedback(
     State(state): State<AppState>,
     ClientAddr(addr): ClientAddr,
+    headers: HeaderMap,
     Path(id): Path<i64>,
     body: Result<JsonBody<FeedbackBody>, ApiError>,
 ) -> Result<Response, ApiError> {
     state
         .votes
         .take(addr)
-        .map_err(|retry_after_secs| ApiError::TooManyRequests { retry_after_secs })?;
+        .map_err(|retry_after_secs| ApiError::TooManyRequests {
+            retry_after_secs,
+            what: "votes",
+        })?;
     let JsonBody(body) = body?;
-    let voter = review::visitor(&body.visitor_token)?;
+    let key = state
+        .visitor_key
+        .get_or_try_init(|| super::visitor::VisitorKey::load(&state.store))
+        .await?;
+    let sent = super::auth::cookie(&headers, super::visitor::VISITOR_COOKIE);
+    let (identity, issued) = match sent.and_then(|c| key.verify(c)) {
+        Some(id) => (id.to_string(), None),
+        None => {
+            let value = key.issue();
+            let id = value.split_once('.').map_or("", |(id, _)| id).to_string();
+            (id, Some(value))
+        }
+    };
+    let voter = review::visitor(&identity, &key.network(addr))?;
     let vote = match body.vote {
         VoteBody::Up => Vote::Up,
         VoteBody::Down => Vote::Down,
@@ -287,10 +306,19 @@ async fn feedback(
         .desk()
         .vote(id, &voter, vote, body.comment.as_deref())
         .await?;
-    Ok(
+    let mut response =
         Json(json!({ "version_id": id, "up": outcome.counts.up, "down": outcome.counts.down }))
-            .into_response(),
-    )
+            .into_response();
+    if let Some(value) = issued {
+        let cookie = super::visitor::set_cookie(&value, state.secure_cookies);
+        response.headers_mut().insert(
+            header::SET_COOKIE,
+            cookie
+                .parse()
+                .expect("a cookie of hex digits is a valid header"),
+        );
+    }
+    Ok(response)
 }
 
 async fn me(staff: Staff) -> Json<Staff> {

@@ -10,6 +10,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -145,28 +146,73 @@ impl TokenCache {
     }
 }
 
-/// The staff member a token belongs to, if it is valid and the user enabled.
-pub async fn authenticate(state: &AppState, token: &str) -> Result<Option<Staff>, StoreError> {
+/// What checking a token found.
+#[derive(Debug)]
+pub enum Checked {
+    Staff(Staff),
+    /// Unknown, malformed, replaced, or its user disabled: all told apart by nobody.
+    Invalid,
+    /// Too many failed checks from this client address lately.
+    Throttled {
+        retry_after_secs: u64,
+    },
+}
+
+/// A hash no token matches, verified against when a token's id is unknown or its user
+/// disabled, so that a failure costs the same argon2 run (and time) whether the id exists or
+/// not: otherwise the time tells an attacker which ids are real.
+fn decoy_hash() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| issue_token().hash)
+}
+
+async fn verify(token: &str, hash: &str) -> bool {
+    let (token, hash) = (token.to_string(), hash.to_string());
+    tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&hash)
+            .map(|parsed| hasher().verify_password(token.as_bytes(), &parsed).is_ok())
+            .unwrap_or(false)
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// The staff member a token belongs to, if it is valid and the user enabled. Failed checks
+/// are counted per client address (`AppState::sign_in_failures`): past the limit the address
+/// is refused before any check runs, so guessing costs an attacker time and us no CPU.
+pub async fn authenticate(
+    state: &AppState,
+    token: &str,
+    addr: Option<IpAddr>,
+) -> Result<Checked, StoreError> {
+    if let Some(retry_after_secs) = state.sign_in_failures.blocked(addr) {
+        return Ok(Checked::Throttled { retry_after_secs });
+    }
+    let found = check_token(state, token).await?;
+    if found.is_none() {
+        // Only the failure is charged: a valid token never uses up the address's allowance.
+        let _ = state.sign_in_failures.take(addr);
+    }
+    Ok(found.map_or(Checked::Invalid, Checked::Staff))
+}
+
+async fn check_token(state: &AppState, token: &str) -> Result<Option<Staff>, StoreError> {
+    // Not the shape of a token: nothing about any id to reveal, so no argon2 run.
     let Some(id) = token_id(token) else {
         return Ok(None);
     };
-    let Some(user) = state.store.user_by_token_id(id).await? else {
+    let user = state
+        .store
+        .user_by_token_id(id)
+        .await?
+        .filter(|u| !u.disabled);
+    let Some(user) = user else {
+        verify(token, decoy_hash()).await;
         return Ok(None);
     };
-    if user.disabled {
-        return Ok(None);
-    }
     let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
     if !state.tokens.verified(&key, &user.token_hash) {
-        let (token, hash) = (token.to_string(), user.token_hash.clone());
-        let valid = tokio::task::spawn_blocking(move || {
-            PasswordHash::new(&hash)
-                .map(|parsed| hasher().verify_password(token.as_bytes(), &parsed).is_ok())
-                .unwrap_or(false)
-        })
-        .await
-        .unwrap_or(false);
-        if !valid {
+        if !verify(token, &user.token_hash).await {
             return Ok(None);
         }
         state.tokens.put(key, &user.token_hash);
@@ -174,7 +220,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Option<Staff>
     Ok(Staff::from_row(&user))
 }
 
-/// API callers: `Authorization: Bearer <token>`, else 401.
+/// API callers: `Authorization: Bearer <token>`, else 401 (429 after too many failures).
 impl FromRequestParts<AppState> for Staff {
     type Rejection = ApiError;
 
@@ -188,9 +234,15 @@ impl FromRequestParts<AppState> for Staff {
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, token)| token.trim())
             .ok_or_else(|| ApiError::Unauthorized("send Authorization: Bearer <token>".into()))?;
-        authenticate(state, token)
-            .await?
-            .ok_or_else(|| ApiError::Unauthorized("the token is not valid".into()))
+        let addr = super::client_addr(parts, state);
+        match authenticate(state, token, addr).await? {
+            Checked::Staff(staff) => Ok(staff),
+            Checked::Invalid => Err(ApiError::Unauthorized("the token is not valid".into())),
+            Checked::Throttled { retry_after_secs } => Err(ApiError::TooManyRequests {
+                retry_after_secs,
+                what: "failed token checks",
+            }),
+        }
     }
 }
 
@@ -222,15 +274,17 @@ pub fn session_key(id: &str) -> String {
 pub async fn start_session(
     state: &AppState,
     token: &str,
-) -> Result<Option<(String, Staff)>, StoreError> {
-    let Some(staff) = authenticate(state, token).await? else {
-        return Ok(None);
+    addr: Option<IpAddr>,
+) -> Result<Result<(String, Staff), Checked>, StoreError> {
+    let staff = match authenticate(state, token, addr).await? {
+        Checked::Staff(staff) => staff,
+        refused => return Ok(Err(refused)),
     };
     let Some(id) = token_id(token) else {
-        return Ok(None);
+        return Ok(Err(Checked::Invalid));
     };
     let Some(user) = state.store.user_by_token_id(id).await? else {
-        return Ok(None);
+        return Ok(Err(Checked::Invalid));
     };
     let session = random_hex(32);
     let expires = crate::store::now_ms() + SESSION_HOURS * 3_600_000;
@@ -238,7 +292,7 @@ pub async fn start_session(
         .store
         .create_session(&session_key(&session), user.id, &random_hex(32), expires)
         .await?;
-    Ok(Some((session, staff)))
+    Ok(Ok((session, staff)))
 }
 
 /// The session a review-page request carries, if live.

@@ -5,6 +5,7 @@ mod api;
 pub mod auth;
 mod charts;
 mod pages;
+pub mod visitor;
 
 use crate::export::StalePolicy;
 use crate::facts::FactSet;
@@ -28,6 +29,10 @@ pub use auth::{issue_token, IssuedToken, Role, Staff};
 /// The largest request body accepted (an edited narrative is a few kilobytes).
 pub const BODY_LIMIT: usize = 64 * 1024;
 
+/// Failed token checks an address may make a minute (bursting to as many): a person
+/// mistyping never meets it, a guesser is held to a few hundred argon2 runs an hour.
+pub const FAILED_SIGN_INS_PER_MINUTE: f64 = 10.0;
+
 /// Everything a request handler needs; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
@@ -39,8 +44,15 @@ pub struct AppState {
     pub stale_policy: StalePolicy,
     /// Send cookies with `Secure` (browsers accept it on https and on localhost).
     pub secure_cookies: bool,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (`ClientAddr`).
+    pub trusted_proxies: Arc<Vec<IpAddr>>,
     tokens: Arc<auth::TokenCache>,
     votes: Arc<AddressLimiter>,
+    /// Failed token checks (API and sign-in) each address may make per minute.
+    sign_in_failures: Arc<AddressLimiter>,
+    /// Signs visitors' identities and hashes their networks; read from the store at the
+    /// first vote.
+    visitor_key: Arc<tokio::sync::OnceCell<visitor::VisitorKey>>,
     pages: Arc<minijinja::Environment<'static>>,
     /// Runs this server is working, and their tasks (waited for on shutdown).
     working: Arc<Mutex<HashSet<i64>>>,
@@ -63,12 +75,21 @@ impl AppState {
             runner,
             stale_policy: StalePolicy::Keep,
             secure_cookies: true,
+            trusted_proxies: Arc::new(Vec::new()),
             tokens: Arc::new(auth::TokenCache::default()),
             votes: Arc::new(AddressLimiter::new(votes_per_minute)),
+            sign_in_failures: Arc::new(AddressLimiter::new(FAILED_SIGN_INS_PER_MINUTE)),
+            visitor_key: Arc::new(tokio::sync::OnceCell::new()),
             pages,
             working: Arc::new(Mutex::new(HashSet::new())),
             tasks: Arc::new(tokio::sync::Mutex::new(tokio::task::JoinSet::new())),
         }
+    }
+
+    /// Failed token checks each address may make a minute (`FAILED_SIGN_INS_PER_MINUTE`
+    /// unless set).
+    pub fn limit_failed_sign_ins(&mut self, per_minute: f64) {
+        self.sign_in_failures = Arc::new(AddressLimiter::new(per_minute));
     }
 
     fn desk(&self) -> crate::review::Desk<'_> {
@@ -125,20 +146,38 @@ async fn security_headers(
     response
 }
 
+/// What one server lets clients hold: a client that trickles its request, or never finishes
+/// one, would otherwise keep a connection (and its memory) for as long as it likes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// A request's head (request line and headers) must arrive within this; the connection
+    /// is closed otherwise. Also how long an idle keep-alive connection is kept.
+    pub header_read: std::time::Duration,
+    /// A request (its body read, the handler run) must finish within this, or it gets 408.
+    pub request: std::time::Duration,
+    /// Connections open at once; more wait in the listener's backlog until one closes.
+    pub connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            header_read: std::time::Duration::from_secs(10),
+            request: std::time::Duration::from_secs(30),
+            connections: 256,
+        }
+    }
+}
+
 /// Serves until Ctrl-C or SIGTERM, then lets requests in flight finish, and stops the runs
 /// this server works: they stop claiming jobs, and jobs in flight get up to 30 s to finish
 /// (a job cut off is retaken once its lease expires).
-pub async fn serve(state: AppState, addr: SocketAddr) -> std::io::Result<()> {
+pub async fn serve(state: AppState, addr: SocketAddr, limits: Limits) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
     eprintln!("narrator serve: review page at http://{bound}/review, API at http://{bound}/api/v1");
     let (runner, tasks) = (state.runner.clone(), Arc::clone(&state.tasks));
-    axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    serve_connections(listener, router(state), limits, shutdown_signal()).await;
     if let Some(runner) = runner {
         runner
             .stop_flag()
@@ -155,6 +194,67 @@ pub async fn serve(state: AppState, addr: SocketAddr) -> std::io::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The accept loop, on hyper directly rather than `axum::serve`, which sets no timer and so
+/// no header-read timeout, and caps no connections. Returns once `shutdown` fires and the
+/// connections open then have finished their requests.
+pub async fn serve_connections(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    limits: Limits,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt;
+    let app = app.layer(tower_http::timeout::TimeoutLayer::with_status_code(
+        StatusCode::REQUEST_TIMEOUT,
+        limits.request,
+    ));
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read);
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.connections.max(1)));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        // A slot first, then a connection: past the cap, clients wait in the backlog.
+        let slot = tokio::select! {
+            slot = Arc::clone(&slots).acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of descriptors and the like: pause rather than spin.
+                    tracing::warn!("accepting a connection: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let app = app.clone();
+        let service = hyper::service::service_fn(
+            move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(ConnectInfo(remote));
+                app.clone().oneshot(req.map(axum::body::Body::new))
+            },
+        );
+        let conn = http.serve_connection(TokioIo::new(stream), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            // A client gone or too slow ends its own connection; nothing to report.
+            let _ = conn.await;
+            drop(slot);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
 }
 
 async fn shutdown_signal() {
@@ -190,7 +290,11 @@ pub enum ApiError {
     PayloadTooLarge(String),
     UnsupportedMediaType(String),
     Unprocessable(String, Option<serde_json::Value>),
-    TooManyRequests { retry_after_secs: u64 },
+    /// `what` names what was counted: "votes", "failed token checks".
+    TooManyRequests {
+        retry_after_secs: u64,
+        what: &'static str,
+    },
     Internal(String),
 }
 
@@ -205,11 +309,14 @@ impl IntoResponse for ApiError {
             ApiError::PayloadTooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m, None),
             ApiError::UnsupportedMediaType(m) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, m, None),
             ApiError::Unprocessable(m, d) => (StatusCode::UNPROCESSABLE_ENTITY, m, d),
-            ApiError::TooManyRequests { retry_after_secs } => {
+            ApiError::TooManyRequests {
+                retry_after_secs,
+                what,
+            } => {
                 let mut r = (
                     StatusCode::TOO_MANY_REQUESTS,
                     axum::Json(serde_json::json!({
-                        "error": format!("too many votes from this address; try again in {retry_after_secs} s")
+                        "error": format!("too many {what} from this address; try again in {retry_after_secs} s")
                     })),
                 )
                     .into_response();
@@ -271,19 +378,49 @@ impl From<ReviewError> for ApiError {
     }
 }
 
-/// The client's address as the socket saw it (a proxy in front would need its own limits).
+/// The client's address: the socket's peer, or, when the peer is a proxy named by
+/// `--trusted-proxy`, the last address of `X-Forwarded-For` (the one that proxy added; those
+/// before it are the client's to write). Votes, their networks and failed sign-ins all count
+/// by it, so behind a proxy that is not trusted every visitor would be one network.
 pub struct ClientAddr(pub Option<IpAddr>);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientAddr(
+pub fn client_addr(parts: &Parts, state: &AppState) -> Option<IpAddr> {
+    // `MockConnectInfo` is how tests in process give an address (axum's own extractor
+    // reads either).
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .or_else(|| {
             parts
                 .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip()),
-        ))
+                .get::<axum::extract::connect_info::MockConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip())
+        })?;
+    if !state.trusted_proxies.contains(&peer) {
+        return Some(peer);
+    }
+    // The very last entry, parsed or not: skipping one that does not parse would hand the
+    // choice to the entries before it, which the client wrote.
+    let forwarded = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .next_back()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .and_then(|a| a.trim().parse::<IpAddr>().ok());
+    Some(forwarded.unwrap_or(peer))
+}
+
+impl FromRequestParts<AppState> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(client_addr(parts, state)))
     }
 }
 
@@ -318,6 +455,16 @@ impl AddressLimiter {
             per_minute,
             buckets: Mutex::new(Buckets::default()),
         }
+    }
+
+    /// Whether the address's bucket is empty, and if so how many seconds until it is not;
+    /// takes nothing.
+    pub fn blocked(&self, addr: Option<IpAddr>) -> Option<u64> {
+        let rate = self.per_minute / 60.0;
+        let b = self.buckets.lock().expect("limiter lock");
+        let (tokens, at) = b.by_client.get(&client_key(addr))?;
+        let now = (*tokens + at.elapsed().as_secs_f64() * rate).min(self.per_minute);
+        (now < 1.0).then(|| ((1.0 - now) / rate).ceil().max(1.0) as u64)
     }
 
     /// Takes one request from the address's bucket, or says how many seconds until one is free.
@@ -360,5 +507,9 @@ mod tests {
         let wait = limiter.take(a).unwrap_err();
         assert!((1..=20).contains(&wait), "{wait}");
         assert!(limiter.take(b).is_ok());
+        // Looking does not take.
+        assert!(limiter.blocked(a).is_some());
+        assert_eq!(limiter.blocked(b), None);
+        assert_eq!(limiter.blocked(Some("10.0.0.3".parse().unwrap())), None);
     }
 }

@@ -3,7 +3,7 @@
 
 use super::api::{start_run_as, RunBody};
 use super::auth::{self, Role, Staff, SESSION_COOKIE, SESSION_HOURS, SIGN_IN_COOKIE};
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, ClientAddr};
 use crate::export::rfc3339;
 use crate::review::{Approval, DraftView, FigureNote};
 use crate::store::{now_ms, QueueFilter, SessionRow};
@@ -213,6 +213,7 @@ struct SignInForm {
 
 async fn sign_in(
     State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
     headers: HeaderMap,
     Form(form): Form<SignInForm>,
 ) -> Response {
@@ -222,8 +223,8 @@ async fn sign_in(
         *r.status_mut() = StatusCode::FORBIDDEN;
         return r;
     }
-    match auth::start_session(&state, form.token.trim()).await {
-        Ok(Some((session, staff))) => {
+    match auth::start_session(&state, form.token.trim(), addr).await {
+        Ok(Ok((session, staff))) => {
             tracing::info!("{} signed in to the review page", staff.name);
             let mut r = Redirect::to(landing(&staff)).into_response();
             let h = r.headers_mut();
@@ -236,7 +237,17 @@ async fn sign_in(
             }
             r
         }
-        Ok(None) => {
+        Ok(Err(auth::Checked::Throttled { retry_after_secs })) => {
+            let message = format!(
+                "Too many failed sign-ins from this address; try again in {retry_after_secs} s."
+            );
+            let mut r = sign_in_page(&state, Some(&message));
+            *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, retry_after_secs.into());
+            r
+        }
+        Ok(Err(_)) => {
             let mut r = sign_in_page(&state, Some("That token is not valid."));
             *r.status_mut() = StatusCode::UNAUTHORIZED;
             r
@@ -501,6 +512,8 @@ fn draft_page(
 #[derive(Deserialize)]
 struct DoneQuery {
     done: Option<String>,
+    /// Where the page of older comments starts (`updated_ms-id`, from the page's own link).
+    comments_before: Option<String>,
 }
 
 async fn draft(
@@ -512,7 +525,24 @@ async fn draft(
     if let Err(e) = s.staff.require(Role::Reviewer) {
         return page_error(&state, Some(&s), e);
     }
-    match state.desk().show(id).await {
+    let before = match q
+        .comments_before
+        .as_deref()
+        .map(crate::review::parse_comments_cursor)
+    {
+        Some(None) => {
+            return page_error(
+                &state,
+                Some(&s),
+                ApiError::BadRequest(
+                    "comments_before must be the page's own link: milliseconds-id".into(),
+                ),
+            )
+        }
+        Some(cursor) => cursor,
+        None => None,
+    };
+    match state.desk().show_from(id, before).await {
         Ok(view) => draft_page(&state, &s, &view, None, q.done.as_deref(), None),
         Err(e) => page_error(&state, Some(&s), e.into()),
     }

@@ -809,3 +809,232 @@ async fn a_blank_answer_leaves_a_stored_reason_and_no_draft() {
         Some("every attempt was unusable; last: empty content")
     );
 }
+
+// Issue 16, hardening: a store row altered behind narrator's back, and the API key's ways in.
+
+/// Every file under `dir`, as paths relative to it.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(
+                files_under(&path)
+                    .into_iter()
+                    .map(|p| path.strip_prefix(dir).unwrap().join(p)),
+            );
+        } else {
+            found.push(path.strip_prefix(dir).unwrap().to_path_buf());
+        }
+    }
+    found.sort();
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_refuses_an_area_code_that_is_a_path_and_writes_nothing() {
+    use crate::review::{draft, seed_facts, settings, FUNDING};
+    use narrator::review::{Approval, Desk};
+    let tmp = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", tmp.path().join("narrator.db").display());
+    let store = Store::connect(&db).await.unwrap();
+    let set = seed_facts();
+    let id = draft(&store, &set, "ed", "funding", FUNDING).await;
+    let approved = Desk::new(&store, &set, settings())
+        .approve("rita", id, None, None)
+        .await
+        .unwrap();
+    assert!(matches!(approved, Approval::Published(_)), "{approved:?}");
+    store.close().await;
+    // No narrator path writes such a code: only someone with the database can.
+    let raw = sqlx::AnyPool::connect(&db).await.unwrap();
+    sqlx::query("UPDATE versions SET area_code = '../../../pwned'")
+        .execute(&raw)
+        .await
+        .unwrap();
+    raw.close().await;
+    let before = files_under(tmp.path());
+
+    // Three levels down, so `../../../pwned.json` would land in `tmp`, where it is looked for.
+    let out = tmp.path().join("a").join("b").join("site");
+    let out_arg = out.display().to_string();
+    let export = tokio::task::spawn_blocking(move || {
+        narrator(&["export", "--out", &out_arg, "--database-url", &db])
+    })
+    .await
+    .unwrap();
+    let err = stderr(&export);
+    assert_eq!(export.status.code(), Some(2), "{}{err}", stdout(&export));
+    assert!(
+        err.contains("area_code")
+            && err.contains("\"../../../pwned\"")
+            && err.contains("expected an ONS area code"),
+        "{err}"
+    );
+    assert_eq!(err.matches("pwned").count(), 1, "said once: {err}");
+    assert!(!stdout(&export).contains("exported"), "{}", stdout(&export));
+    // Nothing written: not the file outside --out, not a partial export inside it, not even
+    // the folder.
+    assert!(!tmp.path().join("pwned.json").exists());
+    assert!(!out.exists(), "{:?}", files_under(tmp.path()));
+    let after: Vec<PathBuf> = files_under(tmp.path())
+        .into_iter()
+        .filter(|p| !before.contains(p))
+        .collect();
+    let written: Vec<&PathBuf> = after
+        .iter()
+        // SQLite's own journal files come and go with any connection.
+        .filter(|p| !p.to_string_lossy().starts_with("narrator.db"))
+        .collect();
+    assert!(written.is_empty(), "{written:?}");
+}
+
+/// How a run is given its key: arguments added to the command line, and the whole
+/// environment.
+struct KeyGiven<'a> {
+    args: &'a [&'a str],
+    env: &'a [(&'a str, &'a str)],
+}
+
+/// `narrator run` of Coventry's funding section against `mock_url`, given its key as `key`
+/// says. Nothing else is in the environment, so a NARRATOR_API_KEY of the person running the
+/// tests cannot change the outcome.
+fn run_with_key(mock_url: &str, key: &KeyGiven) -> Output {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", tmp.path().join("narrator.db").display());
+    std::process::Command::new(env!("CARGO_BIN_EXE_narrator"))
+        .args([
+            "run",
+            "--area",
+            "Coventry",
+            "--section",
+            "funding",
+            "--model",
+            "mock",
+            "--base-url",
+            mock_url,
+            "--database-url",
+            &db,
+            "--max-retries",
+            "0",
+        ])
+        .args(key.args)
+        .current_dir(root())
+        .env_clear()
+        .envs(key.env.iter().copied())
+        .output()
+        .expect("the narrator binary runs")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_key_on_the_command_line_is_warned_about_and_the_other_ways_are_not() {
+    use narrator::config::KEY_ON_COMMAND_LINE;
+    let mock = MockLlm::start(Vec::new(), true).await;
+    let keys = tempfile::tempdir().unwrap();
+    let key_file = keys.path().join("key");
+    std::fs::write(&key_file, "sk-from-file\n").unwrap();
+    let key_path = key_file.display().to_string();
+    let url = mock.url.clone();
+    let runs = tokio::task::spawn_blocking(move || {
+        let cases = [
+            (
+                "--api-key",
+                KeyGiven {
+                    args: &["--api-key", "sk-on-the-line"],
+                    env: &[],
+                },
+            ),
+            (
+                "NARRATOR_API_KEY",
+                KeyGiven {
+                    args: &[],
+                    env: &[("NARRATOR_API_KEY", "sk-from-env")],
+                },
+            ),
+            (
+                "--api-key-file",
+                KeyGiven {
+                    args: &["--api-key-file", &key_path],
+                    env: &[],
+                },
+            ),
+            (
+                "NARRATOR_API_KEY_FILE",
+                KeyGiven {
+                    args: &[],
+                    env: &[("NARRATOR_API_KEY_FILE", &key_path)],
+                },
+            ),
+        ];
+        cases.map(|(how, key)| (how, run_with_key(&url, &key)))
+    })
+    .await
+    .unwrap();
+    for (how, out) in &runs {
+        let err = stderr(out);
+        assert_eq!(out.status.code(), Some(0), "{how}: {}{err}", stdout(out));
+        let warned = err.contains(KEY_ON_COMMAND_LINE);
+        assert_eq!(warned, *how == "--api-key", "{how}: {err}");
+        for key in ["sk-on-the-line", "sk-from-env", "sk-from-file"] {
+            assert!(!err.contains(key) && !stdout(out).contains(key), "{how}");
+        }
+    }
+    assert!(KEY_ON_COMMAND_LINE.contains("NARRATOR_API_KEY"));
+    assert!(KEY_ON_COMMAND_LINE.contains("--api-key-file"));
+    assert_eq!(mock.requests().len(), 4, "one request per run");
+}
+
+#[test]
+fn a_bad_api_key_file_is_refused_naming_it() {
+    let keys = tempfile::tempdir().unwrap();
+    let missing = keys.path().join("missing");
+    let empty = keys.path().join("empty");
+    std::fs::write(&empty, "\n").unwrap();
+    let good = keys.path().join("key");
+    std::fs::write(&good, "sk-from-file\n").unwrap();
+    let (missing, empty, good) = (
+        missing.display().to_string(),
+        empty.display().to_string(),
+        good.display().to_string(),
+    );
+    // Refused while the settings are built, before any request: the base URL is never used.
+    let unused = "http://127.0.0.1:9/v1";
+    let cases = [
+        (
+            KeyGiven {
+                args: &["--api-key-file", &missing],
+                env: &[],
+            },
+            format!("cannot read the API key file {missing}"),
+        ),
+        (
+            KeyGiven {
+                args: &["--api-key-file", &empty],
+                env: &[],
+            },
+            format!("the API key file {empty} is empty"),
+        ),
+        (
+            KeyGiven {
+                args: &["--api-key", "sk-on-the-line", "--api-key-file", &good],
+                env: &[],
+            },
+            format!("the API key is given twice, by --api-key (or NARRATOR_API_KEY) and by --api-key-file (or NARRATOR_API_KEY_FILE) {good}"),
+        ),
+        (
+            KeyGiven {
+                args: &["--api-key-file", &good],
+                env: &[("NARRATOR_API_KEY", "sk-from-env")],
+            },
+            "the API key is given twice".to_string(),
+        ),
+    ];
+    for (key, expected) in cases {
+        let out = run_with_key(unused, &key);
+        let err = stderr(&out);
+        let given = (key.args, key.env);
+        assert_eq!(out.status.code(), Some(2), "{given:?}: {err}");
+        assert!(err.contains(&expected), "{given:?}: {err}");
+        assert!(!err.contains("sk-"), "{given:?}: {err}");
+    }
+}

@@ -6,6 +6,7 @@ use narrator::export::{self, StalePolicy};
 use narrator::facts::{self, FactSet};
 use narrator::review::{self, Approval, Desk, ReviewError, ReviewSettings};
 use narrator::store::{JobOutcome, NewDraft, NewRun, QueueFilter, Store, Vote, Voter};
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
@@ -22,6 +23,18 @@ pub fn seed_facts() -> FactSet {
 
 pub fn settings() -> ReviewSettings {
     ReviewSettings::default()
+}
+
+/// A desk whose published text goes back for review at `threshold` voices voting down.
+fn desk_with_threshold<'a>(store: &'a Store, set: &'a FactSet, threshold: i64) -> Desk<'a> {
+    Desk::new(
+        store,
+        set,
+        ReviewSettings {
+            down_vote_threshold: threshold,
+            ..settings()
+        },
+    )
 }
 
 /// Stores a draft as a finished job of a new run started by `editor`: passing drafts enter
@@ -378,17 +391,10 @@ async fn votes_count_once_per_voter_and_enough_down_votes_send_text_back() {
     each_dialect(|url| async move {
         let store = Store::connect(&url).await.unwrap();
         let set = seed_facts();
-        let desk = Desk::new(
-            &store,
-            &set,
-            ReviewSettings {
-                down_vote_threshold: 2,
-                ..settings()
-            },
-        );
+        let desk = desk_with_threshold(&store, &set, 2);
         let id = draft(&store, &set, "ed", "funding", FUNDING).await;
         let v = published(desk.approve("rita", id, None, None).await.unwrap());
-        let alice = review::visitor("visitor-token-alice").unwrap();
+        let alice = review::visitor("visitor-token-alice", "network-a").unwrap();
 
         let up = desk.vote(v, &alice, Vote::Up, None).await.unwrap();
         assert_eq!((up.counts.up, up.counts.down), (1, 0));
@@ -410,7 +416,7 @@ async fn votes_count_once_per_voter_and_enough_down_votes_send_text_back() {
             Err(ReviewError::CommentTooLong(1001))
         ));
         assert!(matches!(
-            review::visitor("short"),
+            review::visitor("short", "network-a"),
             Err(ReviewError::BadVisitorToken)
         ));
 
@@ -446,9 +452,9 @@ async fn votes_count_once_per_voter_and_enough_down_votes_send_text_back() {
             desk.approve("rita", id, None, None).await.unwrap(),
             Approval::Reaffirmed { version_id } if version_id == v
         ));
-        let bob = review::visitor("visitor-token-bob").unwrap();
+        let bob = review::visitor("visitor-token-bob", "network-b").unwrap();
         assert!(!desk.vote(v, &bob, Vote::Down, None).await.unwrap().requeued);
-        let carol = review::visitor("visitor-token-carol").unwrap();
+        let carol = review::visitor("visitor-token-carol", "network-c").unwrap();
         assert!(
             desk.vote(v, &carol, Vote::Down, None)
                 .await
@@ -483,6 +489,154 @@ async fn votes_count_once_per_voter_and_enough_down_votes_send_text_back() {
         store.close().await;
     })
     .await;
+}
+
+#[tokio::test]
+async fn identities_from_one_network_count_once_and_cannot_send_text_back() {
+    each_dialect(|url| async move {
+        let store = Store::connect(&url).await.unwrap();
+        let set = seed_facts();
+        let desk = desk_with_threshold(&store, &set, 3);
+        let id = draft(&store, &set, "ed", "funding", FUNDING).await;
+        let v = published(desk.approve("rita", id, None, None).await.unwrap());
+        // One machine, ten identities: one voice, whose vote is the latest it gave.
+        for i in 0..10 {
+            let stuffer = review::visitor(&format!("invented-identity-{i}"), "network-x").unwrap();
+            let out = desk.vote(v, &stuffer, Vote::Down, None).await.unwrap();
+            assert_eq!((out.counts.up, out.counts.down), (0, 1), "vote {i}");
+            assert!(!out.requeued);
+        }
+        let turned = review::visitor("invented-identity-10", "network-x").unwrap();
+        let out = desk.vote(v, &turned, Vote::Up, None).await.unwrap();
+        assert_eq!((out.counts.up, out.counts.down), (1, 0));
+        assert!(desk
+            .queue(&QueueFilter::default())
+            .await
+            .unwrap()
+            .is_empty());
+        // Three networks are three voices: that sends it back.
+        for n in ["network-x", "network-y", "network-z"] {
+            let voter = review::visitor(&format!("someone-on-{n}"), n).unwrap();
+            desk.vote(v, &voter, Vote::Down, None).await.unwrap();
+        }
+        assert_eq!(store.vote_counts(v).await.unwrap().down, 3);
+        assert_eq!(desk.queue(&QueueFilter::default()).await.unwrap().len(), 1);
+        store.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn comments_are_read_a_page_at_a_time_newest_first() {
+    each_dialect(|url| async move {
+        let store = Store::connect(&url).await.unwrap();
+        let set = seed_facts();
+        let desk = desk_with_threshold(&store, &set, 1_000);
+        let id = draft(&store, &set, "ed", "funding", FUNDING).await;
+        let v = published(desk.approve("rita", id, None, None).await.unwrap());
+        let shown = narrator::review::COMMENTS_SHOWN;
+        let total = shown * 2 + 7;
+        for i in 0..total {
+            let voter =
+                review::visitor(&format!("visitor-identity-{i}"), &format!("network-{i}")).unwrap();
+            // Every third vote without a comment: counted, not listed.
+            let comment = (i % 3 != 0).then(|| format!("comment {i}"));
+            desk.vote(v, &voter, Vote::Down, comment.as_deref())
+                .await
+                .unwrap();
+        }
+        let commented = (0..total).filter(|i| i % 3 != 0).count();
+        let mut seen = Vec::new();
+        let mut cursor = None;
+        loop {
+            let view = desk.show_from(id, cursor).await.unwrap();
+            assert!(view.feedback.len() <= shown);
+            assert_eq!(view.feedback_counts.down, total as i64);
+            seen.extend(view.feedback.iter().map(|f| f.comment.clone().unwrap()));
+            match view.older_feedback {
+                Some(next) => cursor = narrator::review::parse_comments_cursor(&next),
+                None => break,
+            }
+        }
+        assert_eq!(seen.len(), commented, "every comment once");
+        assert_eq!(seen[0], format!("comment {}", total - 1), "newest first");
+        let distinct: BTreeSet<&String> = seen.iter().collect();
+        assert_eq!(distinct.len(), commented);
+        store.close().await;
+    })
+    .await;
+}
+
+/// The draft page and the public counts with many votes on a version (100,000 unless
+/// NARRATOR_FEEDBACK_VOTES says otherwise): what they read stays one page of comments and
+/// one row of counts. Prints the time of each, before and after, as BENCHMARKS.md quotes;
+/// asserts what they return, never how long they take. Run with
+/// `cargo test --release --test it feedback_at_scale -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore = "a measurement: inserts 100,000 votes"]
+async fn feedback_at_scale_reads_one_page_and_one_row_of_counts() {
+    let votes: usize = std::env::var("NARRATOR_FEEDBACK_VOTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("votes.db").display());
+    let store = Store::connect(&url).await.unwrap();
+    let set = seed_facts();
+    let desk = desk_with_threshold(&store, &set, i64::MAX);
+    let id = draft(&store, &set, "ed", "funding", FUNDING).await;
+    let v = published(desk.approve("rita", id, None, None).await.unwrap());
+    // The median of 21 timings of one read, in microseconds.
+    async fn median_us<F, Fut>(f: F) -> u128
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
+        let mut t = Vec::new();
+        for _ in 0..21 {
+            let start = std::time::Instant::now();
+            f().await;
+            t.push(start.elapsed().as_micros());
+        }
+        t.sort_unstable();
+        t[10]
+    }
+    let page = || async {
+        let view = desk.show(id).await.unwrap();
+        assert!(view.feedback.len() <= narrator::review::COMMENTS_SHOWN);
+    };
+    let public = || async {
+        let mut summary = export::ExportSummary::default();
+        export::documents(&store, StalePolicy::Keep, None, &mut summary)
+            .await
+            .unwrap();
+    };
+    let (page_before, public_before) = (median_us(page).await, median_us(public).await);
+    let started = std::time::Instant::now();
+    for i in 0..votes {
+        let voter =
+            review::visitor(&format!("visitor-identity-{i}"), &format!("network-{i}")).unwrap();
+        let vote = if i % 2 == 0 { Vote::Down } else { Vote::Up };
+        let comment = (i % 10 == 0).then(|| format!("comment {i}"));
+        desk.vote(v, &voter, vote, comment.as_deref())
+            .await
+            .unwrap();
+    }
+    let per_vote = started.elapsed().as_micros() / votes.max(1) as u128;
+    let counts = store.vote_counts(v).await.unwrap();
+    assert_eq!((counts.up + counts.down) as usize, votes);
+    let view = desk.show(id).await.unwrap();
+    assert_eq!(
+        view.feedback.len(),
+        narrator::review::COMMENTS_SHOWN.min(votes.div_ceil(10))
+    );
+    let (page_after, public_after) = (median_us(page).await, median_us(public).await);
+    eprintln!(
+        "feedback at {votes} votes (SQLite): a vote {per_vote} us; draft page read {page_before} us before, {page_after} us after ({:.2}x); public documents {public_before} us before, {public_after} us after ({:.2}x)",
+        page_after as f64 / page_before.max(1) as f64,
+        public_after as f64 / public_before.max(1) as f64,
+    );
+    store.close().await;
 }
 
 /// A copy of the seed data with Coventry's gross spending and its 2023 population changed.
@@ -620,7 +774,7 @@ async fn the_export_holds_only_approved_text_and_is_byte_identical_when_repeated
             .unwrap();
         desk.vote(
             v,
-            &review::visitor("visitor-token-1").unwrap(),
+            &review::visitor("visitor-token-1", "network-1").unwrap(),
             Vote::Up,
             None,
         )
@@ -886,14 +1040,7 @@ async fn feedback_items_review_the_published_text_and_close_when_it_is_replaced(
     each_dialect(|url| async move {
         let store = Store::connect(&url).await.unwrap();
         let set = seed_facts();
-        let desk = Desk::new(
-            &store,
-            &set,
-            ReviewSettings {
-                down_vote_threshold: 1,
-                ..settings()
-            },
-        );
+        let desk = desk_with_threshold(&store, &set, 1);
         // Published with a reviewer's edit, then sent back by a down vote.
         let id = draft(&store, &set, "ed", "funding", FUNDING).await;
         let edit = format!("{FUNDING} Net spending was £41,267 per 100,000 people.");
@@ -1073,7 +1220,8 @@ async fn concurrent_down_votes_reach_the_threshold_exactly_once() {
                         ..settings()
                     },
                 );
-                let voter = review::visitor(&format!("visitor-token-{i}")).unwrap();
+                let voter = review::visitor(&format!("visitor-token-{i}"), &format!("network-{i}"))
+                    .unwrap();
                 let out = desk.vote(v, &voter, Vote::Down, None).await.unwrap();
                 store.close().await;
                 out

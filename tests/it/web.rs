@@ -38,13 +38,15 @@ async fn app(votes_per_minute: f64) -> App {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("web.db").display());
     let store = Store::connect(&url).await.unwrap();
-    let state = AppState::new(
+    let mut state = AppState::new(
         store.clone(),
         Arc::new(seed_facts()),
         settings(),
         None,
         votes_per_minute,
     );
+    // The route-by-route tests send a forged token to every route from one address.
+    state.limit_failed_sign_ins(10_000.0);
     let router = web::router(state).layer(MockConnectInfo(SocketAddr::from(([10, 0, 0, 1], 4000))));
     App {
         admin: add(&store, "ada", Role::Admin).await,
@@ -465,17 +467,18 @@ async fn visitors_vote_once_with_clear_errors_and_a_limit_per_address() {
     let v = publish(&app, "funding", FUNDING).await;
     let uri = format!("/api/v1/versions/{v}/feedback");
     let vote = |body: &str| request(Method::POST, &uri, None, Some(body));
-    let ok = call(
-        &app.router,
-        vote(r#"{"vote":"up","visitor_token":"token-of-visitor-1"}"#),
-    )
-    .await;
+    let ok = call(&app.router, vote(r#"{"vote":"up"}"#)).await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.text());
-    let changed = call(
-        &app.router,
-        vote(r#"{"vote":"down","visitor_token":"token-of-visitor-1","comment":"unclear"}"#),
-    )
-    .await;
+    // The server issues the visitor's identity: HttpOnly, for the API only.
+    let set_cookie = ok.header(header::SET_COOKIE);
+    assert!(set_cookie.starts_with("narrator_visitor="), "{set_cookie}");
+    assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("Path=/api/v1"));
+    let cookie = set_cookie.split(';').next().unwrap().to_string();
+    let mut again = vote(r#"{"vote":"down","comment":"unclear"}"#);
+    again
+        .headers_mut()
+        .insert(header::COOKIE, cookie.parse().unwrap());
+    let changed = call(&app.router, again).await;
     assert_eq!(
         (
             changed.json()["up"].as_i64(),
@@ -483,39 +486,55 @@ async fn visitors_vote_once_with_clear_errors_and_a_limit_per_address() {
         ),
         (Some(0), Some(1))
     );
-
+    assert_eq!(
+        changed.header(header::SET_COOKIE),
+        "",
+        "the same identity kept"
+    );
     let bad_json = call(&app.router, vote("{not json")).await;
     assert_eq!(bad_json.status, StatusCode::BAD_REQUEST);
     assert!(bad_json.json()["error"].is_string());
-    let unknown_field = call(
-        &app.router,
-        vote(r#"{"vote":"up","visitor_token":"token-of-visitor-2","x":1}"#),
-    )
-    .await;
+    let unknown_field = call(&app.router, vote(r#"{"vote":"up","x":1}"#)).await;
     assert_eq!(unknown_field.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let long = format!(
-        r#"{{"vote":"up","visitor_token":"token-of-visitor-2","comment":"{}"}}"#,
-        "x".repeat(1001)
-    );
+    let long = format!(r#"{{"vote":"up","comment":"{}"}}"#, "x".repeat(1001));
     let too_long = call(&app.router, vote(&long)).await;
     assert_eq!(too_long.status, StatusCode::BAD_REQUEST);
     assert!(too_long.json()["error"].as_str().unwrap().contains("1000"));
     // The limit (5 a minute) is spent: the sixth vote from this address waits.
-    let limited = call(
-        &app.router,
-        vote(r#"{"vote":"up","visitor_token":"token-of-visitor-3"}"#),
-    )
-    .await;
+    let limited = call(&app.router, vote(r#"{"vote":"up"}"#)).await;
     assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
     // One vote comes back every 12 s at 5 a minute.
     assert_eq!(limited.header(header::RETRY_AFTER), "12");
 
     // A fresh limit for the remaining cases.
     let app = app_with_votes(&app, 100.0);
+    // A token the visitor chose is refused as a field, and a cookie the server did not sign
+    // is replaced by one it did.
+    let chosen = call(
+        &app,
+        request(
+            Method::POST,
+            &uri,
+            None,
+            Some(r#"{"vote":"up","visitor_token":"token-of-visitor-1"}"#),
+        ),
+    )
+    .await;
+    assert_eq!(chosen.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let mut forged = request(Method::POST, &uri, None, Some(r#"{"vote":"up"}"#));
+    forged.headers_mut().insert(
+        header::COOKIE,
+        "narrator_visitor=0123456789abcdef0123456789abcdef.00"
+            .parse()
+            .unwrap(),
+    );
+    let replaced = call(&app, forged).await;
+    assert_eq!(replaced.status, StatusCode::OK);
+    assert!(replaced
+        .header(header::SET_COOKIE)
+        .starts_with("narrator_visitor="));
     let no_type = Request::post(&uri)
-        .body(Body::from(
-            r#"{"vote":"up","visitor_token":"token-of-visitor-4"}"#,
-        ))
+        .body(Body::from(r#"{"vote":"up"}"#))
         .unwrap();
     assert_eq!(
         call(&app, no_type).await.status,
@@ -527,15 +546,12 @@ async fn visitors_vote_once_with_clear_errors_and_a_limit_per_address() {
             Method::POST,
             "/api/v1/versions/9999/feedback",
             None,
-            Some(r#"{"vote":"up","visitor_token":"token-of-visitor-4"}"#),
+            Some(r#"{"vote":"up"}"#),
         ),
     )
     .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
-    let huge = format!(
-        r#"{{"vote":"up","visitor_token":"{}"}}"#,
-        "x".repeat(100_000)
-    );
+    let huge = format!(r#"{{"vote":"up","comment":"{}"}}"#, "x".repeat(100_000));
     let with_length = Request::post(&uri)
         .header(header::CONTENT_TYPE, "application/json")
         .header(header::CONTENT_LENGTH, huge.len())
@@ -563,15 +579,20 @@ async fn visitors_vote_once_with_clear_errors_and_a_limit_per_address() {
     assert!(bad_path.json()["error"].is_string());
 }
 
-/// The same store behind a router with another vote limit.
-fn app_with_votes(app: &App, votes_per_minute: f64) -> Router {
-    let state = AppState::new(
+/// A fresh state (its own limits and caches) over the same store.
+fn state_of(app: &App, votes_per_minute: f64) -> AppState {
+    AppState::new(
         app.store.clone(),
         Arc::new(seed_facts()),
         settings(),
         None,
         votes_per_minute,
-    );
+    )
+}
+
+/// The same store behind a router with another vote limit.
+fn app_with_votes(app: &App, votes_per_minute: f64) -> Router {
+    let state = state_of(app, votes_per_minute);
     web::router(state).layer(MockConnectInfo(SocketAddr::from(([10, 0, 0, 2], 4000))))
 }
 
@@ -809,6 +830,23 @@ async fn sign_in_to(router: &Router, token: &str, landing: &str) -> String {
     session.split(';').next().unwrap().to_string()
 }
 
+/// The sign-in form's cookie (`name=value`) and the CSRF token it carries.
+async fn sign_in_form(router: &Router) -> (String, String) {
+    let form_page = call(
+        router,
+        Request::get("/review/sign-in").body(Body::empty()).unwrap(),
+    )
+    .await;
+    let cookie = form_page
+        .header(header::SET_COOKIE)
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let csrf = csrf_of(&form_page.text());
+    (cookie, csrf)
+}
+
 fn page(uri: &str, cookie: &str) -> Request<Body> {
     Request::get(uri)
         .header(header::COOKIE, cookie)
@@ -861,18 +899,7 @@ async fn the_review_page_signs_in_escapes_everything_and_refuses_forms_without_t
     .await;
     assert_eq!(bad_csrf.status, StatusCode::FORBIDDEN);
     let wrong_token = {
-        let form_page = call(
-            &app.router,
-            Request::get("/review/sign-in").body(Body::empty()).unwrap(),
-        )
-        .await;
-        let c = form_page
-            .header(header::SET_COOKIE)
-            .split(';')
-            .next()
-            .unwrap()
-            .to_string();
-        let csrf = c.split('=').nth(1).unwrap().to_string();
+        let (c, csrf) = sign_in_form(&app.router).await;
         call(
             &app.router,
             form(
@@ -1065,4 +1092,227 @@ fn a_new_token_keeps_a_disabled_user_disabled_until_enabled() {
         "{}",
         stderr(&missing)
     );
+}
+
+#[tokio::test]
+async fn failed_token_checks_are_limited_per_address_whether_the_id_exists_or_not() {
+    let app = app(100.0).await;
+    // The default limit, one router (and so one count) per client address.
+    let at = |ip: [u8; 4]| {
+        let state = state_of(&app, 100.0);
+        web::router(state).layer(MockConnectInfo(SocketAddr::from((ip, 4000))))
+    };
+    let (router, other) = (at([10, 0, 0, 3]), at([10, 0, 0, 4]));
+    let me = |token: &str| request(Method::GET, "/api/v1/me", Some(token), None);
+    // A known id with a wrong secret, an unknown id, and a token of the wrong shape: all 401
+    // with one message, and each counts against the address.
+    let known_id = format!("{}{}", &app.admin[..17], "0".repeat(64));
+    let unknown_id = format!("nar_000000000000_{}", "0".repeat(64));
+    let mut messages = BTreeSet::new();
+    for i in 0..web::FAILED_SIGN_INS_PER_MINUTE as usize {
+        let token = [known_id.as_str(), unknown_id.as_str(), "nonsense"][i % 3];
+        let refused = call(&router, me(token)).await;
+        assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "attempt {i}");
+        messages.insert(refused.json()["error"].as_str().unwrap().to_string());
+    }
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    // Past the limit the address is refused before any check, a valid token included.
+    for token in [unknown_id.as_str(), app.admin.as_str()] {
+        let limited = call(&router, me(token)).await;
+        assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+        assert!(limited.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("failed token checks"));
+        assert!(limited.header(header::RETRY_AFTER).parse::<u64>().unwrap() >= 1);
+    }
+    // The sign-in form shares the count: its page says so with 429.
+    let (cookie, csrf) = sign_in_form(&router).await;
+    let body = format!("token={}&csrf={csrf}", urlencode(&app.admin));
+    let signed = call(&router, form("/review/sign-in", &cookie, &body)).await;
+    assert_eq!(signed.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        signed.text().contains("Too many failed sign-ins"),
+        "{}",
+        signed.text()
+    );
+    // Another address is not held back, and a valid token never uses up the allowance.
+    for _ in 0..20 {
+        assert_eq!(call(&other, me(&app.admin)).await.status, StatusCode::OK);
+    }
+}
+
+/// A server on a real socket with short limits, for the slow-client cases.
+async fn listening(limits: web::Limits) -> (SocketAddr, tokio::sync::oneshot::Sender<()>, App) {
+    let app = app(100.0).await;
+    let state = state_of(&app, 100.0);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(web::serve_connections(
+        listener,
+        web::router(state),
+        limits,
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    (addr, stop, app)
+}
+
+/// Reads until the server closes the connection (or 20 s pass): what it sent.
+async fn read_to_close(stream: &mut tokio::net::TcpStream) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut out = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        stream.read_to_end(&mut out),
+    )
+    .await;
+    match read {
+        Ok(_) => Some(String::from_utf8_lossy(&out).into_owned()),
+        Err(_) => None,
+    }
+}
+
+#[tokio::test]
+async fn slow_clients_are_cut_off_and_connections_past_the_cap_wait() {
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpStream;
+    let limits = web::Limits {
+        header_read: std::time::Duration::from_secs(1),
+        request: std::time::Duration::from_secs(1),
+        connections: 1,
+    };
+    let (addr, stop, _app) = listening(limits).await;
+
+    // A client trickling its headers, a byte every 200 ms, is closed once the head has
+    // taken longer than the header-read timeout, though it never stopped sending.
+    let mut slow = TcpStream::connect(addr).await.unwrap();
+    slow.write_all(b"GET /api/v1/published HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let trickle = tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        for _ in 0..100 {
+            if slow.write_all(b"a").await.is_err() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        let _ = slow.flush().await;
+        (slow, started.elapsed())
+    });
+    // Meanwhile (one connection allowed) a second client waits in the backlog: its request
+    // is answered only after the slow one is gone.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let mut waiting = TcpStream::connect(addr).await.unwrap();
+    waiting
+        .write_all(b"GET /api/v1/published HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = read_to_close(&mut waiting)
+        .await
+        .expect("answered once a slot was free");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let (mut slow, trickled) = trickle.await.unwrap();
+    // Writes into a closed socket fail within a few tries; 100 writes would take 20 s.
+    assert!(
+        trickled < std::time::Duration::from_secs(15),
+        "the trickling client was never cut off ({trickled:?})"
+    );
+    let cut = read_to_close(&mut slow).await.unwrap_or_default();
+    assert!(!cut.contains("200 OK"), "{cut}");
+
+    // A client that sends its head but not the body it announced gets 408 once the request
+    // timeout passes, and the connection closes.
+    let mut stalled = TcpStream::connect(addr).await.unwrap();
+    stalled
+        .write_all(
+            b"POST /api/v1/versions/1/feedback HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"vote\":",
+        )
+        .await
+        .unwrap();
+    let timed_out = read_to_close(&mut stalled)
+        .await
+        .expect("closed by the server");
+    assert!(timed_out.starts_with("HTTP/1.1 408"), "{timed_out}");
+    stop.send(()).unwrap();
+}
+
+#[tokio::test]
+async fn votes_stuffed_from_one_address_count_once_and_never_requeue() {
+    let app = app(100.0).await;
+    let v = publish(&app, "funding", FUNDING).await;
+    let uri = format!("/api/v1/versions/{v}/feedback");
+    // Ten down votes, each without a cookie (a fresh identity every time) and from one
+    // address: the threshold (3 in these settings) would have been passed three times over.
+    for _ in 0..10 {
+        let stuffed = call(
+            &app.router,
+            request(Method::POST, &uri, None, Some(r#"{"vote":"down"}"#)),
+        )
+        .await;
+        assert_eq!(stuffed.status, StatusCode::OK, "{}", stuffed.text());
+        assert_eq!(stuffed.json()["down"], 1);
+    }
+    let queue = call(
+        &app.router,
+        request(Method::GET, "/api/v1/queue", Some(&app.reviewer), None),
+    )
+    .await;
+    assert_eq!(
+        queue.json().as_array().unwrap().len(),
+        0,
+        "{}",
+        queue.text()
+    );
+    let published = call(
+        &app.router,
+        request(Method::GET, "/api/v1/published/E08000026", None, None),
+    )
+    .await;
+    assert!(
+        published.text().contains(r#""down":1"#) || published.text().contains(r#""down": 1"#),
+        "{}",
+        published.text()
+    );
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_votes_count_by_the_forwarded_client() {
+    let app = app(100.0).await;
+    let v = publish(&app, "funding", FUNDING).await;
+    let uri = format!("/api/v1/versions/{v}/feedback");
+    let router = |trusted: bool| {
+        let mut state = state_of(&app, 100.0);
+        if trusted {
+            state.trusted_proxies = Arc::new(vec!["10.0.0.9".parse().unwrap()]);
+        }
+        web::router(state).layer(MockConnectInfo(SocketAddr::from(([10, 0, 0, 9], 4000))))
+    };
+    let vote = |client: &str| {
+        let mut r = request(Method::POST, &uri, None, Some(r#"{"vote":"down"}"#));
+        // What a client wrote first, then what the proxy appended.
+        r.headers_mut().insert(
+            "x-forwarded-for",
+            format!("203.0.113.1, {client}").parse().unwrap(),
+        );
+        r
+    };
+    // Not trusted: the header is the client's own invention, and every vote is the proxy's.
+    let untrusted = router(false);
+    for client in ["198.51.100.1", "192.0.2.1"] {
+        let out = call(&untrusted, vote(client)).await;
+        assert_eq!(out.json()["down"], 1);
+    }
+    // Trusted: the address the proxy appended counts, the client's own entry does not.
+    let trusted = router(true);
+    let mut last = serde_json::Value::Null;
+    for client in ["198.51.100.1", "198.51.100.2", "192.0.2.1", "2001:db8::1"] {
+        last = call(&trusted, vote(client)).await.json();
+    }
+    // 198.51.100.0/24 is one network, 192.0.2.0/24 another, 2001:db8::/48 a third, and the
+    // untrusted votes' network (10.0.0.0/24) a fourth.
+    assert_eq!(last["down"], 4, "{last}");
 }
