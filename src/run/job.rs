@@ -36,6 +36,8 @@ pub(crate) struct JobContext<'a> {
     pub policy: &'a RetryPolicy,
     pub max_attempts: usize,
     pub force: bool,
+    /// The worker's lease name: stores refuse its writes once another worker has the job.
+    pub holder: &'a str,
     /// True once the worker should stop: a job whose first request still waits for a slot
     /// goes back to the queue unsent.
     pub stopping: &'a (dyn Fn() -> bool + Sync),
@@ -175,7 +177,13 @@ pub(crate) async fn process(ctx: &JobContext<'_>, job: &JobRow) -> Result<JobRes
                 // A truncated, empty or refused answer is a failed attempt: try again.
                 retries += r;
                 ctx.store
-                    .record_unusable_attempt(job.id, prompt_tokens, completion_tokens, &reason)
+                    .record_unusable_attempt(
+                        job.id,
+                        ctx.holder,
+                        prompt_tokens,
+                        completion_tokens,
+                        &reason,
+                    )
                     .await?;
                 tracing::info!(%reason, "unusable answer");
                 unusable = Some(reason);
@@ -239,6 +247,7 @@ pub(crate) async fn process(ctx: &JobContext<'_>, job: &JobRow) -> Result<JobRes
             ctx.store
                 .record_unusable_attempt(
                     job.id,
+                    ctx.holder,
                     completion.prompt_tokens,
                     completion.completion_tokens,
                     &reason,
@@ -262,6 +271,7 @@ pub(crate) async fn process(ctx: &JobContext<'_>, job: &JobRow) -> Result<JobRes
             .store
             .insert_draft(&NewDraft {
                 job_id: job.id,
+                holder: ctx.holder,
                 run_id: job.run_id,
                 area_code: &job.area_code,
                 section: &job.section,

@@ -323,6 +323,7 @@ impl Runner {
             policy: &self.options.retry,
             max_attempts: self.options.max_attempts,
             force: self.options.force,
+            holder: &holder,
             stopping: &stopping,
         };
         while !self.stop.load(Ordering::SeqCst) && !run_stop.load(Ordering::SeqCst) {
@@ -390,6 +391,11 @@ impl Runner {
                     log_outcome(&job, &outcome);
                     self.store.finish_job(job.id, &holder, &outcome).await?;
                     run_stop.store(true, Ordering::SeqCst);
+                }
+                Err(JobError::Store(StoreError::LeaseLost(_))) => {
+                    // Paused past the lease (a stopped process, a long GC, a suspended VM):
+                    // the job is another worker's now, and nothing of this attempt was kept.
+                    tracing::warn!("lease lost mid-job; another worker owns it");
                 }
                 Err(JobError::Store(e)) => return Err(e),
             }

@@ -18,6 +18,10 @@ pub enum Dialect {
 pub enum StoreError {
     #[error("database URL {0:?} is neither sqlite:// nor postgres://")]
     UnknownScheme(String),
+    /// The worker no longer leases the job (paused past its lease; another took it): what it
+    /// would have written is dropped.
+    #[error("job {0}: the lease was lost to another worker; nothing was written")]
+    LeaseLost(i64),
     // The sqlx errors below are shown in the message and not also kept as its source: sqlx
     // prints its own causes, and `{:#}` prints every source after the message, so each cause
     // (a refused area code, say) was said two or three times over.

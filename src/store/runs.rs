@@ -48,6 +48,8 @@ pub struct JobRow {
 /// One attempt's draft. It cannot be built without the check report of its text.
 pub struct NewDraft<'a> {
     pub job_id: i64,
+    /// The worker leasing the job: a draft from one whose lease was lost is not stored.
+    pub holder: &'a str,
     pub run_id: i64,
     pub area_code: &'a str,
     pub section: &'a str,
@@ -286,6 +288,23 @@ impl Store {
             "failed_checks"
         };
         let mut tx = self.pool.begin().await?;
+        // The lease first: a worker paused past its lease (another has the job now) stores
+        // nothing, as every other job write already required.
+        let leased = sqlx::query(
+            "UPDATE jobs SET attempts = attempts + 1, prompt_tokens = prompt_tokens + $1, \
+             completion_tokens = completion_tokens + $2, updated_ms = $3 \
+             WHERE id = $4 AND lease_holder = $5 AND status = 'running'",
+        )
+        .bind(d.prompt_tokens)
+        .bind(d.completion_tokens)
+        .bind(now_ms())
+        .bind(d.job_id)
+        .bind(d.holder)
+        .execute(&mut *tx)
+        .await?;
+        if leased.rows_affected() != 1 {
+            return Err(StoreError::LeaseLost(d.job_id));
+        }
         let id: i64 = sqlx::query(
             "INSERT INTO drafts (job_id, run_id, area_code, section, attempt, text, facts_fp, prompt_fp, model, params, \
              prompt_tokens, completion_tokens, report, pass, status, created_ms) \
@@ -310,39 +329,36 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?
         .try_get("id")?;
-        sqlx::query(
-            "UPDATE jobs SET attempts = attempts + 1, prompt_tokens = prompt_tokens + $1, \
-             completion_tokens = completion_tokens + $2, updated_ms = $3 WHERE id = $4",
-        )
-        .bind(d.prompt_tokens)
-        .bind(d.completion_tokens)
-        .bind(now_ms())
-        .bind(d.job_id)
-        .execute(&mut *tx)
-        .await?;
         tx.commit().await?;
         Ok(id)
     }
 
     /// Counts an attempt whose answer could not be a draft (truncated, empty, refused), with
     /// the tokens it spent, and why.
+    /// `holder` must still lease the job (`StoreError::LeaseLost` otherwise).
     pub async fn record_unusable_attempt(
         &self,
         job_id: i64,
+        holder: &str,
         prompt: i64,
         completion: i64,
         reason: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query(
+        let leased = sqlx::query(
             "UPDATE jobs SET attempts = attempts + 1, prompt_tokens = prompt_tokens + $1, \
-             completion_tokens = completion_tokens + $2, last_error = $4 WHERE id = $3",
+             completion_tokens = completion_tokens + $2, last_error = $4 \
+             WHERE id = $3 AND lease_holder = $5 AND status = 'running'",
         )
         .bind(prompt)
         .bind(completion)
         .bind(job_id)
         .bind(reason)
+        .bind(holder)
         .execute(&self.pool)
         .await?;
+        if leased.rows_affected() != 1 {
+            return Err(StoreError::LeaseLost(job_id));
+        }
         Ok(())
     }
 

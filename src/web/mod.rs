@@ -103,7 +103,10 @@ pub fn router(state: AppState) -> Router {
         .merge(api::routes())
         .merge(pages::routes())
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(axum::middleware::map_response(security_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            security_headers,
+        ))
         // Spans carry method and path only: never headers or query strings, so never a token
         // or a cookie. Shown with NARRATOR_LOG=info.
         .layer(
@@ -118,13 +121,27 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Headers every answer carries: no framing, no sniffing, no referrer to other sites, and
-/// nothing signed-in cached.
+/// Headers every answer carries: no framing, no sniffing, no referrer to other sites, forms
+/// posting only here, and nothing signed-in cached; HSTS when a trusted proxy says the client
+/// came over https (narrator itself speaks plain http).
 async fn security_headers(
-    req_path: axum::extract::OriginalUri,
-    mut response: Response,
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
 ) -> Response {
+    let path = req.uri().path().to_string();
+    let (parts, body) = req.into_parts();
+    let https = forwarded_https(&parts, &state);
+    let mut response = next
+        .run(axum::extract::Request::from_parts(parts, body))
+        .await;
     let h = response.headers_mut();
+    if https {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -137,10 +154,10 @@ async fn security_headers(
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+            "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
         ),
     );
-    if !req_path.path().starts_with("/api/v1/published") && !h.contains_key(header::CACHE_CONTROL) {
+    if !path.starts_with("/api/v1/published") && !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     response
@@ -385,18 +402,7 @@ impl From<ReviewError> for ApiError {
 pub struct ClientAddr(pub Option<IpAddr>);
 
 pub fn client_addr(parts: &Parts, state: &AppState) -> Option<IpAddr> {
-    // `MockConnectInfo` is how tests in process give an address (axum's own extractor
-    // reads either).
-    let peer = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
-        .or_else(|| {
-            parts
-                .extensions
-                .get::<axum::extract::connect_info::MockConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip())
-        })?;
+    let peer = peer(parts)?;
     if !state.trusted_proxies.contains(&peer) {
         return Some(peer);
     }
@@ -411,6 +417,32 @@ pub fn client_addr(parts: &Parts, state: &AppState) -> Option<IpAddr> {
         .and_then(|v| v.rsplit(',').next())
         .and_then(|a| a.trim().parse::<IpAddr>().ok());
     Some(forwarded.unwrap_or(peer))
+}
+
+/// The socket's peer. `MockConnectInfo` is how tests in process give one (axum's own
+/// extractor reads either).
+fn peer(parts: &Parts) -> Option<IpAddr> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .or_else(|| {
+            parts
+                .extensions
+                .get::<axum::extract::connect_info::MockConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip())
+        })
+}
+
+/// Whether a trusted proxy (`--trusted-proxy`) says the client came over https.
+fn forwarded_https(parts: &Parts, state: &AppState) -> bool {
+    peer(parts).is_some_and(|p| state.trusted_proxies.contains(&p))
+        && parts
+            .headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"))
 }
 
 impl FromRequestParts<AppState> for ClientAddr {

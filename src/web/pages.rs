@@ -822,6 +822,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn history_links_encode_their_area_and_section() {
+        let facts = crate::facts::load(std::path::Path::new("data")).unwrap();
+        let env = environment(std::sync::Arc::new(facts));
+        let html = env
+            .get_template("stale.html")
+            .unwrap()
+            .render(context! {
+                versions => vec![context! {
+                    id => 1, area_code => "E08000026", section => "a&b c#d", stale_at => "",
+                }],
+                title => "Stale text",
+                staff => Staff { name: "rita".into(), role: Role::Reviewer },
+                csrf => "c",
+                notice => Value::from(()),
+                error => Value::from(()),
+            })
+            .unwrap();
+        assert!(
+            html.contains("area=E08000026&amp;section=a%26b%20c%23d"),
+            "{html}"
+        );
+    }
+
+    #[test]
     fn segments_cover_the_text_exactly_once() {
         let note = |n, span, flagged| FigureNote {
             number: n,

@@ -50,7 +50,15 @@ fn a_short_bench_run_keeps_its_promises_and_reports_beside_the_baseline() {
         .iter()
         .find(|r| r["scenario"] == "retry-seconds" && r["naive"] == false)
         .unwrap();
-    assert!(told_double["worker"]["pace"]["throttled"].as_u64().unwrap() > 0);
+    // Whether the limit is reached at all depends on how fast this machine dispatches (CI
+    // runs the kill drills beside it): every 429 it got was waited out (no early retries,
+    // above), and narrator saw those 429s.
+    let refused = told_double["mock"]["answers"]["429"].as_u64().unwrap_or(0);
+    let throttled = told_double["worker"]["pace"]["throttled"].as_u64().unwrap();
+    assert!(
+        refused == 0 || throttled > 0,
+        "{refused} 429s, none seen: {told_double}"
+    );
     let table = stdout(&out);
     assert!(
         table.contains("T_min s") && table.contains("naive"),

@@ -72,6 +72,7 @@ pub async fn draft_for(
     let id = store
         .insert_draft(&NewDraft {
             job_id: job.id,
+            holder: "w",
             run_id: run,
             area_code: area,
             section,

@@ -2,7 +2,7 @@
 
 use crate::helpers::TestDatabases;
 use narrator::check::Report;
-use narrator::store::{JobOutcome, NewDraft, NewRun, Store};
+use narrator::store::{JobOutcome, NewDraft, NewRun, Store, StoreError};
 
 fn report(pass: bool) -> Report {
     let text = if pass {
@@ -66,6 +66,7 @@ async fn suite(url: &str) {
     let passing = report(true);
     let draft = |attempt, report| NewDraft {
         job_id: a.id,
+        holder: "worker-a",
         run_id: run,
         area_code: &a.area_code,
         section: &a.section,
@@ -80,6 +81,22 @@ async fn suite(url: &str) {
         report,
     };
     let d1 = store.insert_draft(&draft(1, &failing)).await.unwrap();
+    // A worker that lost (or never had) the lease writes nothing: no draft, no attempt.
+    let not_mine = NewDraft {
+        holder: "worker-b",
+        ..draft(2, &passing)
+    };
+    assert!(matches!(
+        store.insert_draft(&not_mine).await,
+        Err(StoreError::LeaseLost(id)) if id == a.id
+    ));
+    assert!(matches!(
+        store
+            .record_unusable_attempt(a.id, "worker-b", 10, 10, "truncated")
+            .await,
+        Err(StoreError::LeaseLost(_))
+    ));
+    assert_eq!(store.draft_count(a.id).await.unwrap(), 1);
     let d2 = store.insert_draft(&draft(2, &passing)).await.unwrap();
     assert_ne!(d1, d2);
     assert_eq!(store.draft_count(a.id).await.unwrap(), 2);

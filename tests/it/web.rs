@@ -1316,3 +1316,48 @@ async fn behind_a_trusted_proxy_votes_count_by_the_forwarded_client() {
     // untrusted votes' network (10.0.0.0/24) a fourth.
     assert_eq!(last["down"], 4, "{last}");
 }
+
+#[tokio::test]
+async fn headers_keep_forms_and_base_here_and_hsts_follows_a_trusted_proxys_https() {
+    let app = app(100.0).await;
+    let get = |router: &Router, proto: Option<&str>| {
+        let router = router.clone();
+        let proto = proto.map(str::to_string);
+        async move {
+            let mut r = Request::get("/api/v1/published")
+                .body(Body::empty())
+                .unwrap();
+            if let Some(p) = proto {
+                r.headers_mut()
+                    .insert("x-forwarded-proto", p.parse().unwrap());
+            }
+            call(&router, r).await
+        }
+    };
+    let plain = get(&app.router, None).await;
+    let csp = plain.header(header::CONTENT_SECURITY_POLICY);
+    assert!(
+        csp.contains("form-action 'self'") && csp.contains("base-uri 'none'"),
+        "{csp}"
+    );
+    assert_eq!(plain.header(header::STRICT_TRANSPORT_SECURITY), "");
+    // Anyone may send the header: from a client it means nothing.
+    let claimed = get(&app.router, Some("https")).await;
+    assert_eq!(claimed.header(header::STRICT_TRANSPORT_SECURITY), "");
+    // From a trusted proxy it says the client came over https.
+    let mut state = state_of(&app, 100.0);
+    state.trusted_proxies = Arc::new(vec!["10.0.0.7".parse().unwrap()]);
+    let proxied =
+        web::router(state).layer(MockConnectInfo(SocketAddr::from(([10, 0, 0, 7], 4000))));
+    let https = get(&proxied, Some("https")).await;
+    assert_eq!(
+        https.header(header::STRICT_TRANSPORT_SECURITY),
+        "max-age=31536000"
+    );
+    assert_eq!(
+        get(&proxied, Some("http"))
+            .await
+            .header(header::STRICT_TRANSPORT_SECURITY),
+        ""
+    );
+}
