@@ -118,6 +118,16 @@ impl Workspace {
     }
 }
 
+/// Sends a process SIGSTOP or SIGCONT (`kill -STOP`): true when it was delivered.
+fn signal(child: &Child, which: &str) -> Result<bool> {
+    let status = Command::new("kill")
+        .arg(format!("-{which}"))
+        .arg(child.id().to_string())
+        .status()
+        .context("running kill")?;
+    Ok(status.success())
+}
+
 fn wait_for(child: &mut Child, limit: Duration, what: &str) -> Result<()> {
     let start = Instant::now();
     loop {
@@ -146,6 +156,12 @@ pub struct KillReport {
     pub published_before: (i64, String),
     pub published_after: (i64, String),
     pub verify_problems: Vec<String>,
+    /// Jobs a worker held when it was paused (SIGSTOP) past its lease, before the last
+    /// worker took them over.
+    pub paused_leases: usize,
+    /// Drafts the paused worker stored once resumed (SIGCONT), after the last worker had
+    /// finished: none, or two workers wrote one job.
+    pub paused_writes: i64,
 }
 
 impl KillReport {
@@ -166,6 +182,12 @@ impl KillReport {
         }
         if self.published_before.0 == 0 {
             out.push("nothing was published before the drill".to_string());
+        }
+        if self.paused_writes != 0 {
+            out.push(format!(
+                "a worker paused past its lease stored {} draft(s) once resumed",
+                self.paused_writes
+            ));
         }
         out
     }
@@ -224,6 +246,31 @@ pub async fn kill_drill(
         "--rpm=1e9".to_string(),
         "--tpm=1e12".to_string(),
     ];
+    // First, while every job is open, a worker paused past its lease: its jobs wait on a
+    // slow provider (so it is stopped between database writes, not inside a transaction),
+    // it is stopped, the killed workers and the last one take its jobs once the leases
+    // expire and finish the run, then it is resumed. Any draft it stores after that is a
+    // job written by two workers.
+    let slow_args = ["mock-provider", "--latency-ms=4000"].map(String::from);
+    let slow = MockProcess::start(&space.exe, &slow_args, &space.dir)?;
+    let mut paused = space.spawn_worker(&slow.url, &db.url, &extra, "drill-paused.log")?;
+    let mut paused_leases = 0;
+    let waiting = Instant::now();
+    while waiting.elapsed() < Duration::from_secs(30) && paused.try_wait()?.is_none() {
+        paused_leases = store
+            .jobs(run_id)
+            .await?
+            .iter()
+            .filter(|j| j.status == "running")
+            .count();
+        if paused_leases >= 4 || store.open_jobs(run_id).await? <= paused_leases as i64 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Its requests are out and answered in 4 s: stop it in between.
+    std::thread::sleep(Duration::from_millis(500));
+    let stopped = paused.try_wait()?.is_none() && signal(&paused, "STOP")?;
     let mut kills_done = 0;
     for k in 0..kills {
         let mut child =
@@ -239,6 +286,26 @@ pub async fn kill_drill(
     }
     let mut last = space.spawn_worker(&mock.url, &db.url, &extra, "drill-last.log")?;
     wait_for(&mut last, Duration::from_secs(1_200), "the last worker")?;
+    let drafts = |store: &Store| {
+        let store = store.clone();
+        async move {
+            let mut n = 0;
+            for j in store.jobs(run_id).await? {
+                n += store.draft_count(j.id).await?;
+            }
+            Ok::<i64, anyhow::Error>(n)
+        }
+    };
+    let drafts_done = drafts(&store).await?;
+    if stopped {
+        signal(&paused, "CONT")?;
+        wait_for(&mut paused, Duration::from_secs(120), "the resumed worker")?;
+    } else {
+        let _ = paused.kill();
+        paused_leases = 0;
+    }
+    let paused_writes = drafts(&store).await? - drafts_done;
+    drop(slow);
     let wall_secs = started.elapsed().as_secs_f64();
     let mut statuses = BTreeMap::new();
     for j in store.jobs(run_id).await? {
@@ -265,6 +332,8 @@ pub async fn kill_drill(
         published_before,
         published_after: store.versions_digest().await?,
         verify_problems: store.verify().await?.problems,
+        paused_leases,
+        paused_writes,
     };
     store.close().await;
     db.drop_database().await;

@@ -95,6 +95,9 @@ fn kill_drill(postgres: Option<&str>) {
     assert_eq!(report["published_before"], report["published_after"]);
     assert!(report["published_before"][0].as_i64().unwrap() > 0);
     assert!(stdout(&out).contains("ok: 80 jobs"), "{shown}");
+    // The paused worker held jobs when stopped, and stored nothing once resumed.
+    assert!(report["paused_leases"].as_u64().unwrap() >= 1, "{shown}");
+    assert_eq!(report["paused_writes"], 0, "{shown}");
 }
 
 #[test]
