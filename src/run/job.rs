@@ -128,8 +128,14 @@ pub(crate) async fn process(ctx: &JobContext<'_>, job: &JobRow) -> Result<JobRes
     // a fixed seed, so an unchanged request gets an unchanged answer, and a small model may
     // ignore the correction) will give it a third time, so the job stops there.
     let mut answers: Vec<String> = Vec::new();
-    // Spacing aside: a repeat may differ by a doubled space.
-    let same = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
+    // Records an answer; true when it was given before, spacing aside (a repeat may differ
+    // by a doubled space).
+    let mut repeated = |text: &str| {
+        let spaced = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let seen = answers.contains(&spaced);
+        answers.push(spaced);
+        seen
+    };
     // Attempts already stored (a resumed job) count towards the limit.
     let first = usize::try_from(job.attempts).unwrap_or(0) + 1;
     for attempt in first..=ctx.max_attempts.max(first) {
@@ -254,16 +260,15 @@ pub(crate) async fn process(ctx: &JobContext<'_>, job: &JobRow) -> Result<JobRes
                 )
                 .await?;
             tracing::info!(%reason, "unusable answer");
-            let repeated = answers.contains(&same(&completion.text));
-            unusable = Some(if repeated {
+            let again = repeated(&completion.text);
+            unusable = Some(if again {
                 format!("{reason}; the same answer again, so no further attempt")
             } else {
                 reason
             });
-            if repeated {
+            if again {
                 break;
             }
-            answers.push(same(&completion.text));
             continue;
         }
         let report = checker.check(&completion.text);
@@ -299,11 +304,10 @@ pub(crate) async fn process(ctx: &JobContext<'_>, job: &JobRow) -> Result<JobRes
             });
         }
         last_draft = Some(draft_id);
-        if answers.contains(&same(&completion.text)) {
+        if repeated(&completion.text) {
             tracing::info!("the same draft again: no further attempt");
             break;
         }
-        answers.push(same(&completion.text));
         // Under sentence frames the figures, owners and periods are the facts', so what the
         // checker flagged is in the model's closing words, which it repeats when asked again
         // (all 7 failing jobs of one demo run): the correction gets the frames alone.

@@ -15,7 +15,7 @@ use crate::store::{Store, StoreError};
 use axum::extract::connect_info::ConnectInfo;
 use axum::extract::{DefaultBodyLimit, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, Extensions, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use std::collections::{HashMap, HashSet};
@@ -130,11 +130,8 @@ async fn security_headers(
     next: axum::middleware::Next,
 ) -> Response {
     let path = req.uri().path().to_string();
-    let (parts, body) = req.into_parts();
-    let https = forwarded_https(&parts, &state);
-    let mut response = next
-        .run(axum::extract::Request::from_parts(parts, body))
-        .await;
+    let https = forwarded_https(req.headers(), req.extensions(), &state);
+    let mut response = next.run(req).await;
     let h = response.headers_mut();
     if https {
         h.insert(
@@ -402,7 +399,7 @@ impl From<ReviewError> for ApiError {
 pub struct ClientAddr(pub Option<IpAddr>);
 
 pub fn client_addr(parts: &Parts, state: &AppState) -> Option<IpAddr> {
-    let peer = peer(parts)?;
+    let peer = peer(&parts.extensions)?;
     if !state.trusted_proxies.contains(&peer) {
         return Some(peer);
     }
@@ -421,24 +418,21 @@ pub fn client_addr(parts: &Parts, state: &AppState) -> Option<IpAddr> {
 
 /// The socket's peer. `MockConnectInfo` is how tests in process give one (axum's own
 /// extractor reads either).
-fn peer(parts: &Parts) -> Option<IpAddr> {
-    parts
-        .extensions
+fn peer(extensions: &Extensions) -> Option<IpAddr> {
+    extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip())
         .or_else(|| {
-            parts
-                .extensions
+            extensions
                 .get::<axum::extract::connect_info::MockConnectInfo<SocketAddr>>()
                 .map(|c| c.0.ip())
         })
 }
 
 /// Whether a trusted proxy (`--trusted-proxy`) says the client came over https.
-fn forwarded_https(parts: &Parts, state: &AppState) -> bool {
-    peer(parts).is_some_and(|p| state.trusted_proxies.contains(&p))
-        && parts
-            .headers
+fn forwarded_https(headers: &HeaderMap, extensions: &Extensions, state: &AppState) -> bool {
+    peer(extensions).is_some_and(|p| state.trusted_proxies.contains(&p))
+        && headers
             .get("x-forwarded-proto")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.rsplit(',').next())
@@ -492,17 +486,26 @@ impl AddressLimiter {
     /// Whether the address's bucket is empty, and if so how many seconds until it is not;
     /// takes nothing.
     pub fn blocked(&self, addr: Option<IpAddr>) -> Option<u64> {
-        let rate = self.per_minute / 60.0;
         let b = self.buckets.lock().expect("limiter lock");
         let (tokens, at) = b.by_client.get(&client_key(addr))?;
-        let now = (*tokens + at.elapsed().as_secs_f64() * rate).min(self.per_minute);
-        (now < 1.0).then(|| ((1.0 - now) / rate).ceil().max(1.0) as u64)
+        let level = self.refilled(*tokens, *at, Instant::now());
+        (level < 1.0).then(|| self.wait_secs(level))
+    }
+
+    /// A bucket's level at `now`, refilled since `at` and capped.
+    fn refilled(&self, tokens: f64, at: Instant, now: Instant) -> f64 {
+        (tokens + now.duration_since(at).as_secs_f64() * self.per_minute / 60.0)
+            .min(self.per_minute)
+    }
+
+    /// Whole seconds until a bucket at `level` holds one request.
+    fn wait_secs(&self, level: f64) -> u64 {
+        ((1.0 - level) / (self.per_minute / 60.0)).ceil().max(1.0) as u64
     }
 
     /// Takes one request from the address's bucket, or says how many seconds until one is free.
     pub fn take(&self, addr: Option<IpAddr>) -> Result<(), u64> {
         let now = Instant::now();
-        let rate = self.per_minute / 60.0;
         let cap = self.per_minute;
         let mut b = self.buckets.lock().expect("limiter lock");
         b.calls += 1;
@@ -510,16 +513,16 @@ impl AddressLimiter {
         // so memory stays bounded by the clients of the last minute.
         if b.calls.is_multiple_of(1024) && b.by_client.len() > 10_000 {
             b.by_client
-                .retain(|_, (tokens, at)| *tokens + at.elapsed().as_secs_f64() * rate < cap);
+                .retain(|_, (tokens, at)| self.refilled(*tokens, *at, now) < cap);
         }
         let (tokens, at) = b.by_client.entry(client_key(addr)).or_insert((cap, now));
-        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * rate).min(cap);
+        *tokens = self.refilled(*tokens, *at, now);
         *at = now;
         if *tokens >= 1.0 {
             *tokens -= 1.0;
             Ok(())
         } else {
-            Err(((1.0 - *tokens) / rate).ceil().max(1.0) as u64)
+            Err(self.wait_secs(*tokens))
         }
     }
 }
