@@ -81,12 +81,29 @@ pub struct ChatMessage {
     pub content: String,
 }
 
-/// A usable answer and what it cost.
+/// An answer as the endpoint gave it, how it ended, and what it cost. Whether it can be a
+/// draft is the job's to judge (`run::answer`), from this alone.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Completion {
     pub text: String,
+    pub ending: Ending,
     pub prompt_tokens: i64,
     pub completion_tokens: i64,
+}
+
+/// How the endpoint says an answer ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// Finished on its own (or the endpoint did not say).
+    Stop,
+    /// Hit the token limit (`finish_reason` `length`).
+    Length,
+    /// Withheld by the provider's content filter.
+    ContentFilter,
+    /// The model's own refusal, in its words.
+    Refused(String),
+    /// An answer with no choices at all.
+    NoChoices,
 }
 
 /// A rough token count for budgeting before sending: about four characters a token.
@@ -212,33 +229,24 @@ impl Provider {
         let (prompt_tokens, completion_tokens) = response.usage.as_ref().map_or((0, 0), |u| {
             (i64::from(u.prompt_tokens), i64::from(u.completion_tokens))
         });
-        let unusable = |reason: &str| ProviderError::Unusable {
-            reason: reason.to_string(),
-            prompt_tokens,
-            completion_tokens,
+        let Some(choice) = response.choices.into_iter().next() else {
+            return Ok(Completion {
+                text: String::new(),
+                ending: Ending::NoChoices,
+                prompt_tokens,
+                completion_tokens,
+            });
         };
-        let choice = response
-            .choices
-            .into_iter()
-            .next()
-            .ok_or_else(|| unusable("no choices in the answer"))?;
-        if let Some(refusal) = choice.message.refusal.filter(|r| !r.trim().is_empty()) {
-            return Err(unusable(&format!("the model refused: {refusal}")));
-        }
-        if choice.finish_reason == Some(FinishReason::Length) {
-            return Err(unusable(
-                "truncated: the answer hit the token limit (finish_reason length)",
-            ));
-        }
-        if choice.finish_reason == Some(FinishReason::ContentFilter) {
-            return Err(unusable("withheld by the provider's content filter"));
-        }
-        let text = choice.message.content.unwrap_or_default();
-        if text.trim().is_empty() {
-            return Err(unusable("empty content"));
-        }
+        let refusal = choice.message.refusal.filter(|r| !r.trim().is_empty());
+        let ending = match (refusal, choice.finish_reason) {
+            (Some(refusal), _) => Ending::Refused(refusal),
+            (None, Some(FinishReason::Length)) => Ending::Length,
+            (None, Some(FinishReason::ContentFilter)) => Ending::ContentFilter,
+            (None, _) => Ending::Stop,
+        };
         Ok(Completion {
-            text,
+            text: choice.message.content.unwrap_or_default(),
+            ending,
             prompt_tokens,
             completion_tokens,
         })

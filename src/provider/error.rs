@@ -34,13 +34,6 @@ pub enum ProviderError {
     Connection(String),
     #[error("malformed response: {0}")]
     Malformed(String),
-    /// An answer that came back but cannot be used as a draft.
-    #[error("unusable answer: {reason}")]
-    Unusable {
-        reason: String,
-        prompt_tokens: i64,
-        completion_tokens: i64,
-    },
     #[error("invalid request: {0}")]
     InvalidRequest(String),
     /// The provider refused the constraint narrator sent (`grammar` or `response_format`):
@@ -64,7 +57,7 @@ fn wait(d: &Option<Duration>) -> String {
 
 impl ProviderError {
     /// Worth trying the same request again: rate limits, server errors, timeouts, broken
-    /// connections and garbled bodies. An exhausted quota, other 4xx, and unusable answers are not.
+    /// connections and garbled bodies. An exhausted quota and other 4xx are not.
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,

@@ -6,7 +6,7 @@ mod limit;
 mod retry;
 
 pub use client::{
-    estimate_tokens, ChatMessage, Completion, Provider, ProviderSettings, Role, Secret,
+    estimate_tokens, ChatMessage, Completion, Ending, Provider, ProviderSettings, Role, Secret,
 };
 pub use error::ProviderError;
 pub use limit::{Limits, PaceStats, Permit, RateLimiter};

@@ -1,10 +1,9 @@
 //! One job: the (area, section) prompt, up to N attempts, each checked and stored.
 
+use super::answer::{self, Form, Reading};
 use crate::check::{Checker, Report};
 use crate::facts::{FactSet, SectionFacts};
-use crate::prompt::{
-    assemble, constraint, focused_rows, ground, Closing, Prompter, Strategy, Structured,
-};
+use crate::prompt::{constraint, focused_rows, Closing, Prompter, Strategy, Structured};
 use crate::provider::{
     complete_with_retries, Attempted, ChatMessage, Provider, RateLimiter, RetryPolicy, Role,
 };
@@ -172,30 +171,6 @@ pub(crate) async fn process(ctx: &JobContext<'_>, job: &JobRow) -> Result<JobRes
                 });
             }
             Attempted::Failed {
-                error:
-                    crate::provider::ProviderError::Unusable {
-                        reason,
-                        prompt_tokens,
-                        completion_tokens,
-                    },
-                retries: r,
-            } => {
-                // A truncated, empty or refused answer is a failed attempt: try again.
-                retries += r;
-                ctx.store
-                    .record_unusable_attempt(
-                        job.id,
-                        ctx.holder,
-                        prompt_tokens,
-                        completion_tokens,
-                        &reason,
-                    )
-                    .await?;
-                tracing::info!(%reason, "unusable answer");
-                unusable = Some(reason);
-                continue;
-            }
-            Attempted::Failed {
                 error: error @ crate::provider::ProviderError::ConstraintRefused { .. },
                 ..
             } => {
@@ -222,56 +197,41 @@ pub(crate) async fn process(ctx: &JobContext<'_>, job: &JobRow) -> Result<JobRes
                 });
             }
         };
-        tracing::debug!(text = %completion.text, "draft");
-        let mut completion = completion;
-        let mut refusal = unusable_text(&completion.text, settings.max_tokens);
-        // A JSON-schema answer is segments: the text is narrator's assembly of them.
-        if let (None, Some((rows, _)), Structured::JsonSchema) =
-            (&refusal, &constrained, settings.structured)
-        {
-            match assemble(&completion.text, rows) {
-                Ok(text) => completion.text = text,
-                Err(why) => refusal = Some(why),
+        tracing::debug!(text = %completion.text, ending = ?completion.ending, "answer");
+        let form = match (&constrained, &grounding, settings.structured) {
+            (Some((rows, _)), _, Structured::JsonSchema) => Form::Segments(rows),
+            (_, Some(rows), _) => Form::Placeholders(rows),
+            _ => Form::Prose,
+        };
+        let text = match answer::read(&completion, settings.max_tokens, form) {
+            Reading::Draft(text) => text,
+            Reading::Unusable(reason) => {
+                // A failed attempt, not sent back for correction: re-asking with a runaway
+                // answer would charge its whole length again, and a truncated, empty or
+                // refused answer, markup or unknown placeholders hold no figure worth fixing.
+                ctx.store
+                    .record_unusable_attempt(
+                        job.id,
+                        ctx.holder,
+                        completion.prompt_tokens,
+                        completion.completion_tokens,
+                        &reason,
+                    )
+                    .await?;
+                tracing::info!(%reason, "unusable answer");
+                let again = !completion.text.trim().is_empty() && repeated(&completion.text);
+                unusable = Some(if again {
+                    format!("{reason}; the same answer again, so no further attempt")
+                } else {
+                    reason
+                });
+                if again {
+                    break;
+                }
+                continue;
             }
-        }
-        if let (None, Some(rows)) = (&refusal, &grounding) {
-            let grounded = ground(&completion.text, rows);
-            if grounded.unknown.is_empty() {
-                completion.text = grounded.text;
-            } else {
-                // Placeholders that name no fact leave no figure to check.
-                refusal = Some(format!(
-                    "placeholders naming no fact of the request: {}",
-                    grounded.unknown.join(", ")
-                ));
-            }
-        }
-        if let Some(reason) = refusal {
-            // A failed attempt, not sent back for correction: re-asking with a runaway answer
-            // would charge its whole length again, and markup or unknown placeholders hold
-            // no figure worth fixing.
-            ctx.store
-                .record_unusable_attempt(
-                    job.id,
-                    ctx.holder,
-                    completion.prompt_tokens,
-                    completion.completion_tokens,
-                    &reason,
-                )
-                .await?;
-            tracing::info!(%reason, "unusable answer");
-            let again = repeated(&completion.text);
-            unusable = Some(if again {
-                format!("{reason}; the same answer again, so no further attempt")
-            } else {
-                reason
-            });
-            if again {
-                break;
-            }
-            continue;
-        }
-        let report = checker.check(&completion.text);
+        };
+        let report = checker.check(&text);
         let draft_id = ctx
             .store
             .insert_draft(&NewDraft {
@@ -281,7 +241,7 @@ pub(crate) async fn process(ctx: &JobContext<'_>, job: &JobRow) -> Result<JobRes
                 area_code: &job.area_code,
                 section: &job.section,
                 attempt: i64::try_from(attempt).unwrap_or(i64::MAX),
-                text: &completion.text,
+                text: &text,
                 facts_fp: &facts_fp,
                 prompt_fp: &prompt_fp,
                 model: &settings.model,
@@ -304,7 +264,7 @@ pub(crate) async fn process(ctx: &JobContext<'_>, job: &JobRow) -> Result<JobRes
             });
         }
         last_draft = Some(draft_id);
-        if repeated(&completion.text) {
+        if repeated(&text) {
             tracing::info!("the same draft again: no further attempt");
             break;
         }
@@ -316,7 +276,7 @@ pub(crate) async fn process(ctx: &JobContext<'_>, job: &JobRow) -> Result<JobRes
         }
         conversation.push(ChatMessage {
             role: Role::Assistant,
-            content: completion.text,
+            content: text,
         });
         conversation.push(ChatMessage {
             role: Role::User,
@@ -335,26 +295,6 @@ pub(crate) async fn process(ctx: &JobContext<'_>, job: &JobRow) -> Result<JobRes
     Ok(JobResult::Finished { outcome, retries })
 }
 
-/// The most bytes one answer token may stand for: English runs about four, so sixteen
-/// leaves room for long words and any tokenizer while catching an answer no limit of
-/// `max_tokens` could have produced (an endpoint ignoring the limit, or a proxy's page).
-const MAX_BYTES_PER_TOKEN: usize = 16;
-
-/// Why an answer cannot be a draft though it arrived whole: far longer than `max_tokens`
-/// allows, or not prose (markup, a table or a list of the facts) where paragraphs were asked for.
-fn unusable_text(text: &str, max_tokens: u32) -> Option<String> {
-    let most = usize::try_from(max_tokens)
-        .unwrap_or(usize::MAX)
-        .saturating_mul(MAX_BYTES_PER_TOKEN);
-    if text.len() > most {
-        return Some(format!(
-            "answer too long: {} bytes, where {max_tokens} tokens give at most about {most}",
-            text.len()
-        ));
-    }
-    crate::check::not_prose(text).map(|why| why.to_string())
-}
-
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum JobError {
     #[error("{0}")]
@@ -364,24 +304,4 @@ pub(crate) enum JobError {
     Refused(String),
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-#[cfg(test)]
-mod tests {
-    use super::unusable_text;
-
-    #[test]
-    fn runaway_html_and_table_answers_are_unusable_and_prose_is_not() {
-        // What counts as prose is `check::not_prose`'s to test; here, that it is asked.
-        assert_eq!(unusable_text("It rose to 41.6% in 2024.", 700), None);
-        let long = "word ".repeat(3_000);
-        let reason = unusable_text(&long, 700).expect("15,000 bytes for 700 tokens");
-        assert!(reason.contains("15000 bytes"), "{reason}");
-        assert_eq!(unusable_text(&long, 4_000), None);
-        let table = "| Measure | Coventry |\n|---|---|\n| Requests | 2,220.67 |";
-        let reason = unusable_text(table, 700).expect("a table");
-        assert!(reason.contains("table"), "{reason}");
-        let reason = unusable_text("<p>Text</p>", 700).expect("markup");
-        assert!(reason.contains("HTML markup"), "{reason}");
-    }
 }

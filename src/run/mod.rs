@@ -1,5 +1,6 @@
 //! A regeneration run: claim a job, render its prompt, generate, check, re-ask, store.
 
+mod answer;
 mod job;
 mod runner;
 

@@ -335,7 +335,13 @@ impl Runner {
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 continue;
             };
-            let span = tracing::info_span!("job", id = job.id, area = %job.area_code, section = %job.section);
+            let span = tracing::info_span!(
+                "job",
+                id = job.id,
+                area = %job.area_code,
+                section = %job.section,
+                outcome = tracing::field::Empty,
+            );
             // Keep the lease alive while the job runs; a dead process stops renewing and
             // another worker retakes the job once the lease expires.
             let heartbeat = {
@@ -355,8 +361,9 @@ impl Runner {
                     }
                 })
             };
-            let result = process(&ctx, &job).instrument(span).await;
+            let result = process(&ctx, &job).instrument(span.clone()).await;
             heartbeat.abort();
+            span.record("outcome", outcome_name(&result));
             match result {
                 Ok(JobResult::Finished {
                     outcome,
@@ -401,6 +408,22 @@ impl Runner {
             }
         }
         Ok(())
+    }
+}
+
+/// The job's outcome in one word, as its span records it.
+fn outcome_name(result: &Result<JobResult, JobError>) -> &'static str {
+    match result {
+        Ok(JobResult::Finished { outcome, .. }) => match outcome {
+            JobOutcome::NeedsReview { .. } => "needs_review",
+            JobOutcome::FailedChecks { .. } => "failed_checks",
+            JobOutcome::Failed { .. } => "failed",
+            JobOutcome::Skipped { .. } => "skipped",
+        },
+        Ok(JobResult::Requeued { .. }) => "requeued",
+        Err(JobError::Input(_) | JobError::Refused(_)) => "failed",
+        Err(JobError::Store(StoreError::LeaseLost(_))) => "lease_lost",
+        Err(JobError::Store(_)) => "store_error",
     }
 }
 
