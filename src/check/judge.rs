@@ -598,7 +598,7 @@ impl Checker<'_> {
                     w.message = why;
                     if !on_period {
                         w.derivation = Some(Derivation {
-                            operation: "run_of_changes",
+                            operation: "run_of_changes".into(),
                             facts,
                             value: w.value().unwrap_or(0.0),
                         });
@@ -914,8 +914,8 @@ impl Draft<'_> {
                 span: (w.raw.start, w.raw.end),
                 text: text[w.raw.start..w.raw.end].to_string(),
                 value: w.value(),
-                unit: w.unit_name(),
-                hedge: w.raw.hedge.map(|h| h.name()),
+                unit: w.unit_name().into(),
+                hedge: w.raw.hedge.map(|h| h.name().into()),
                 verdict: w.verdict.expect("every mention gets a verdict"),
                 facts: w.facts.iter().map(|&k| candidates[k].id.clone()).collect(),
                 derivation: w.derivation,
@@ -1435,7 +1435,7 @@ fn derive(w: &Work, quoted: &BTreeSet<usize>, cands: &[Candidate]) -> Option<Der
         }
     };
     let found = |op: &'static str, a: &Candidate, b: &Candidate, value: f64| Derivation {
-        operation: op,
+        operation: op.into(),
         facts: vec![a.id.clone(), b.id.clone()],
         value,
     };
@@ -1716,5 +1716,16 @@ mod tests {
         assert_eq!(report.mentions[0].verdict, Verdict::Unsupported);
         assert_eq!(report.mentions[0].value, None);
         assert!(!report.pass);
+    }
+
+    #[test]
+    fn a_stored_report_reads_back_as_the_same_report() {
+        let facts = view("E06000022", "carers");
+        let text = "About 12% of carers were satisfied in 2023-24, below England. \
+                    That was 3 points less than the year before.";
+        let report = check(text, &facts);
+        assert!(report.mentions.len() >= 2, "{report:?}");
+        let read = Report::from_json(&report.to_json()).expect("a report reads back");
+        assert_eq!(read, report);
     }
 }

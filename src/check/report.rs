@@ -1,10 +1,11 @@
 //! The check report: one verdict per mention, serialisable to JSON and printable for people.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 /// What the checker concluded about one mention. These names are used in the JSON report.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Supported,
@@ -59,31 +60,34 @@ impl Verdict {
 }
 
 /// How a derived figure was computed.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Derivation {
-    pub operation: &'static str,
+    pub operation: Cow<'static, str>,
     pub facts: Vec<String>,
     pub value: f64,
 }
 
 /// One numeric mention and what the checker made of it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Mention {
     /// Byte offsets into the checked text.
     pub span: (usize, usize),
     pub text: String,
     pub value: Option<f64>,
-    pub unit: &'static str,
+    pub unit: Cow<'static, str>,
     /// The hedge rule the figure was judged by (`about`, `nearly`, `over`, `under`), if any.
-    pub hedge: Option<&'static str>,
+    #[serde(default)]
+    pub hedge: Option<Cow<'static, str>>,
     pub verdict: Verdict,
     /// Fact ids `area:metric:period` the verdict rests on.
+    #[serde(default)]
     pub facts: Vec<String>,
+    #[serde(default)]
     pub derivation: Option<Derivation>,
     pub message: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     pub pass: bool,
     pub mentions: Vec<Mention>,
@@ -120,6 +124,11 @@ impl Report {
             .iter()
             .filter(|m| m.verdict == verdict)
             .count()
+    }
+
+    /// A report as stored (`to_json`): the store keeps reports as JSON text.
+    pub fn from_json(json: &str) -> Result<Report, serde_json::Error> {
+        serde_json::from_str(json)
     }
 
     pub fn to_json(&self) -> String {

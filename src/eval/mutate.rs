@@ -322,7 +322,7 @@ pub(super) fn mutants(text: &str, report: &Report, facts: &SectionFacts) -> Vec<
     let mut out = Vec::new();
     let numeric = |m: &&check::Mention| {
         matches!(m.verdict, Verdict::Supported | Verdict::Derived)
-            && !matches!(m.unit, "ratio" | "fraction")
+            && !matches!(m.unit.as_ref(), "ratio" | "fraction")
             && core(&m.text).is_some()
     };
     for m in report.mentions.iter().filter(numeric) {

@@ -587,24 +587,11 @@ fn fails(v: &VersionRow, today: &Report) -> bool {
     if v.pass {
         return true;
     }
-    let approved: Vec<(usize, usize)> = serde_json::from_str::<serde_json::Value>(&v.report)
-        .ok()
-        .and_then(|r| r["mentions"].as_array().cloned())
-        .unwrap_or_default()
-        .iter()
-        .filter(|m| {
-            m["verdict"]
-                .as_str()
-                .and_then(crate::check::Verdict::parse)
-                .is_some_and(|v| v.is_flag())
-        })
-        .filter_map(|m| {
-            Some((
-                m["span"][0].as_u64()? as usize,
-                m["span"][1].as_u64()? as usize,
-            ))
-        })
-        .collect();
+    // A report that no longer reads (stored by a version before a field existed) proves
+    // nothing was flagged on approval.
+    let approved: Vec<(usize, usize)> = Report::from_json(&v.report)
+        .map(|r| r.flagged().map(|m| m.span).collect())
+        .unwrap_or_default();
     today.flagged().any(|m| !approved.contains(&m.span))
 }
 
