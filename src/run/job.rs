@@ -17,12 +17,15 @@ pub enum JobResult {
     Finished {
         outcome: JobOutcome,
         retries: usize,
+        /// Prompt and answer tokens of this round's answers.
+        tokens: i64,
     },
     /// The provider asked to wait longer than the cap: back in the queue until then.
     Requeued {
         after: Duration,
         error: String,
         retries: usize,
+        tokens: i64,
     },
 }
 
@@ -105,6 +108,7 @@ pub(crate) async fn process(ctx: &JobContext<'_>, job: &JobRow) -> Result<JobRes
             return Ok(JobResult::Finished {
                 outcome: JobOutcome::Skipped { draft_id },
                 retries: 0,
+                tokens: 0,
             });
         }
     }
@@ -121,6 +125,7 @@ pub(crate) async fn process(ctx: &JobContext<'_>, job: &JobRow) -> Result<JobRes
         },
     ];
     let mut retries = 0;
+    let mut tokens = 0;
     let mut last_draft = None;
     let mut unusable = None;
     // The answers so far: a model that gives the same answer again (llama.cpp samples with
@@ -157,6 +162,7 @@ pub(crate) async fn process(ctx: &JobContext<'_>, job: &JobRow) -> Result<JobRes
                 retries: r,
             } => {
                 retries += r;
+                tokens += completion.prompt_tokens + completion.completion_tokens;
                 completion
             }
             Attempted::Requeue {
@@ -168,6 +174,7 @@ pub(crate) async fn process(ctx: &JobContext<'_>, job: &JobRow) -> Result<JobRes
                     after,
                     error: error.to_string(),
                     retries: retries + r,
+                    tokens,
                 });
             }
             Attempted::Failed {
@@ -186,6 +193,7 @@ pub(crate) async fn process(ctx: &JobContext<'_>, job: &JobRow) -> Result<JobRes
                     after: std::time::Duration::ZERO,
                     error: error.to_string(),
                     retries: retries + r,
+                    tokens,
                 });
             }
             Attempted::Failed { error, retries: r } => {
@@ -194,6 +202,7 @@ pub(crate) async fn process(ctx: &JobContext<'_>, job: &JobRow) -> Result<JobRes
                         error: error.to_string(),
                     },
                     retries: retries + r,
+                    tokens,
                 });
             }
         };
@@ -261,6 +270,7 @@ pub(crate) async fn process(ctx: &JobContext<'_>, job: &JobRow) -> Result<JobRes
             return Ok(JobResult::Finished {
                 outcome: JobOutcome::NeedsReview { draft_id },
                 retries,
+                tokens,
             });
         }
         last_draft = Some(draft_id);
@@ -292,7 +302,11 @@ pub(crate) async fn process(ctx: &JobContext<'_>, job: &JobRow) -> Result<JobRes
             error: "no attempts left".to_string(),
         },
     };
-    Ok(JobResult::Finished { outcome, retries })
+    Ok(JobResult::Finished {
+        outcome,
+        retries,
+        tokens,
+    })
 }
 
 #[derive(Debug, thiserror::Error)]

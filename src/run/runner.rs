@@ -2,12 +2,13 @@
 //! tasks that claim jobs with leases until none is left.
 
 use super::job::{process, JobContext, JobError, JobResult};
+use super::progress::{Progress, Show};
 use crate::facts::FactSet;
 use crate::prompt::Prompter;
 use crate::provider::{Limits, Provider, RateLimiter, RetryPolicy};
 use crate::store::{now_ms, JobOutcome, JobRow, NewRun, RunRow, Store, StoreError};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::Instrument;
@@ -121,6 +122,14 @@ pub struct Runner {
     options: RunOptions,
     stop: Arc<AtomicBool>,
     holder_prefix: String,
+    /// Runs worked in tasks of their own (the server's), and those tasks.
+    background: Background,
+}
+
+#[derive(Default)]
+struct Background {
+    working: std::sync::Mutex<std::collections::HashSet<i64>>,
+    tasks: tokio::sync::Mutex<tokio::task::JoinSet<()>>,
 }
 
 impl Runner {
@@ -153,6 +162,7 @@ impl Runner {
             options,
             stop: Arc::new(AtomicBool::new(false)),
             holder_prefix: format!("pid{}-{:08x}", std::process::id(), fastrand::u32(..)),
+            background: Background::default(),
         })
     }
 
@@ -238,15 +248,67 @@ impl Runner {
         Ok((id, false))
     }
 
+    /// Works a run in a task of its own, showing nothing (its log is the tracing output),
+    /// unless this runner works it already. True if this call started it.
+    pub async fn work_in_background(self: &Arc<Self>, run_id: i64, resumed: bool) -> bool {
+        if !self
+            .background
+            .working
+            .lock()
+            .expect("working lock")
+            .insert(run_id)
+        {
+            return false;
+        }
+        let me = Arc::clone(self);
+        self.background.tasks.lock().await.spawn(async move {
+            if let Err(e) = me.work_showing(run_id, resumed, Show::Silent).await {
+                tracing::error!("run {run_id} stopped: {e}");
+            }
+            me.background
+                .working
+                .lock()
+                .expect("working lock")
+                .remove(&run_id);
+        });
+        true
+    }
+
+    /// Stops claiming jobs and waits up to `grace` for the background runs' jobs in flight;
+    /// false if some were still working then (their jobs are retaken once their leases expire).
+    pub async fn stop_background(&self, grace: Duration) -> bool {
+        self.stop.store(true, Ordering::SeqCst);
+        let mut tasks = self.background.tasks.lock().await;
+        tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} })
+            .await
+            .is_ok()
+    }
+
     /// Works a run until no job is open (or a stop is asked for), with as many worker tasks as
-    /// the concurrency bound, then closes it with its totals.
+    /// the concurrency bound, then closes it with its totals. Progress goes to stderr: bars on
+    /// a terminal, else a line a job.
     pub async fn work(
         self: &Arc<Self>,
         run_id: i64,
         resumed: bool,
     ) -> Result<RunSummary, StoreError> {
+        self.work_showing(run_id, resumed, Show::for_stderr()).await
+    }
+
+    /// As `work`, showing progress as `show` says.
+    pub async fn work_showing(
+        self: &Arc<Self>,
+        run_id: i64,
+        resumed: bool,
+        show: Show,
+    ) -> Result<RunSummary, StoreError> {
         let started = Instant::now();
-        let retries = Arc::new(AtomicUsize::new(0));
+        let jobs = self.store.jobs(run_id).await?;
+        let done = jobs
+            .iter()
+            .filter(|j| j.status != "queued" && j.status != "running")
+            .count();
+        let progress = Arc::new(Progress::new(show, run_id, jobs.len(), done));
         // A quarter more workers than slots in flight: while one stores its draft and claims
         // the next job, another's request is already waiting for the slot it frees, so the
         // provider sees `concurrency` requests nearly all the time.
@@ -258,19 +320,11 @@ impl Runner {
         let mut tasks = tokio::task::JoinSet::new();
         for n in 0..workers {
             let me = Arc::clone(self);
-            let retries = Arc::clone(&retries);
+            let progress = Arc::clone(&progress);
             let run_stop = Arc::clone(&run_stop);
             let holder = format!("{}-r{run_id}-w{n}", self.holder_prefix);
-            tasks.spawn(async move { me.worker(run_id, holder, retries, run_stop).await });
+            tasks.spawn(async move { me.worker(run_id, holder, &progress, run_stop).await });
         }
-        let progress = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| {
-            tokio::spawn(progress(
-                self.store.clone(),
-                run_id,
-                Arc::clone(&retries),
-                started,
-            ))
-        });
         let mut first_error = None;
         while let Some(joined) = tasks.join_next().await {
             match joined {
@@ -287,10 +341,7 @@ impl Runner {
                 }
             }
         }
-        if let Some(p) = progress {
-            p.abort();
-            eprintln!();
-        }
+        progress.finish();
         if let Some(e) = first_error {
             return Err(e);
         }
@@ -300,7 +351,7 @@ impl Runner {
             run,
             resumed,
             jobs,
-            retries: retries.load(Ordering::SeqCst),
+            retries: progress.tally().retries,
             wall: started.elapsed(),
         })
     }
@@ -309,7 +360,7 @@ impl Runner {
         &self,
         run_id: i64,
         holder: String,
-        retries: Arc<AtomicUsize>,
+        progress: &Progress,
         run_stop: Arc<AtomicBool>,
     ) -> Result<(), StoreError> {
         let lease_ms = i64::try_from(self.options.lease.as_millis()).unwrap_or(i64::MAX);
@@ -364,13 +415,14 @@ impl Runner {
             let result = process(&ctx, &job).instrument(span.clone()).await;
             heartbeat.abort();
             span.record("outcome", outcome_name(&result));
+            let place = (job.area_code.as_str(), job.section.as_str());
             match result {
                 Ok(JobResult::Finished {
                     outcome,
-                    retries: r,
+                    retries,
+                    tokens,
                 }) => {
-                    retries.fetch_add(r, Ordering::SeqCst);
-                    log_outcome(&job, &outcome);
+                    progress.finished(place, &outcome, retries, tokens);
                     if !self.store.finish_job(job.id, &holder, &outcome).await? {
                         tracing::warn!(
                             "lease lost before the job finished; another worker owns it"
@@ -380,22 +432,23 @@ impl Runner {
                 Ok(JobResult::Requeued {
                     after,
                     error,
-                    retries: r,
+                    retries,
+                    tokens,
                 }) => {
-                    retries.fetch_add(r, Ordering::SeqCst);
+                    progress.requeued(retries, tokens);
                     let due = now_ms() + i64::try_from(after.as_millis()).unwrap_or(i64::MAX / 2);
                     tracing::info!(wait_s = after.as_secs(), %error, "requeued");
                     self.store.requeue_job(job.id, &holder, due, &error).await?;
                 }
                 Err(JobError::Input(error)) => {
                     let outcome = JobOutcome::Failed { error };
-                    log_outcome(&job, &outcome);
+                    progress.finished(place, &outcome, 0, 0);
                     self.store.finish_job(job.id, &holder, &outcome).await?;
                 }
                 Err(JobError::Refused(error)) => {
                     // The run's other jobs stay queued, for a run with other settings.
                     let outcome = JobOutcome::Failed { error };
-                    log_outcome(&job, &outcome);
+                    progress.finished(place, &outcome, 0, 0);
                     self.store.finish_job(job.id, &holder, &outcome).await?;
                     run_stop.store(true, Ordering::SeqCst);
                 }
@@ -424,48 +477,5 @@ fn outcome_name(result: &Result<JobResult, JobError>) -> &'static str {
         Err(JobError::Input(_) | JobError::Refused(_)) => "failed",
         Err(JobError::Store(StoreError::LeaseLost(_))) => "lease_lost",
         Err(JobError::Store(_)) => "store_error",
-    }
-}
-
-fn log_outcome(job: &JobRow, outcome: &JobOutcome) {
-    let what = match outcome {
-        JobOutcome::NeedsReview { draft_id } => format!("needs_review (draft {draft_id})"),
-        JobOutcome::FailedChecks { draft_id } => format!("failed_checks (draft {draft_id})"),
-        JobOutcome::Failed { error } => format!("failed: {error}"),
-        JobOutcome::Skipped { draft_id } => format!("skipped: draft {draft_id} is current"),
-    };
-    tracing::info!(area = %job.area_code, section = %job.section, "{what}");
-    eprintln!("{} {}: {what}", job.area_code, job.section);
-}
-
-/// On a terminal: one status line, redrawn every second (done, failed, retries, tokens, ETA).
-async fn progress(store: Store, run_id: i64, retries: Arc<AtomicUsize>, started: Instant) {
-    loop {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let Ok(jobs) = store.jobs(run_id).await else {
-            continue;
-        };
-        let total = jobs.len();
-        let count = |status: &str| jobs.iter().filter(|j| j.status == status).count();
-        let open = count("queued") + count("running");
-        let done = total - open;
-        let tokens: i64 = jobs
-            .iter()
-            .map(|j| j.prompt_tokens + j.completion_tokens)
-            .sum();
-        let elapsed = started.elapsed().as_secs_f64();
-        let eta = if done > 0 {
-            format!("{:.0}s", elapsed / done as f64 * open as f64)
-        } else {
-            "?".to_string()
-        };
-        eprint!(
-            "\r\x1b[2K[run {run_id}] {done}/{total} done: {} for review, {} failed checks, {} failed, {} skipped; {} retries; {tokens} tokens; ETA {eta}",
-            count("needs_review"),
-            count("failed_checks"),
-            count("failed"),
-            count("skipped"),
-            retries.load(Ordering::SeqCst),
-        );
     }
 }

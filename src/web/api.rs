@@ -16,7 +16,6 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
-use std::sync::Arc;
 
 /// Every API route, as (method, path). The OpenAPI document must describe exactly these; a
 /// test holds the two together.
@@ -511,15 +510,7 @@ pub async fn start_run_as(
         .map_err(ApiError::BadRequest)?;
     let (run_id, resumed) = runner.start_or_resume_as(&scope, &staff.name).await?;
     // A run already being worked here is not worked twice.
-    if state.working.lock().expect("working lock").insert(run_id) {
-        let working = Arc::clone(&state.working);
-        state.tasks.lock().await.spawn(async move {
-            if let Err(e) = runner.work(run_id, resumed).await {
-                tracing::error!("run {run_id} stopped: {e}");
-            }
-            working.lock().expect("working lock").remove(&run_id);
-        });
-    }
+    runner.work_in_background(run_id, resumed).await;
     Ok((run_id, resumed))
 }
 

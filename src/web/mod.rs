@@ -18,7 +18,7 @@ use axum::http::request::Parts;
 use axum::http::{header, Extensions, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -54,9 +54,6 @@ pub struct AppState {
     /// first vote.
     visitor_key: Arc<tokio::sync::OnceCell<visitor::VisitorKey>>,
     pages: Arc<minijinja::Environment<'static>>,
-    /// Runs this server is working, and their tasks (waited for on shutdown).
-    working: Arc<Mutex<HashSet<i64>>>,
-    tasks: Arc<tokio::sync::Mutex<tokio::task::JoinSet<()>>>,
 }
 
 impl AppState {
@@ -81,8 +78,6 @@ impl AppState {
             sign_in_failures: Arc::new(AddressLimiter::new(FAILED_SIGN_INS_PER_MINUTE)),
             visitor_key: Arc::new(tokio::sync::OnceCell::new()),
             pages,
-            working: Arc::new(Mutex::new(HashSet::new())),
-            tasks: Arc::new(tokio::sync::Mutex::new(tokio::task::JoinSet::new())),
         }
     }
 
@@ -190,22 +185,17 @@ pub async fn serve(state: AppState, addr: SocketAddr, limits: Limits) -> std::io
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
     eprintln!("narrator serve: review page at http://{bound}/review, API at http://{bound}/api/v1");
-    let (runner, tasks) = (state.runner.clone(), Arc::clone(&state.tasks));
+    let runner = state.runner.clone();
     serve_connections(listener, router(state), limits, shutdown_signal()).await;
     if let Some(runner) = runner {
-        runner
-            .stop_flag()
-            .store(true, std::sync::atomic::Ordering::SeqCst);
-    }
-    let mut tasks = tasks.lock().await;
-    let drained = tokio::time::timeout(std::time::Duration::from_secs(30), async {
-        while tasks.join_next().await.is_some() {}
-    })
-    .await;
-    if drained.is_err() {
-        eprintln!(
-            "narrator serve: runs still working after 30 s were left for their leases to expire"
-        );
+        if !runner
+            .stop_background(std::time::Duration::from_secs(30))
+            .await
+        {
+            eprintln!(
+                "narrator serve: runs still working after 30 s were left for their leases to expire"
+            );
+        }
     }
     Ok(())
 }
