@@ -1,18 +1,25 @@
 //! The review page: server-rendered HTML (minijinja, every value HTML-escaped) that works
 //! without JavaScript; sessions in HttpOnly cookies and a CSRF token in every form.
+//!
+//! Handlers take what `extract` has checked (`Signed`; every form a `CsrfForm`, so none can
+//! act on a forged one) and return `PageError` with `?`; `error` renders it.
+
+mod error;
+mod extract;
 
 use super::api::{start_run_as, RunBody};
 use super::auth::{self, Role, Staff, SESSION_COOKIE, SESSION_HOURS, SIGN_IN_COOKIE};
 use super::{ApiError, AppState, ClientAddr};
 use crate::export::rfc3339;
 use crate::review::{Approval, DraftView, FigureNote};
-use crate::store::{now_ms, QueueFilter, SessionRow};
-use axum::extract::{FromRequestParts, Path, Query, State};
-use axum::http::request::Parts;
+use crate::store::{now_ms, QueueFilter};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::Router;
+use error::PageError;
+use extract::{CsrfForm, SignInForm, Signed};
 use minijinja::{context, Environment, Value};
 use serde::{Deserialize, Serialize};
 
@@ -58,7 +65,8 @@ fn section_title(facts: &crate::facts::FactSet, id: &str) -> String {
         .unwrap_or_else(|_| id.to_string())
 }
 
-pub fn routes() -> Router<AppState> {
+/// The review page's routes; `state` gives the error pages their templates.
+pub fn routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/review") }))
         .route("/review", get(home))
@@ -75,95 +83,38 @@ pub fn routes() -> Router<AppState> {
         .route("/review/runs/{id}", get(run))
         .route("/review/stale", get(stale))
         .route("/review/history", get(history))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            error::error_pages,
+        ))
 }
 
-/// A signed-in page request; anything else is sent to the sign-in page.
-struct Signed {
-    staff: Staff,
-    session: SessionRow,
-}
-
-impl FromRequestParts<AppState> for Signed {
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        match auth::session(state, &parts.headers).await {
-            Ok(Some((staff, session))) => Ok(Signed { staff, session }),
-            Ok(None) => Err(Redirect::to("/review/sign-in").into_response()),
-            Err(e) => Err(page_error(state, None, ApiError::from(e))),
-        }
-    }
-}
-
-fn render(state: &AppState, name: &str, ctx: Value) -> Response {
+fn render(state: &AppState, name: &str, ctx: Value) -> Result<Html<String>, PageError> {
     match state.pages.get_template(name).and_then(|t| t.render(ctx)) {
-        Ok(html) => Html(html).into_response(),
+        Ok(html) => Ok(Html(html)),
         Err(e) => {
             tracing::error!("rendering {name}: {e}");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "the page could not be rendered",
-            )
-                .into_response()
+            Err(PageError::Unrendered)
         }
     }
 }
 
 /// The page a signed-in member of staff sees, with the values every page uses.
-fn page(state: &AppState, s: &Signed, name: &str, title: &str, ctx: Value) -> Response {
+fn page(
+    state: &AppState,
+    s: &Signed,
+    name: &str,
+    title: &str,
+    ctx: Value,
+) -> Result<Html<String>, PageError> {
     let base = context! {
         title => title,
         staff => &s.staff,
-        csrf => &s.session.csrf,
+        csrf => &s.csrf,
         notice => Value::from(()),
         error => Value::from(()),
     };
     render(state, name, context! { ..ctx, ..base })
-}
-
-fn page_error(state: &AppState, s: Option<&Signed>, e: ApiError) -> Response {
-    let (status, title, message) = match e {
-        ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, "Not possible", m),
-        ApiError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, "Not signed in", m),
-        ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, "Not allowed", m),
-        ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "Not found", m),
-        ApiError::Conflict(m) => (StatusCode::CONFLICT, "Not possible now", m),
-        ApiError::Unprocessable(m, _) => (StatusCode::UNPROCESSABLE_ENTITY, "Not possible", m),
-        other => {
-            tracing::error!("review page error: {other:?}");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong",
-                "see the server's log".to_string(),
-            )
-        }
-    };
-    let ctx = context! { message => message };
-    let body = match s {
-        Some(s) => page(state, s, "error.html", title, ctx),
-        None => render(
-            state,
-            "error.html",
-            context! { ..ctx, ..context! { title => title, staff => Value::from(()), csrf => "", notice => Value::from(()), error => Value::from(()) } },
-        ),
-    };
-    (status, body).into_response()
-}
-
-/// Every form carries the session's CSRF token; a mismatch is refused (the answer returned
-/// here) before anything changes.
-fn csrf_refusal(state: &AppState, s: &Signed, sent: &str) -> Option<Response> {
-    if auth::same_secret(&s.session.csrf, sent) {
-        None
-    } else {
-        Some(page_error(
-            state,
-            Some(s),
-            ApiError::Forbidden(
-                "the form's security token did not match; reload the page and try again".into(),
-            ),
-        ))
-    }
 }
 
 /// Where a member of staff starts: reviewers (and admins) at the queue, editors at the runs.
@@ -175,10 +126,10 @@ fn landing(staff: &Staff) -> &'static str {
     }
 }
 
-async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
+async fn home(State(state): State<AppState>, headers: HeaderMap) -> Redirect {
     match auth::session(&state, &headers).await {
-        Ok(Some((staff, _))) => Redirect::to(landing(&staff)).into_response(),
-        _ => Redirect::to("/review/sign-in").into_response(),
+        Ok(Some((staff, _))) => Redirect::to(landing(&staff)),
+        _ => Redirect::to("/review/sign-in"),
     }
 }
 
@@ -192,7 +143,8 @@ fn sign_in_page(state: &AppState, error: Option<&str>) -> Response {
             title => "Sign in", staff => Value::from(()), csrf => &csrf,
             notice => Value::from(()), error => error,
         },
-    );
+    )
+    .into_response();
     let cookie = auth::set_cookie(SIGN_IN_COOKIE, &csrf, 600, state.secure_cookies);
     response.headers_mut().append(
         header::SET_COOKIE,
@@ -206,25 +158,18 @@ async fn sign_in_form(State(state): State<AppState>) -> Response {
 }
 
 #[derive(Deserialize)]
-struct SignInForm {
+struct SignInFields {
     token: String,
-    csrf: String,
 }
 
 async fn sign_in(
     State(state): State<AppState>,
     ClientAddr(addr): ClientAddr,
-    headers: HeaderMap,
-    Form(form): Form<SignInForm>,
-) -> Response {
-    let expected = auth::cookie(&headers, SIGN_IN_COOKIE).unwrap_or_default();
-    if expected.is_empty() || !auth::same_secret(expected, &form.csrf) {
-        let mut r = sign_in_page(&state, Some("The form expired; please sign in again."));
-        *r.status_mut() = StatusCode::FORBIDDEN;
-        return r;
-    }
-    match auth::start_session(&state, form.token.trim(), addr).await {
-        Ok(Ok((session, staff))) => {
+    SignInForm(form): SignInForm<SignInFields>,
+) -> Result<Response, PageError> {
+    let started = auth::start_session(&state, form.token.trim(), addr).await?;
+    Ok(match started {
+        Ok((session, staff)) => {
             tracing::info!("{} signed in to the review page", staff.name);
             let mut r = Redirect::to(landing(&staff)).into_response();
             let h = r.headers_mut();
@@ -237,7 +182,7 @@ async fn sign_in(
             }
             r
         }
-        Ok(Err(auth::Checked::Throttled { retry_after_secs })) => {
+        Err(auth::Checked::Throttled { retry_after_secs }) => {
             let message = format!(
                 "Too many failed sign-ins from this address; try again in {retry_after_secs} s."
             );
@@ -247,39 +192,30 @@ async fn sign_in(
                 .insert(header::RETRY_AFTER, retry_after_secs.into());
             r
         }
-        Ok(Err(_)) => {
+        Err(_) => {
             let mut r = sign_in_page(&state, Some("That token is not valid."));
             *r.status_mut() = StatusCode::UNAUTHORIZED;
             r
         }
-        Err(e) => page_error(&state, None, e.into()),
-    }
+    })
 }
 
-#[derive(Deserialize)]
-struct CsrfForm {
-    csrf: String,
-}
+/// A form of the CSRF token alone: a button.
+type Button = CsrfForm<()>;
 
 async fn sign_out(
     State(state): State<AppState>,
-    s: Signed,
     headers: HeaderMap,
-    Form(form): Form<CsrfForm>,
-) -> Response {
-    if let Some(r) = csrf_refusal(&state, &s, &form.csrf) {
-        return r;
-    }
+    _: Button,
+) -> Result<Response, PageError> {
     if let Some(id) = auth::cookie(&headers, SESSION_COOKIE) {
-        if let Err(e) = state.store.end_session(&auth::session_key(id)).await {
-            return page_error(&state, Some(&s), e.into());
-        }
+        state.store.end_session(&auth::session_key(id)).await?;
     }
     let mut r = Redirect::to("/review/sign-in").into_response();
     let cookie = auth::set_cookie(SESSION_COOKIE, "", 0, state.secure_cookies);
     r.headers_mut()
         .append(header::SET_COOKIE, cookie.parse().expect("cookie header"));
-    r
+    Ok(r)
 }
 
 #[derive(Deserialize, Default, Serialize)]
@@ -306,45 +242,46 @@ fn blank(v: Option<String>) -> Option<String> {
     v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
 }
 
-async fn queue(State(state): State<AppState>, s: Signed, Query(q): Query<QueueQuery>) -> Response {
-    let result = async {
-        s.staff.require(Role::Reviewer)?;
-        let filter = state
-            .desk()
-            .filter(q.area.as_deref(), q.section.as_deref(), None)?;
-        let now = now_ms();
-        let items: Vec<Value> = state
-            .desk()
-            .queue(&filter)
-            .await?
-            .into_iter()
-            .map(|i| {
-                let claimed_by = i.claimed_by(now).map(str::to_string);
-                Value::from_serialize(serde_json::json!({
-                    "draft_id": i.draft_id, "area_code": i.area_code, "section": i.section,
-                    "run_id": i.run_id, "reason": i.reason, "queued_at": rfc3339(i.queued_ms),
-                    "claimed_by": claimed_by,
-                }))
-            })
-            .collect();
-        Ok::<_, ApiError>(items)
-    }
-    .await;
-    match result {
-        Ok(items) => page(
-            &state,
-            &s,
-            "queue.html",
-            "Review queue",
-            context! { items => items, filter => &q, notice => notice(q.done.as_deref()) },
-        ),
-        Err(e) => page_error(&state, Some(&s), e),
-    }
+/// After acting on a draft: its page, with the notice `done` names.
+fn to_draft(id: i64, done: &str) -> Redirect {
+    Redirect::to(&format!("/review/drafts/{id}?done={done}"))
+}
+
+async fn queue(
+    State(state): State<AppState>,
+    s: Signed,
+    Query(q): Query<QueueQuery>,
+) -> Result<Html<String>, PageError> {
+    s.staff.require(Role::Reviewer)?;
+    let filter = state
+        .desk()
+        .filter(q.area.as_deref(), q.section.as_deref(), None)?;
+    let now = now_ms();
+    let items: Vec<Value> = state
+        .desk()
+        .queue(&filter)
+        .await?
+        .into_iter()
+        .map(|i| {
+            let claimed_by = i.claimed_by(now).map(str::to_string);
+            Value::from_serialize(serde_json::json!({
+                "draft_id": i.draft_id, "area_code": i.area_code, "section": i.section,
+                "run_id": i.run_id, "reason": i.reason, "queued_at": rfc3339(i.queued_ms),
+                "claimed_by": claimed_by,
+            }))
+        })
+        .collect();
+    page(
+        &state,
+        &s,
+        "queue.html",
+        "Review queue",
+        context! { items => items, filter => &q, notice => notice(q.done.as_deref()) },
+    )
 }
 
 #[derive(Deserialize)]
 struct ClaimForm {
-    csrf: String,
     area: Option<String>,
     section: Option<String>,
 }
@@ -352,26 +289,18 @@ struct ClaimForm {
 async fn claim_next(
     State(state): State<AppState>,
     s: Signed,
-    Form(form): Form<ClaimForm>,
-) -> Response {
-    if let Some(r) = csrf_refusal(&state, &s, &form.csrf) {
-        return r;
-    }
-    let result = async {
-        s.staff.require(Role::Reviewer)?;
-        let filter = state
-            .desk()
-            .filter(form.area.as_deref(), form.section.as_deref(), None)?;
-        Ok::<_, ApiError>(state.desk().claim(&s.staff.name, None, &filter).await?)
-    }
-    .await;
-    match result {
-        Ok(Some(item)) => {
-            Redirect::to(&format!("/review/drafts/{}?done=claimed", item.draft_id)).into_response()
-        }
-        Ok(None) => Redirect::to("/review/queue?done=empty").into_response(),
-        Err(e) => page_error(&state, Some(&s), e),
-    }
+    CsrfForm(form): CsrfForm<ClaimForm>,
+) -> Result<Redirect, PageError> {
+    s.staff.require(Role::Reviewer)?;
+    let filter = state
+        .desk()
+        .filter(form.area.as_deref(), form.section.as_deref(), None)?;
+    Ok(
+        match state.desk().claim(&s.staff.name, None, &filter).await? {
+            Some(item) => to_draft(item.draft_id, "claimed"),
+            None => Redirect::to("/review/queue?done=empty"),
+        },
+    )
 }
 
 /// A piece of the narrative: plain text, or one figure with its note's number.
@@ -455,7 +384,7 @@ fn draft_page(
     edited: Option<(&str, &crate::check::Report)>,
     done: Option<&str>,
     error: Option<&str>,
-) -> Response {
+) -> Result<Html<String>, PageError> {
     let (text, report, figures, basis) = match edited {
         Some((text, report)) => {
             let facts = state
@@ -521,60 +450,40 @@ async fn draft(
     s: Signed,
     Path(id): Path<i64>,
     Query(q): Query<DoneQuery>,
-) -> Response {
-    if let Err(e) = s.staff.require(Role::Reviewer) {
-        return page_error(&state, Some(&s), e);
-    }
+) -> Result<Html<String>, PageError> {
+    s.staff.require(Role::Reviewer)?;
     let before = match q
         .comments_before
         .as_deref()
         .map(crate::review::parse_comments_cursor)
     {
         Some(None) => {
-            return page_error(
-                &state,
-                Some(&s),
-                ApiError::BadRequest(
-                    "comments_before must be the page's own link: milliseconds-id".into(),
-                ),
-            )
+            return Err(PageError::bad_request(
+                "comments_before must be the page's own link: milliseconds-id",
+            ))
         }
-        Some(cursor) => cursor,
-        None => None,
+        cursor => cursor.flatten(),
     };
-    match state.desk().show_from(id, before).await {
-        Ok(view) => draft_page(&state, &s, &view, None, q.done.as_deref(), None),
-        Err(e) => page_error(&state, Some(&s), e.into()),
-    }
+    let view = state.desk().show_from(id, before).await?;
+    draft_page(&state, &s, &view, None, q.done.as_deref(), None)
 }
 
 async fn claim(
     State(state): State<AppState>,
     s: Signed,
     Path(id): Path<i64>,
-    Form(form): Form<CsrfForm>,
-) -> Response {
-    if let Some(r) = csrf_refusal(&state, &s, &form.csrf) {
-        return r;
-    }
-    let result = async {
-        s.staff.require(Role::Reviewer)?;
-        state
-            .desk()
-            .claim(&s.staff.name, Some(id), &QueueFilter::default())
-            .await?;
-        Ok::<_, ApiError>(())
-    }
-    .await;
-    match result {
-        Ok(()) => Redirect::to(&format!("/review/drafts/{id}?done=claimed")).into_response(),
-        Err(e) => page_error(&state, Some(&s), e),
-    }
+    _: Button,
+) -> Result<Redirect, PageError> {
+    s.staff.require(Role::Reviewer)?;
+    state
+        .desk()
+        .claim(&s.staff.name, Some(id), &QueueFilter::default())
+        .await?;
+    Ok(to_draft(id, "claimed"))
 }
 
 #[derive(Deserialize)]
 struct ApproveForm {
-    csrf: String,
     text: Option<String>,
     override_reason: Option<String>,
 }
@@ -583,34 +492,22 @@ async fn approve(
     State(state): State<AppState>,
     s: Signed,
     Path(id): Path<i64>,
-    Form(form): Form<ApproveForm>,
-) -> Response {
-    if let Some(r) = csrf_refusal(&state, &s, &form.csrf) {
-        return r;
-    }
-    if let Err(e) = s.staff.require(Role::Reviewer) {
-        return page_error(&state, Some(&s), e);
-    }
+    CsrfForm(form): CsrfForm<ApproveForm>,
+) -> Result<Response, PageError> {
+    s.staff.require(Role::Reviewer)?;
     let desk = state.desk();
-    let view = match desk.show(id).await {
-        Ok(v) => v,
-        Err(e) => return page_error(&state, Some(&s), e.into()),
-    };
+    let view = desk.show(id).await?;
     // Browsers send textarea text with CRLF line ends: compare as the draft would be.
     let text = form.text.map(|t| t.replace("\r\n", "\n"));
     let edited = text.as_deref().filter(|t| *t != view.text);
     let reason = blank(form.override_reason);
-    match desk
+    let approval = desk
         .approve(&s.staff.name, id, edited, reason.as_deref())
-        .await
-    {
-        Ok(Approval::Published(_)) => {
-            Redirect::to(&format!("/review/drafts/{id}?done=approved")).into_response()
-        }
-        Ok(Approval::Reaffirmed { .. }) => {
-            Redirect::to(&format!("/review/drafts/{id}?done=reaffirmed")).into_response()
-        }
-        Ok(Approval::CheckFailed { report }) => {
+        .await?;
+    Ok(match approval {
+        Approval::Published(_) => to_draft(id, "approved").into_response(),
+        Approval::Reaffirmed { .. } => to_draft(id, "reaffirmed").into_response(),
+        Approval::CheckFailed { report } => {
             let shown = edited.unwrap_or(&view.text);
             let mut r = draft_page(
                 &state,
@@ -619,17 +516,16 @@ async fn approve(
                 Some((shown, &report)),
                 None,
                 Some("Not published: the text fails the check against today's facts. Fix the flagged figures, or give a reason to publish it anyway."),
-            );
+            )
+            .into_response();
             *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             r
         }
-        Err(e) => page_error(&state, Some(&s), e.into()),
-    }
+    })
 }
 
 #[derive(Deserialize)]
 struct RejectForm {
-    csrf: String,
     reason: String,
 }
 
@@ -637,64 +533,45 @@ async fn reject(
     State(state): State<AppState>,
     s: Signed,
     Path(id): Path<i64>,
-    Form(form): Form<RejectForm>,
-) -> Response {
-    if let Some(r) = csrf_refusal(&state, &s, &form.csrf) {
-        return r;
-    }
-    let result = async {
-        s.staff.require(Role::Reviewer)?;
-        state.desk().reject(&s.staff.name, id, &form.reason).await?;
-        Ok::<_, ApiError>(())
-    }
-    .await;
-    match result {
-        Ok(()) => Redirect::to(&format!("/review/drafts/{id}?done=rejected")).into_response(),
-        Err(e) => page_error(&state, Some(&s), e),
-    }
+    CsrfForm(form): CsrfForm<RejectForm>,
+) -> Result<Redirect, PageError> {
+    s.staff.require(Role::Reviewer)?;
+    state.desk().reject(&s.staff.name, id, &form.reason).await?;
+    Ok(to_draft(id, "rejected"))
 }
 
 async fn skip(
     State(state): State<AppState>,
     s: Signed,
     Path(id): Path<i64>,
-    Form(form): Form<CsrfForm>,
-) -> Response {
-    if let Some(r) = csrf_refusal(&state, &s, &form.csrf) {
-        return r;
-    }
-    let result = async {
-        s.staff.require(Role::Reviewer)?;
-        state.desk().skip(&s.staff.name, id).await?;
-        Ok::<_, ApiError>(())
-    }
-    .await;
-    match result {
-        Ok(()) => Redirect::to("/review/queue?done=skipped").into_response(),
-        Err(e) => page_error(&state, Some(&s), e),
-    }
+    _: Button,
+) -> Result<Redirect, PageError> {
+    s.staff.require(Role::Reviewer)?;
+    state.desk().skip(&s.staff.name, id).await?;
+    Ok(Redirect::to("/review/queue?done=skipped"))
 }
 
-async fn runs(State(state): State<AppState>, s: Signed, Query(q): Query<DoneQuery>) -> Response {
-    match state.store.runs(50).await {
-        Ok(runs) => page(
-            &state,
-            &s,
-            "runs.html",
-            "Runs",
-            context! {
-                runs => runs,
-                can_start => s.staff.require(Role::Editor).is_ok() && state.runner.is_some(),
-                notice => notice(q.done.as_deref()),
-            },
-        ),
-        Err(e) => page_error(&state, Some(&s), e.into()),
-    }
+async fn runs(
+    State(state): State<AppState>,
+    s: Signed,
+    Query(q): Query<DoneQuery>,
+) -> Result<Html<String>, PageError> {
+    let runs = state.store.runs(50).await?;
+    page(
+        &state,
+        &s,
+        "runs.html",
+        "Runs",
+        context! {
+            runs => runs,
+            can_start => s.staff.require(Role::Editor).is_ok() && state.runner.is_some(),
+            notice => notice(q.done.as_deref()),
+        },
+    )
 }
 
 #[derive(Deserialize)]
 struct RunForm {
-    csrf: String,
     area: Option<String>,
     section: Option<String>,
     all: Option<String>,
@@ -703,80 +580,66 @@ struct RunForm {
 async fn start_run(
     State(state): State<AppState>,
     s: Signed,
-    Form(form): Form<RunForm>,
-) -> Response {
-    if let Some(r) = csrf_refusal(&state, &s, &form.csrf) {
-        return r;
-    }
+    CsrfForm(form): CsrfForm<RunForm>,
+) -> Result<Redirect, PageError> {
     let body = RunBody {
         areas: blank(form.area).into_iter().collect(),
         sections: blank(form.section).into_iter().collect(),
         all: form.all.is_some(),
     };
-    match start_run_as(&state, &s.staff, &body).await {
-        Ok((run_id, _)) => Redirect::to(&format!("/review/runs/{run_id}")).into_response(),
-        Err(e) => page_error(&state, Some(&s), e),
-    }
+    let (run_id, _) = start_run_as(&state, &s.staff, &body).await?;
+    Ok(Redirect::to(&format!("/review/runs/{run_id}")))
 }
 
-async fn run(State(state): State<AppState>, s: Signed, Path(id): Path<i64>) -> Response {
-    let result = async {
-        let run = state
-            .store
-            .run(id)
-            .await?
-            .ok_or_else(|| ApiError::NotFound(format!("there is no run {id}")))?;
-        let jobs = state.store.jobs(id).await?;
-        Ok::<_, ApiError>((run, jobs))
+async fn run(
+    State(state): State<AppState>,
+    s: Signed,
+    Path(id): Path<i64>,
+) -> Result<Html<String>, PageError> {
+    let run = state
+        .store
+        .run(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("there is no run {id}")))?;
+    let jobs = state.store.jobs(id).await?;
+    let mut by_status = std::collections::BTreeMap::<String, usize>::new();
+    for j in &jobs {
+        *by_status.entry(j.status.clone()).or_default() += 1;
     }
-    .await;
-    match result {
-        Ok((run, jobs)) => {
-            let mut by_status = std::collections::BTreeMap::<String, usize>::new();
-            for j in &jobs {
-                *by_status.entry(j.status.clone()).or_default() += 1;
-            }
-            let done = jobs
-                .iter()
-                .filter(|j| j.status != "queued" && j.status != "running")
-                .count();
-            page(
-                &state,
-                &s,
-                "run.html",
-                &format!("Run {id}"),
-                context! { run => run, jobs => jobs, by_status => by_status, done => done },
-            )
-        }
-        Err(e) => page_error(&state, Some(&s), e),
-    }
+    let done = jobs
+        .iter()
+        .filter(|j| j.status != "queued" && j.status != "running")
+        .count();
+    page(
+        &state,
+        &s,
+        "run.html",
+        &format!("Run {id}"),
+        context! { run => run, jobs => jobs, by_status => by_status, done => done },
+    )
 }
 
-async fn stale(State(state): State<AppState>, s: Signed) -> Response {
-    if let Err(e) = s.staff.require(Role::Reviewer) {
-        return page_error(&state, Some(&s), e);
-    }
-    match state.desk().stale_versions().await {
-        Ok(versions) => {
-            let versions: Vec<Value> = versions
-                .iter()
-                .map(|v| {
-                    Value::from_serialize(serde_json::json!({
-                        "id": v.id, "area_code": v.area_code, "section": v.section,
-                        "stale_at": v.stale_ms.map(rfc3339).unwrap_or_default(),
-                    }))
-                })
-                .collect();
-            page(
-                &state,
-                &s,
-                "stale.html",
-                "Stale text",
-                context! { versions => versions },
-            )
-        }
-        Err(e) => page_error(&state, Some(&s), e.into()),
-    }
+async fn stale(State(state): State<AppState>, s: Signed) -> Result<Html<String>, PageError> {
+    s.staff.require(Role::Reviewer)?;
+    let versions: Vec<Value> = state
+        .desk()
+        .stale_versions()
+        .await?
+        .iter()
+        .map(|v| {
+            Value::from_serialize(serde_json::json!({
+                "id": v.id, "area_code": v.area_code, "section": v.section,
+                "stale_at": v.stale_ms.map(rfc3339).unwrap_or_default(),
+            }))
+        })
+        .collect();
+    page(
+        &state,
+        &s,
+        "stale.html",
+        "Stale text",
+        context! { versions => versions },
+    )
 }
 
 #[derive(Deserialize)]
@@ -785,36 +648,32 @@ struct PageQuery {
     section: String,
 }
 
-async fn history(State(state): State<AppState>, s: Signed, Query(q): Query<PageQuery>) -> Response {
-    let result = async {
-        s.staff.require(Role::Reviewer)?;
-        let desk = state.desk();
-        let (area, section) = desk.resolve_page(&q.area, &q.section)?;
-        let entries = desk.history(&area, &section).await?;
-        Ok::<_, ApiError>((area, section, entries))
-    }
-    .await;
-    match result {
-        Ok((area, section, entries)) => {
-            let entries: Vec<Value> = entries
-                .iter()
-                .map(|e| {
-                    Value::from_serialize(serde_json::json!({
-                        "at": rfc3339(e.at_ms), "action": e.action, "actor": e.actor,
-                        "draft_id": e.draft_id, "version_id": e.version_id, "detail": e.detail,
-                    }))
-                })
-                .collect();
-            page(
-                &state,
-                &s,
-                "history.html",
-                &format!("History of {area} {section}"),
-                context! { area => area, section => section, entries => entries },
-            )
-        }
-        Err(e) => page_error(&state, Some(&s), e),
-    }
+async fn history(
+    State(state): State<AppState>,
+    s: Signed,
+    Query(q): Query<PageQuery>,
+) -> Result<Html<String>, PageError> {
+    s.staff.require(Role::Reviewer)?;
+    let desk = state.desk();
+    let (area, section) = desk.resolve_page(&q.area, &q.section)?;
+    let entries: Vec<Value> = desk
+        .history(&area, &section)
+        .await?
+        .iter()
+        .map(|e| {
+            Value::from_serialize(serde_json::json!({
+                "at": rfc3339(e.at_ms), "action": e.action, "actor": e.actor,
+                "draft_id": e.draft_id, "version_id": e.version_id, "detail": e.detail,
+            }))
+        })
+        .collect();
+    page(
+        &state,
+        &s,
+        "history.html",
+        &format!("History of {area} {section}"),
+        context! { area => area, section => section, entries => entries },
+    )
 }
 
 #[cfg(test)]

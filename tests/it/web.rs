@@ -1053,6 +1053,101 @@ async fn every_review_page_form_refuses_a_wrong_csrf_token_and_editors_start_at_
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
 }
 
+/// Every state-changing form of the review page and the fields it sends besides `csrf`.
+fn review_page_forms(id: i64) -> Vec<(String, &'static str)> {
+    vec![
+        ("/review/sign-out".to_string(), ""),
+        ("/review/claim".to_string(), "area=&section="),
+        (format!("/review/drafts/{id}/claim"), ""),
+        (format!("/review/drafts/{id}/approve"), "text=x"),
+        (format!("/review/drafts/{id}/reject"), "reason=x"),
+        (format!("/review/drafts/{id}/skip"), ""),
+        ("/review/runs".to_string(), "area=Coventry"),
+    ]
+}
+
+#[tokio::test]
+async fn review_page_forms_act_only_on_their_own_sessions_token() {
+    let app = app(100.0).await;
+    let set = seed_facts();
+    let id = draft(&app.store, &set, "ed", "working-age", WORKING_AGE).await;
+    let rita = sign_in(&app.router, &app.reviewer).await;
+    let ada = sign_in(&app.router, &app.admin).await;
+    let adas_token = csrf_of(&call(&app.router, page("/review/queue", &ada)).await.text());
+    let with = |fields: &str, csrf: &str| {
+        [fields, &format!("csrf={csrf}")]
+            .into_iter()
+            .filter(|f| !f.is_empty())
+            .collect::<Vec<_>>()
+            .join("&")
+    };
+    let routes = review_page_forms(id);
+    // Every POST route of the review page is in the list (sign-in has its own test).
+    let posted: BTreeSet<&str> = routes.iter().map(|(uri, _)| uri.as_str()).collect();
+    for uri in [
+        "/review",
+        "/review/queue",
+        "/review/stale",
+        "/review/history",
+        &format!("/review/drafts/{id}"),
+        "/review/runs/1",
+    ] {
+        let a = call(&app.router, form(uri, &rita, &with("", &adas_token))).await;
+        assert_eq!(a.status, StatusCode::METHOD_NOT_ALLOWED, "{uri}");
+        assert!(!posted.contains(uri));
+    }
+    for (uri, fields) in &routes {
+        // Another session's token, valid for that session only.
+        let a = call(&app.router, form(uri, &rita, &with(fields, &adas_token))).await;
+        assert_eq!(a.status, StatusCode::FORBIDDEN, "{uri}");
+        let html = a.text();
+        assert!(
+            html.contains("Not allowed") && html.contains("security token did not match"),
+            "{uri}: {html}"
+        );
+        assert!(html.contains("rita (reviewer)"), "{uri}: {html}");
+        // No token at all.
+        let a = call(&app.router, form(uri, &rita, fields)).await;
+        assert!(a.status.is_client_error(), "{uri}: {}", a.status);
+        assert_ne!(
+            a.status,
+            StatusCode::FORBIDDEN,
+            "{uri}: the form is not one"
+        );
+        // A token but no session: nothing to match it against.
+        let a = call(&app.router, form(uri, "", &with(fields, &adas_token))).await;
+        assert_eq!(a.status, StatusCode::SEE_OTHER, "{uri}");
+        assert_eq!(a.header(header::LOCATION), "/review/sign-in", "{uri}");
+    }
+    let item = app.store.review_item(id).await.unwrap().unwrap();
+    assert_eq!(
+        (item.state.as_str(), item.claim_holder),
+        ("needs_review", None),
+        "nothing changed"
+    );
+    for cookie in [&rita, &ada] {
+        let queue = call(&app.router, page("/review/queue", cookie)).await;
+        assert_eq!(queue.status, StatusCode::OK, "both still signed in");
+    }
+    // The sign-in form's token belongs to its own cookie too.
+    let (cookie, _) = sign_in_form(&app.router).await;
+    let (_, other) = sign_in_form(&app.router).await;
+    let body = format!("csrf={other}&token={}", urlencode(&app.reviewer));
+    let refused = call(&app.router, form("/review/sign-in", &cookie, &body)).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(refused.text().contains("The form expired"));
+
+    // With the session's own token, a form of the token alone acts.
+    let ritas_token = csrf_of(&call(&app.router, page("/review/queue", &rita)).await.text());
+    let uri = format!("/review/drafts/{id}/claim");
+    let claimed = call(&app.router, form(&uri, &rita, &with("", &ritas_token))).await;
+    assert_eq!(claimed.status, StatusCode::SEE_OTHER, "{}", claimed.text());
+    assert_eq!(
+        claimed.header(header::LOCATION),
+        format!("/review/drafts/{id}?done=claimed")
+    );
+}
+
 #[test]
 fn a_new_token_keeps_a_disabled_user_disabled_until_enabled() {
     use crate::helpers::{narrator, stderr, stdout};
