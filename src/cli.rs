@@ -59,7 +59,7 @@ pub enum Command {
     /// The whole pipeline on this machine: validate the data, start the local model (installing
     /// it once) unless NARRATOR_BASE_URL names another, write and check drafts for every seed
     /// council and section, and print a summary with the pass rate.
-    Demo(RunArgs),
+    Demo(DemoArgs),
 
     /// Work the review queue: list, claim, show, approve (with edits), reject or skip drafts;
     /// read a page's history; re-check published text against the current facts.
@@ -391,8 +391,38 @@ pub struct RunArgs {
     #[arg(long, env = "NARRATOR_USER")]
     pub started_by: Option<String>,
 
+    /// $USER, the fallback for --started-by. Read from the environment only: hidden.
+    #[arg(long = "login-user", env = "USER", hide = true)]
+    pub login_user: Option<std::ffi::OsString>,
+
     #[command(flatten)]
     pub runner: RunnerArgs,
+}
+
+/// `narrator demo`: a run's flags, and what the demo reads from the environment. The hidden
+/// fields are environment variables that are not flags of their own; clap reads them so the
+/// commands read no environment.
+#[derive(Clone, Debug, Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+
+    /// NARRATOR_BASE_URL as set in the environment: when it is, its endpoint (through
+    /// --base-url, which reads it too) replaces the local model.
+    #[arg(long = "base-url-in-env", env = "NARRATOR_BASE_URL", hide = true)]
+    pub base_url_in_env: Option<std::ffi::OsString>,
+
+    /// NARRATOR_EXPORT: where the demo writes the site's files.
+    #[arg(long = "export-dir", env = "NARRATOR_EXPORT", hide = true)]
+    pub export_dir: Option<std::ffi::OsString>,
+
+    /// NARRATOR_ADDR: where the demo serves the review page at its end, in a terminal.
+    #[arg(long = "review-addr", env = "NARRATOR_ADDR", hide = true)]
+    pub review_addr: Option<std::ffi::OsString>,
+
+    /// CI: set on continuous integration, where the demo does not serve the review page.
+    #[arg(long = "ci", env = "CI", hide = true)]
+    pub ci: Option<std::ffi::OsString>,
 }
 
 /// How runs are worked: limits, attempts, prices, the provider and the database.

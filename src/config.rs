@@ -1,12 +1,18 @@
-//! Validated settings built from the raw flags; secrets stay wrapped.
+//! Validated settings built from the raw flags, one step per command before any I/O; secrets
+//! stay wrapped.
 
-use crate::cli::{ProviderArgs, RunnerArgs};
+use crate::cli::{
+    ActorArgs, DemoArgs, MockArgs, OnOff, ProviderArgs, ReviewArgs, RunArgs, RunnerArgs, ServeArgs,
+};
+use crate::mock::MockSettings;
 use crate::prompt::{Strategy, Structured};
 use crate::provider::{Limits, ProviderSettings, RetryPolicy, Secret};
+use crate::review::ReviewSettings;
 use crate::run::RunOptions;
 use anyhow::{bail, Context, Result};
 use std::ffi::OsStr;
-use std::path::Path;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Printed when the key is among the process's arguments, where any user of the machine can
@@ -145,6 +151,186 @@ pub fn run_options(args: &RunnerArgs, started_by: &str, force: bool) -> Result<R
     })
 }
 
+/// What a runner needs: the provider, how runs are worked, and the database.
+#[derive(Clone, Debug)]
+pub struct RunnerSettings {
+    pub provider: ProviderSettings,
+    pub options: RunOptions,
+    pub database_url: String,
+}
+
+pub fn runner_settings(args: &RunnerArgs, started_by: &str, force: bool) -> Result<RunnerSettings> {
+    Ok(RunnerSettings {
+        provider: provider_settings(&args.provider)?,
+        options: run_options(args, started_by, force)?,
+        database_url: args.database.database_url.clone(),
+    })
+}
+
+/// A `run` or `worker`: the runner, recorded as started by `--started-by` (or NARRATOR_USER),
+/// else $USER, else `editor`.
+pub fn run_settings(args: &RunArgs) -> Result<RunnerSettings> {
+    let started_by = args
+        .started_by
+        .clone()
+        .or_else(|| args.login_user.clone().and_then(|u| u.into_string().ok()))
+        .unwrap_or_else(|| "editor".to_string());
+    runner_settings(&args.runner, &started_by, args.force)
+}
+
+/// Stands in for the local model's address, which is known only once it has started (on a
+/// free port); `narrator demo` puts the real one in its place.
+pub const LOCAL_MODEL_URL: &str = "http://127.0.0.1:0/v1";
+
+/// `narrator demo`.
+#[derive(Clone, Debug)]
+pub struct DemoSettings {
+    /// The scope flags (areas, sections, resume), as a run takes them.
+    pub run: RunArgs,
+    pub runner: RunnerSettings,
+    /// No NARRATOR_BASE_URL in the environment: the demo starts the local model, whose address
+    /// replaces [`LOCAL_MODEL_URL`] in `runner.provider.base_url`.
+    pub local_model: bool,
+    /// Where the site's files are written (NARRATOR_EXPORT).
+    pub export_dir: PathBuf,
+    /// Where the review page is served at the end: only in a terminal outside CI; elsewhere
+    /// the demo says how to start it.
+    pub review_page: Option<SocketAddr>,
+}
+
+pub fn demo_settings(args: &DemoArgs) -> Result<DemoSettings> {
+    let mut run = args.run.clone();
+    // Another endpoint named in the environment replaces the local model.
+    let local_model = args.base_url_in_env.is_none();
+    if local_model {
+        run.runner.provider.base_url = LOCAL_MODEL_URL.to_string();
+        // llama.cpp's server takes a grammar.
+        run.runner
+            .provider
+            .structured
+            .get_or_insert(Structured::Grammar);
+        // llama.cpp's server answers one request at a time on two cores: queueing more only
+        // turns waits into timeouts.
+        run.runner.concurrency = 1;
+    }
+    let runner = run_settings(&run)?;
+    let export_dir = PathBuf::from(
+        args.export_dir
+            .clone()
+            .unwrap_or_else(|| ".narrator/export".into()),
+    );
+    let interactive = std::io::IsTerminal::is_terminal(&std::io::stdout()) && args.ci.is_none();
+    let review_page = if interactive {
+        let addr = args
+            .review_addr
+            .clone()
+            .and_then(|a| a.into_string().ok())
+            .unwrap_or_else(|| "127.0.0.1:8080".to_string());
+        Some(
+            addr.parse()
+                .context("NARRATOR_ADDR must be an address like 127.0.0.1:8080")?,
+        )
+    } else {
+        None
+    };
+    Ok(DemoSettings {
+        run,
+        runner,
+        local_model,
+        export_dir,
+        review_page,
+    })
+}
+
+/// `narrator serve`.
+#[derive(Clone, Debug)]
+pub struct ServeSettings {
+    pub review: ReviewSettings,
+    pub votes_per_minute: f64,
+    /// The runner (and so the model) is used only for runs started from the web.
+    pub runner: RunnerSettings,
+    pub limits: crate::web::Limits,
+}
+
+pub fn serve_settings(args: &ServeArgs) -> Result<ServeSettings> {
+    let review = review_settings(&args.review)?;
+    if args.votes_per_minute.is_nan() || args.votes_per_minute < 1.0 {
+        bail!("--votes-per-minute must be at least 1");
+    }
+    Ok(ServeSettings {
+        review,
+        votes_per_minute: args.votes_per_minute,
+        runner: runner_settings(&args.runner, "web", false)?,
+        limits: crate::web::Limits {
+            header_read: Duration::from_secs(args.header_read_timeout_secs),
+            request: Duration::from_secs(args.request_timeout_secs),
+            connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+        },
+    })
+}
+
+/// The review desk's settings.
+pub fn review_settings(args: &ReviewArgs) -> Result<ReviewSettings> {
+    if !(1..=24 * 60).contains(&args.claim_minutes) || args.down_vote_threshold < 1 {
+        bail!("--claim-minutes must be 1 to 1440 and --down-vote-threshold at least 1");
+    }
+    Ok(ReviewSettings {
+        separation_of_duties: args.separation_of_duties == OnOff::On,
+        claim_lease: Duration::from_secs(args.claim_minutes * 60),
+        down_vote_threshold: args.down_vote_threshold,
+    })
+}
+
+/// Who is acting (`--as` or NARRATOR_USER): a name that is not blank.
+pub fn actor(args: &ActorArgs) -> Result<String> {
+    match args.user.as_deref().map(str::trim) {
+        Some(name) if !name.is_empty() => Ok(name.to_string()),
+        _ => bail!("say who you are with --as NAME or NARRATOR_USER"),
+    }
+}
+
+/// `narrator mock-provider`.
+pub fn mock_settings(args: &MockArgs) -> Result<MockSettings> {
+    let rates = [
+        args.server_errors,
+        args.timeouts,
+        args.malformed,
+        args.truncated,
+        args.wrong_figures,
+    ];
+    if rates.iter().any(|r| !(0.0..=1.0).contains(r)) || rates[..4].iter().sum::<f64>() > 1.0 {
+        bail!("fault rates must be from 0 to 1, and the first four may not add up to more than 1");
+    }
+    if !(args.rpm > 0.0 && args.tpm > 0.0 && args.bucket_secs > 0.0) {
+        bail!("--rpm, --tpm and --bucket-secs must be above zero");
+    }
+    if !(args.drop_to > 0.0 && args.drop_to <= 1.0)
+        || args
+            .drop_after_secs
+            .is_some_and(|s| !(s >= 0.0 && s.is_finite()))
+    {
+        bail!("--drop-to must be above 0 and at most 1, --drop-after-secs 0 or more");
+    }
+    Ok(MockSettings {
+        latency: Duration::from_millis(args.latency_ms),
+        jitter: Duration::from_millis(args.jitter_ms),
+        requests_per_minute: args.rpm,
+        tokens_per_minute: args.tpm,
+        bucket_secs: args.bucket_secs,
+        retry_after: args.retry_after,
+        server_error_rate: args.server_errors,
+        timeout_rate: args.timeouts,
+        malformed_rate: args.malformed,
+        truncate_rate: args.truncated,
+        wrong_figure_rate: args.wrong_figures,
+        limit_drop: args
+            .drop_after_secs
+            .map(|secs| (Duration::from_secs_f64(secs), args.drop_to)),
+        refuse_structured: args.refuse_structured,
+        seed: args.seed,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,6 +418,40 @@ mod tests {
         );
         assert!(
             !why.contains("sk-flag") && !why.contains("sk-from-file"),
+            "{why}"
+        );
+    }
+
+    /// The flags of one command line, as clap parses them (flags win over the environment).
+    fn parse(argv: &[&str]) -> crate::cli::Command {
+        use clap::Parser;
+        crate::cli::Cli::try_parse_from(argv).unwrap().command
+    }
+
+    #[test]
+    fn mock_fault_rates_adding_up_to_more_than_one_are_refused() {
+        let crate::cli::Command::MockProvider(args) = parse(&[
+            "narrator",
+            "mock-provider",
+            "--server-errors=0.6",
+            "--timeouts=0.6",
+        ]) else {
+            unreachable!()
+        };
+        let why = format!("{:#}", mock_settings(&args).expect_err("refused"));
+        assert!(why.starts_with("fault rates must be from 0 to 1"), "{why}");
+    }
+
+    #[test]
+    fn a_claim_of_no_minutes_is_refused() {
+        let crate::cli::Command::Review(crate::cli::ReviewCommand::Queue { desk, .. }) =
+            parse(&["narrator", "review", "queue", "--claim-minutes=0"])
+        else {
+            unreachable!()
+        };
+        let why = format!("{:#}", review_settings(&desk.review).expect_err("refused"));
+        assert!(
+            why.starts_with("--claim-minutes must be 1 to 1440"),
             "{why}"
         );
     }

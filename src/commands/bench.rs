@@ -1,7 +1,10 @@
-//! `narrator bench`: the command-line face of `crate::bench`.
+//! `narrator bench`, the command-line face of `crate::bench`, and `narrator mock-provider`, the
+//! stand-in provider it measures against.
 
+use super::startup;
 use crate::bench::{self, worker::WorkerSpec, Workspace};
-use crate::cli::{BenchCommand, BenchWorkerArgs, Cli};
+use crate::cli::{BenchCommand, BenchWorkerArgs, Cli, MockArgs};
+use crate::config;
 use anyhow::{Context, Result};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -15,7 +18,7 @@ pub fn bench(cli: &Cli, command: &BenchCommand) -> Result<ExitCode> {
             dir,
             json,
         } => run(cli, scenario, jobs, *no_baseline, dir, json.as_deref()),
-        BenchCommand::Worker(args) => super::runtime()?.block_on(worker(cli, args)),
+        BenchCommand::Worker(args) => startup::runtime()?.block_on(worker(cli, args)),
         BenchCommand::Kill {
             jobs,
             kills,
@@ -24,7 +27,7 @@ pub fn bench(cli: &Cli, command: &BenchCommand) -> Result<ExitCode> {
             dir,
         } => {
             let space = Workspace::prepare(&cli.data, &cli.prompts, dir, jobs + 10)?;
-            let report = super::runtime()?.block_on(bench::drill::kill_drill(
+            let report = startup::runtime()?.block_on(bench::drill::kill_drill(
                 &space,
                 *jobs,
                 *kills,
@@ -58,7 +61,7 @@ pub fn bench(cli: &Cli, command: &BenchCommand) -> Result<ExitCode> {
             dir,
         } => {
             let space = Workspace::prepare(&cli.data, &cli.prompts, dir, *jobs)?;
-            let rows = super::runtime()?.block_on(bench::drill::workers_drill(
+            let rows = startup::runtime()?.block_on(bench::drill::workers_drill(
                 &space,
                 *jobs,
                 workers,
@@ -152,7 +155,7 @@ fn run(
 }
 
 async fn worker(cli: &Cli, args: &BenchWorkerArgs) -> Result<ExitCode> {
-    let set = super::load(cli)?;
+    let set = startup::load(&cli.data)?;
     let spec = WorkerSpec {
         prompts: cli.prompts.clone(),
         database_url: args.database_url.clone(),
@@ -165,5 +168,18 @@ async fn worker(cli: &Cli, args: &BenchWorkerArgs) -> Result<ExitCode> {
     };
     let report = bench::worker::measure(set, &spec).await?;
     println!("{}", serde_json::to_string(&report)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn mock_provider(args: &MockArgs) -> Result<ExitCode> {
+    let settings = config::mock_settings(args)?;
+    let mock = crate::mock::MockProvider::start(settings, args.addr)
+        .await
+        .with_context(|| format!("listening on {}", args.addr))?;
+    println!(
+        "mock provider listening on {} (stats at {}/../stats); Ctrl-C stops it",
+        mock.url, mock.url
+    );
+    mock.wait().await;
     Ok(ExitCode::SUCCESS)
 }

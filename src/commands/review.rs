@@ -1,19 +1,18 @@
 //! The review desk's commands: queue, claim, show, approve, reject, skip, history, stale,
 //! feedback and export.
 
-use super::{load, open_store, print_json};
+use super::console::{print_json, read_stdin};
+use super::startup;
 use crate::cli::{
-    ActorArgs, CheckFormat, Cli, DeskArgs, ExportArgs, FeedbackArgs, OnOff, QueueFilterArgs,
-    ReviewCommand, VoteArg,
+    ActorArgs, CheckFormat, Cli, ExportArgs, FeedbackArgs, QueueFilterArgs, ReviewCommand, VoteArg,
 };
+use crate::config;
 use crate::export;
-use crate::facts::FactSet;
-use crate::review::{self, Approval, Desk, ReviewSettings, StaleSummary};
-use crate::store::{now_ms, QueueFilter, ReviewItem, Store, Vote, Voter};
-use anyhow::{bail, Context, Result};
+use crate::review::{self, Approval, Desk, ReviewSettings};
+use crate::store::{now_ms, QueueFilter, ReviewItem, Vote, Voter};
+use anyhow::{Context, Result};
 use sha2::Digest;
 use std::process::ExitCode;
-use std::time::Duration;
 
 pub async fn review(cli: &Cli, command: &ReviewCommand) -> Result<ExitCode> {
     let desk_args = match command {
@@ -26,13 +25,17 @@ pub async fn review(cli: &Cli, command: &ReviewCommand) -> Result<ExitCode> {
         | ReviewCommand::History { desk, .. }
         | ReviewCommand::Stale { desk, .. } => desk,
     };
-    let set = load(cli)?;
-    let store = open_store(&desk_args.database.database_url).await?;
-    let desk = Desk::new(&store, &set, settings(desk_args)?);
+    let settings = config::review_settings(&desk_args.review)?;
+    let acting = actor(command).map(config::actor).transpose()?;
+    let who = || {
+        acting
+            .clone()
+            .expect("checked above for every command that records who acts")
+    };
+    let set = startup::load(&cli.data)?;
+    let store = startup::open_store(&desk_args.database.database_url).await?;
     // Whatever the command, published text is first re-checked against the facts just loaded.
-    if !matches!(command, ReviewCommand::Stale { .. }) {
-        refresh(&desk).await?;
-    }
+    let (desk, recheck) = startup::open_desk(&store, &set, settings).await?;
     let code = match command {
         ReviewCommand::Queue { filter, format, .. } => {
             let items = desk.queue(&desk_filter(&desk, filter)?).await?;
@@ -45,11 +48,10 @@ pub async fn review(cli: &Cli, command: &ReviewCommand) -> Result<ExitCode> {
         ReviewCommand::Claim {
             draft,
             filter,
-            actor,
             format,
             ..
         } => {
-            let who = user(actor)?;
+            let who = who();
             match desk
                 .claim(&who, *draft, &desk_filter(&desk, filter)?)
                 .await?
@@ -87,13 +89,12 @@ pub async fn review(cli: &Cli, command: &ReviewCommand) -> Result<ExitCode> {
             draft,
             edit,
             override_reason,
-            actor,
             ..
         } => {
-            let who = user(actor)?;
+            let who = who();
             let edited = match edit {
                 None => None,
-                Some(p) if p.as_os_str() == "-" => Some(super::read_stdin()?),
+                Some(p) if p.as_os_str() == "-" => Some(read_stdin()?),
                 Some(p) => Some(
                     std::fs::read_to_string(p)
                         .with_context(|| format!("reading {}", p.display()))?,
@@ -138,13 +139,8 @@ pub async fn review(cli: &Cli, command: &ReviewCommand) -> Result<ExitCode> {
                 }
             }
         }
-        ReviewCommand::Reject {
-            draft,
-            reason,
-            actor,
-            ..
-        } => {
-            let who = user(actor)?;
+        ReviewCommand::Reject { draft, reason, .. } => {
+            let who = who();
             let withdrawn = desk.reject(&who, *draft, reason).await?;
             print!("draft {draft} rejected");
             match withdrawn {
@@ -153,8 +149,8 @@ pub async fn review(cli: &Cli, command: &ReviewCommand) -> Result<ExitCode> {
             }
             ExitCode::SUCCESS
         }
-        ReviewCommand::Skip { draft, actor, .. } => {
-            let who = user(actor)?;
+        ReviewCommand::Skip { draft, .. } => {
+            let who = who();
             desk.skip(&who, *draft).await?;
             println!("draft {draft} skipped: your next claims pass over it");
             ExitCode::SUCCESS
@@ -193,9 +189,8 @@ pub async fn review(cli: &Cli, command: &ReviewCommand) -> Result<ExitCode> {
             }
             ExitCode::SUCCESS
         }
-        ReviewCommand::Stale { actor, format, .. } => {
-            user(actor)?;
-            let summary = refresh(&desk).await?;
+        ReviewCommand::Stale { format, .. } => {
+            let summary = recheck;
             let stale = desk.stale_versions().await?;
             match format {
                 CheckFormat::Json => print_json(&serde_json::json!({
@@ -228,38 +223,6 @@ pub async fn review(cli: &Cli, command: &ReviewCommand) -> Result<ExitCode> {
     Ok(code)
 }
 
-/// Re-checks published text against the facts just loaded; says what changed.
-pub async fn refresh(desk: &Desk<'_>) -> Result<StaleSummary> {
-    let summary = desk
-        .recheck_published()
-        .await
-        .context("re-checking published text against the current facts")?;
-    if !summary.newly_stale.is_empty() {
-        eprintln!(
-            "the facts changed: {} published version(s) no longer pass and are now stale ({}); \
-             regeneration queued in run(s) {}",
-            summary.newly_stale.len(),
-            join(&summary.newly_stale),
-            join(&summary.runs)
-        );
-    }
-    if !summary.fresh_again.is_empty() {
-        eprintln!(
-            "{} stale version(s) pass against the current facts again ({})",
-            summary.fresh_again.len(),
-            join(&summary.fresh_again)
-        );
-    }
-    Ok(summary)
-}
-
-fn join(ids: &[i64]) -> String {
-    ids.iter()
-        .map(i64::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 pub async fn feedback(cli: &Cli, args: &FeedbackArgs) -> Result<ExitCode> {
     let voter = match (&args.visitor, &args.actor.user) {
         // No network to go by: each token given here counts as a voice of its own, which is
@@ -268,16 +231,16 @@ pub async fn feedback(cli: &Cli, args: &FeedbackArgs) -> Result<ExitCode> {
             let network = crate::facts::hex_digest(&sha2::Sha256::digest(token.as_bytes()));
             review::visitor(token, &format!("cli-{}", &network[..32]))?
         }
-        (None, _) => Voter::Staff(user(&args.actor)?),
+        (None, _) => Voter::Staff(config::actor(&args.actor)?),
     };
     let vote = match args.vote {
         VoteArg::Up => Vote::Up,
         VoteArg::Down => Vote::Down,
     };
-    let set = load(cli)?;
-    let store = open_store(&args.desk.database.database_url).await?;
-    let desk = Desk::new(&store, &set, settings(&args.desk)?);
-    refresh(&desk).await?;
+    let settings = config::review_settings(&args.desk.review)?;
+    let set = startup::load(&cli.data)?;
+    let store = startup::open_store(&args.desk.database.database_url).await?;
+    let (desk, _) = startup::open_desk(&store, &set, settings).await?;
     let outcome = desk
         .vote(args.version, &voter, vote, args.comment.as_deref())
         .await?;
@@ -301,11 +264,11 @@ pub async fn feedback(cli: &Cli, args: &FeedbackArgs) -> Result<ExitCode> {
 }
 
 pub async fn export_files(cli: &Cli, args: &ExportArgs) -> Result<ExitCode> {
-    let store = open_store(&args.database.database_url).await?;
+    let store = startup::open_store(&args.database.database_url).await?;
     // Text whose facts changed since it was checked must not leave as "passed": re-check
     // against the data first (the files still depend on the store alone).
-    let set = load(cli)?;
-    refresh(&Desk::new(&store, &set, ReviewSettings::default())).await?;
+    let set = startup::load(&cli.data)?;
+    startup::open_desk(&store, &set, ReviewSettings::default()).await?;
     let summary = export::export(&store, &args.out, args.stale_policy)
         .await
         .with_context(|| format!("exporting to {}", args.out.display()))?;
@@ -328,25 +291,17 @@ pub async fn export_files(cli: &Cli, args: &ExportArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn settings(args: &DeskArgs) -> Result<ReviewSettings> {
-    review_settings(&args.review)
-}
-
-pub fn review_settings(args: &crate::cli::ReviewArgs) -> Result<ReviewSettings> {
-    if !(1..=24 * 60).contains(&args.claim_minutes) || args.down_vote_threshold < 1 {
-        bail!("--claim-minutes must be 1 to 1440 and --down-vote-threshold at least 1");
-    }
-    Ok(ReviewSettings {
-        separation_of_duties: args.separation_of_duties == OnOff::On,
-        claim_lease: Duration::from_secs(args.claim_minutes * 60),
-        down_vote_threshold: args.down_vote_threshold,
-    })
-}
-
-fn user(actor: &ActorArgs) -> Result<String> {
-    match actor.user.as_deref().map(str::trim) {
-        Some(name) if !name.is_empty() => Ok(name.to_string()),
-        _ => bail!("say who you are with --as NAME or NARRATOR_USER"),
+/// Who acts, for the commands that record it.
+fn actor(command: &ReviewCommand) -> Option<&ActorArgs> {
+    match command {
+        ReviewCommand::Claim { actor, .. }
+        | ReviewCommand::Approve { actor, .. }
+        | ReviewCommand::Reject { actor, .. }
+        | ReviewCommand::Skip { actor, .. }
+        | ReviewCommand::Stale { actor, .. } => Some(actor),
+        ReviewCommand::Queue { .. }
+        | ReviewCommand::Show { .. }
+        | ReviewCommand::History { .. } => None,
     }
 }
 
@@ -381,12 +336,6 @@ fn render_queue(items: &[ReviewItem]) -> String {
     }
     let _ = writeln!(out, "{} draft(s) waiting for review", items.len());
     out
-}
-
-/// The store and desk a `run`, `worker` or `demo` command re-checks published text with.
-pub async fn refresh_before_run(store: &Store, set: &FactSet) -> Result<()> {
-    let desk = Desk::new(store, set, ReviewSettings::default());
-    refresh(&desk).await.map(|_| ())
 }
 
 fn desk_filter(desk: &Desk<'_>, args: &QueueFilterArgs) -> Result<QueueFilter> {

@@ -1,40 +1,32 @@
 //! `narrator serve` and `narrator users`.
 
-use super::{load, open_store};
+use super::startup;
 use crate::cli::{Cli, ServeArgs, UsersCommand};
+use crate::config;
 use crate::web::{self, AppState};
 use anyhow::{bail, Context, Result};
 use std::process::ExitCode;
 
 pub async fn serve(cli: &Cli, args: &ServeArgs) -> Result<ExitCode> {
-    let set = load(cli)?;
-    let settings = super::review::review_settings(&args.review)?;
-    if args.votes_per_minute.is_nan() || args.votes_per_minute < 1.0 {
-        bail!("--votes-per-minute must be at least 1");
-    }
-    // The runner (and so the model) is used only for runs started from the web.
-    let (runner, store) = super::build_runner(cli, set, &args.runner, "web", false).await?;
+    let settings = config::serve_settings(args)?;
+    let set = startup::load(&cli.data)?;
+    let (runner, store) = startup::build_runner(&cli.prompts, set, &settings.runner).await?;
     let mut state = AppState::new(
         store.clone(),
         runner.shared_facts(),
-        settings,
+        settings.review,
         Some(runner),
-        args.votes_per_minute,
+        settings.votes_per_minute,
     );
     state.stale_policy = args.stale_policy;
     state.secure_cookies = !args.insecure_cookies;
     state.trusted_proxies = std::sync::Arc::new(args.trusted_proxy.clone());
-    let limits = web::Limits {
-        header_read: std::time::Duration::from_secs(args.header_read_timeout_secs),
-        request: std::time::Duration::from_secs(args.request_timeout_secs),
-        connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
-    };
     if store.users().await?.is_empty() {
         eprintln!(
             "no users yet: add one with `narrator users add NAME --role reviewer` (or admin, editor)"
         );
     }
-    web::serve(state, args.addr, limits)
+    web::serve(state, args.addr, settings.limits)
         .await
         .with_context(|| format!("serving on {}", args.addr))?;
     store.close().await;
@@ -49,7 +41,7 @@ pub async fn users(command: &UsersCommand) -> Result<ExitCode> {
             database,
         } => {
             let name = web::valid_name(name).map_err(anyhow::Error::msg)?;
-            let store = open_store(&database.database_url).await?;
+            let store = startup::open_store(&database.database_url).await?;
             let issued = web::issue_token();
             let added = store
                 .add_user(name, role.as_str(), &issued.token_id, &issued.hash)
@@ -65,7 +57,7 @@ pub async fn users(command: &UsersCommand) -> Result<ExitCode> {
             println!("{}", issued.token);
         }
         UsersCommand::List { database } => {
-            let store = open_store(&database.database_url).await?;
+            let store = startup::open_store(&database.database_url).await?;
             for u in store.users().await? {
                 println!(
                     "{:<24} {:<9} {}",
@@ -78,7 +70,7 @@ pub async fn users(command: &UsersCommand) -> Result<ExitCode> {
         }
         UsersCommand::Disable { name, database } | UsersCommand::Enable { name, database } => {
             let enable = matches!(command, UsersCommand::Enable { .. });
-            let store = open_store(&database.database_url).await?;
+            let store = startup::open_store(&database.database_url).await?;
             let done = if enable {
                 store.enable_user(name).await?
             } else {
@@ -95,7 +87,7 @@ pub async fn users(command: &UsersCommand) -> Result<ExitCode> {
             }
         }
         UsersCommand::Token { name, database } => {
-            let store = open_store(&database.database_url).await?;
+            let store = startup::open_store(&database.database_url).await?;
             let issued = web::issue_token();
             let disabled = store
                 .replace_token(name, &issued.token_id, &issued.hash)

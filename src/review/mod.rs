@@ -140,6 +140,19 @@ impl<'a> Desk<'a> {
         }
     }
 
+    /// The desk for a command, once every published version has been re-checked against
+    /// `facts` (see [`Desk::recheck_published`]), with what that re-check found. Commands open
+    /// the desk this way so none can act on text whose facts changed under it.
+    pub async fn open(
+        store: &'a Store,
+        facts: &'a FactSet,
+        settings: ReviewSettings,
+    ) -> Result<(Self, StaleSummary), ReviewError> {
+        let desk = Desk::new(store, facts, settings);
+        let summary = desk.recheck_published().await?;
+        Ok((desk, summary))
+    }
+
     pub fn settings(&self) -> &ReviewSettings {
         &self.settings
     }
