@@ -2,6 +2,7 @@
 //! machine).
 
 use super::startup;
+use crate::check::{Report, Verdict};
 use crate::cli::{CheckFormat, Cli, DemoArgs, RunArgs, WorkerArgs};
 use crate::config::{self, RunnerSettings};
 use crate::run::{RunSummary, Runner, Scope};
@@ -225,7 +226,8 @@ pub async fn demo(cli: &Cli, args: &DemoArgs) -> Result<ExitCode> {
             continue;
         };
         if let Some(draft) = store.draft_row(id).await? {
-            if draft.pass && proven_figures(&draft.report) >= 2 {
+            let report = Report::from_json(&draft.report).ok();
+            if draft.pass && report.is_some_and(|r| proven_figures(&r) >= 2) {
                 useful += 1;
             }
         }
@@ -295,32 +297,23 @@ async fn review_page_for_demo(
         .with_context(|| format!("serving the review page on {addr}"))
 }
 
-/// Supported and derived figures in a report's JSON.
-fn proven_figures(report: &str) -> usize {
-    serde_json::from_str::<serde_json::Value>(report)
-        .ok()
-        .and_then(|v| v["mentions"].as_array().cloned())
-        .into_iter()
-        .flatten()
-        .filter(|m| matches!(m["verdict"].as_str(), Some("supported" | "derived")))
-        .count()
+/// Supported and derived figures in a report.
+fn proven_figures(report: &Report) -> usize {
+    report.count(Verdict::Supported) + report.count(Verdict::Derived)
 }
 
 /// Pass rate and flagged figures by verdict over every draft of the run.
 fn render_demo_totals(s: &RunSummary, reports: &[String]) -> String {
-    let mut by_verdict: std::collections::BTreeMap<String, usize> =
-        std::collections::BTreeMap::new();
+    let mut by_verdict: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
     let mut passed = 0;
     let mut passed_without_figures = 0;
     let mut passed_with_two = 0;
-    for r in reports {
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(r) else {
-            continue;
-        };
-        if v["pass"] == true {
+    // A report that does not read was not written by this narrator: it counts as a draft only.
+    for r in reports.iter().filter_map(|r| Report::from_json(r).ok()) {
+        if r.pass {
             passed += 1;
             // A text with no figure passes trivially: say how often that happened.
-            let proven = proven_figures(r);
+            let proven = proven_figures(&r);
             if proven == 0 {
                 passed_without_figures += 1;
             }
@@ -328,14 +321,8 @@ fn render_demo_totals(s: &RunSummary, reports: &[String]) -> String {
                 passed_with_two += 1;
             }
         }
-        for m in v["mentions"].as_array().into_iter().flatten() {
-            let verdict = m["verdict"].as_str().unwrap_or("?");
-            if matches!(
-                verdict,
-                "unsupported" | "misattributed" | "wrong_period" | "wrong_direction"
-            ) {
-                *by_verdict.entry(verdict.to_string()).or_default() += 1;
-            }
+        for m in r.flagged() {
+            *by_verdict.entry(m.verdict.name()).or_default() += 1;
         }
     }
     let jobs = s.jobs.len().max(1);
