@@ -412,12 +412,13 @@ pub struct DemoArgs {
     #[arg(long = "base-url-in-env", env = "NARRATOR_BASE_URL", hide = true)]
     pub base_url_in_env: Option<std::ffi::OsString>,
 
-    /// NARRATOR_EXPORT: where the demo writes the site's files.
-    #[arg(long = "export-dir", env = "NARRATOR_EXPORT", hide = true)]
+    /// Where the demo writes the site's files [default: .narrator/export]
+    #[arg(long = "export-dir", env = "NARRATOR_EXPORT")]
     pub export_dir: Option<std::ffi::OsString>,
 
-    /// NARRATOR_ADDR: where the demo serves the review page at its end, in a terminal.
-    #[arg(long = "review-addr", env = "NARRATOR_ADDR", hide = true)]
+    /// Where the demo serves the review page at its end, in a terminal outside CI [default:
+    /// 127.0.0.1:8080]
+    #[arg(long = "review-addr", env = "NARRATOR_ADDR")]
     pub review_addr: Option<std::ffi::OsString>,
 
     /// CI: set on continuous integration, where the demo does not serve the review page.

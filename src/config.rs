@@ -228,7 +228,7 @@ pub fn demo_settings(args: &DemoArgs) -> Result<DemoSettings> {
             .unwrap_or_else(|| "127.0.0.1:8080".to_string());
         Some(
             addr.parse()
-                .context("NARRATOR_ADDR must be an address like 127.0.0.1:8080")?,
+                .context("--review-addr (NARRATOR_ADDR) must be an address like 127.0.0.1:8080")?,
         )
     } else {
         None
