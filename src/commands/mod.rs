@@ -730,8 +730,8 @@ async fn demo(cli: &Cli, args: &RunArgs) -> Result<ExitCode> {
         let Some(id) = job.draft_id.filter(|_| job.status == "needs_review") else {
             continue;
         };
-        if let Some((_, report, true)) = store.draft(id).await? {
-            if proven_figures(&report) >= 2 {
+        if let Some(draft) = store.draft_row(id).await?.filter(|d| d.pass) {
+            if proven_figures(&draft.report) >= 2 {
                 useful += 1;
             }
         }
