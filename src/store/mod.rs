@@ -17,7 +17,7 @@ pub use audit::AuditEntry;
 pub use db::{Dialect, Store, StoreError};
 pub use feedback::{FeedbackRow, Vote, VoteCounts, VoteOutcome, Voter};
 pub use queue::{QueueFilter, ReviewItem};
-pub use runs::{DraftRow, JobOutcome, JobRow, NewDraft, RunRow};
+pub use runs::{DraftRow, JobCounts, JobOutcome, JobRow, NewDraft, RunRow};
 pub use scratch::ScratchDatabase;
 pub use tx::{now_ms, NewRun};
 pub use users::{SessionRow, UserRow};

@@ -8,6 +8,7 @@ use super::db::{Store, StoreError};
 use super::tx::{enqueue_draft, insert_run, now_ms, skip_locked, NewRun};
 use crate::check::Report;
 use sqlx::AnyConnection;
+use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize, sqlx::FromRow)]
 pub struct RunRow {
@@ -36,6 +37,34 @@ pub struct JobRow {
     pub draft_id: Option<i64>,
     pub prompt_tokens: i64,
     pub completion_tokens: i64,
+}
+
+/// How many of a run's jobs are in each status, and the tokens they spent: what a progress
+/// line shows, read in one grouped query instead of every job row.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct JobCounts {
+    /// Jobs by status (`queued`, `running`, `needs_review`, ...); statuses no job has are
+    /// absent.
+    pub by_status: BTreeMap<String, i64>,
+    /// Prompt and completion tokens of all the run's jobs.
+    pub tokens: i64,
+}
+
+impl JobCounts {
+    /// Jobs in `status`.
+    pub fn status(&self, status: &str) -> i64 {
+        self.by_status.get(status).copied().unwrap_or(0)
+    }
+
+    /// Every job of the run.
+    pub fn total(&self) -> i64 {
+        self.by_status.values().sum()
+    }
+
+    /// Jobs not finished (queued or running).
+    pub fn open(&self) -> i64 {
+        self.status("queued") + self.status("running")
+    }
 }
 
 /// One attempt's draft. It cannot be built without the check report of its text.
@@ -204,6 +233,23 @@ impl Store {
         .await?)
     }
 
+    /// The run's jobs counted by status, with their tokens, in one statement.
+    pub async fn job_counts(&self, run_id: i64) -> Result<JobCounts, StoreError> {
+        let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT status, COUNT(*) AS n, CAST(COALESCE(SUM(prompt_tokens + completion_tokens), 0) AS BIGINT) AS tokens \
+             FROM jobs WHERE run_id = $1 GROUP BY status",
+        )
+        .bind(run_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut counts = JobCounts::default();
+        for (status, n, tokens) in rows {
+            counts.by_status.insert(status, n);
+            counts.tokens += tokens;
+        }
+        Ok(counts)
+    }
+
     /// Atomically leases the next claimable job of a run: queued and due, or running with an
     /// expired lease (its worker died). PostgreSQL skips rows other workers hold; SQLite
     /// serialises writers, so the single UPDATE ... RETURNING is atomic there.
@@ -280,6 +326,42 @@ impl Store {
         Ok(id)
     }
 
+    /// A job's last attempt in one transaction: stores its draft with the check report,
+    /// counts the attempt and its tokens as `insert_draft` does, and ends the job with that
+    /// draft as `finish_job` does, `needs_review` with the draft queued for review when the
+    /// report passes, `failed_checks` otherwise. `holder` must still lease the job: when it
+    /// does not, nothing is written (`StoreError::LeaseLost`).
+    pub async fn insert_draft_and_finish(&self, d: &NewDraft<'_>) -> Result<i64, StoreError> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        // The draft first, so the job row takes its id in the one guarded UPDATE; a lost
+        // lease drops the transaction and the draft with it. The insert is a write, so on
+        // SQLite it takes the write lock at once, as a guard first would.
+        let id = insert_draft_row(&mut tx, d, now).await?;
+        let leased = sqlx::query(
+            "UPDATE jobs SET status = $1, draft_id = $2, last_error = NULL, lease_holder = NULL, lease_expires_ms = NULL, \
+             attempts = attempts + 1, prompt_tokens = prompt_tokens + $3, completion_tokens = completion_tokens + $4, \
+             updated_ms = $5 WHERE id = $6 AND lease_holder = $7 AND status = 'running'",
+        )
+        .bind(draft_status(d.report))
+        .bind(id)
+        .bind(d.prompt_tokens)
+        .bind(d.completion_tokens)
+        .bind(now)
+        .bind(d.job_id)
+        .bind(d.holder)
+        .execute(&mut *tx)
+        .await?;
+        if leased.rows_affected() != 1 {
+            return Err(StoreError::LeaseLost(d.job_id));
+        }
+        if d.report.pass {
+            enqueue_draft(&mut tx, id, now).await?;
+        }
+        tx.commit().await?;
+        Ok(id)
+    }
+
     /// Counts an attempt whose answer could not be a draft (truncated, empty, refused), with
     /// the tokens it spent, and why.
     /// `holder` must still lease the job (`StoreError::LeaseLost` otherwise).
@@ -325,8 +407,7 @@ impl Store {
             JobOutcome::Skipped { draft_id } => ("skipped", Some(*draft_id), None),
         };
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
-        let done = sqlx::query(
+        let finish = sqlx::query(
             "UPDATE jobs SET status = $1, draft_id = $2, last_error = $3, lease_holder = NULL, lease_expires_ms = NULL, \
              updated_ms = $4 WHERE id = $5 AND lease_holder = $6 AND status = 'running'",
         )
@@ -335,15 +416,16 @@ impl Store {
         .bind(error)
         .bind(now)
         .bind(job_id)
-        .bind(holder)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() != 1 {
+        .bind(holder);
+        let JobOutcome::NeedsReview { draft_id } = outcome else {
+            // One statement, atomic by itself: no transaction to open and commit.
+            return Ok(finish.execute(&self.pool).await?.rows_affected() == 1);
+        };
+        let mut tx = self.pool.begin().await?;
+        if finish.execute(&mut *tx).await?.rows_affected() != 1 {
             return Ok(false);
         }
-        if let JobOutcome::NeedsReview { draft_id } = outcome {
-            enqueue_draft(&mut tx, *draft_id, now).await?;
-        }
+        enqueue_draft(&mut tx, *draft_id, now).await?;
         tx.commit().await?;
         Ok(true)
     }
