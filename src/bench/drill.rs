@@ -4,62 +4,23 @@
 use super::{MockProcess, Workspace, MAX_TOKENS};
 use crate::review::{Desk, ReviewSettings};
 use crate::run::Scope;
-use crate::store::{NewRun, QueueFilter, Store};
+use crate::store::{NewRun, QueueFilter, ScratchDatabase, Store};
 use anyhow::{bail, ensure, Context, Result};
 use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A fresh database for one drill: a new SQLite file, or a new PostgreSQL database on the
-/// server `admin` names (dropped afterwards).
-pub struct DrillDatabase {
-    pub url: String,
-    admin: Option<(String, String)>,
-}
-
-impl DrillDatabase {
-    pub async fn new(space: &Workspace, postgres_admin: Option<&str>, tag: &str) -> Result<Self> {
-        match postgres_admin {
-            None => {
-                let path = space.dir.join(format!("drill-{tag}.db"));
-                for suffix in ["", "-wal", "-shm"] {
-                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-                }
-                Ok(DrillDatabase {
-                    url: format!("sqlite://{}", path.display()),
-                    admin: None,
-                })
-            }
-            Some(admin) => {
-                use sqlx::Executor;
-                sqlx::any::install_default_drivers();
-                let name = format!("narrator_drill_{tag}_{}", std::process::id());
-                let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(admin)
-                    .await
-                    .with_context(|| format!("connecting to {admin}"))?;
-                conn.execute(format!("DROP DATABASE IF EXISTS {name}").as_str())
-                    .await?;
-                conn.execute(format!("CREATE DATABASE {name}").as_str())
-                    .await?;
-                let base = admin.rsplit_once('/').map_or(admin, |(b, _)| b);
-                Ok(DrillDatabase {
-                    url: format!("{base}/{name}"),
-                    admin: Some((admin.to_string(), name)),
-                })
-            }
-        }
-    }
-
-    pub async fn drop_database(self) {
-        use sqlx::Executor;
-        if let Some((admin, name)) = self.admin {
-            if let Ok(mut conn) = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await {
-                let _ = conn
-                    .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
-                    .await;
-            }
-        }
-    }
+/// A fresh database for one drill: a new SQLite file in the workspace, or a new PostgreSQL
+/// database on the server `admin` names (dropped afterwards).
+async fn drill_database(
+    space: &Workspace,
+    postgres_admin: Option<&str>,
+    tag: &str,
+) -> Result<ScratchDatabase> {
+    Ok(match postgres_admin {
+        None => ScratchDatabase::sqlite(&space.dir, &format!("drill-{tag}.db")),
+        Some(admin) => ScratchDatabase::postgres(admin, &format!("narrator_drill_{tag}")).await?,
+    })
 }
 
 impl Workspace {
@@ -212,12 +173,12 @@ pub async fn kill_drill(
     ]
     .map(String::from);
     let mock = MockProcess::start(&space.exe, &mock_args, &space.dir)?;
-    let db = DrillDatabase::new(space, postgres_admin, "kill").await?;
-    let store = Store::connect(&db.url).await?;
+    let db = drill_database(space, postgres_admin, "kill").await?;
+    let store = Store::connect(db.url()).await?;
     // Something published beforehand, to show the drill leaves it alone.
     let warm_up = space.make_run(&store, &mock.url, 0, 6).await?;
     let unlimited = ["--rpm=1e9".to_string(), "--tpm=1e12".to_string()];
-    let mut first = space.spawn_worker(&mock.url, &db.url, &unlimited, "drill-warm-up.log")?;
+    let mut first = space.spawn_worker(&mock.url, db.url(), &unlimited, "drill-warm-up.log")?;
     wait_for(&mut first, Duration::from_secs(120), "the warm-up worker")?;
     let desk = Desk::new(
         &store,
@@ -253,7 +214,7 @@ pub async fn kill_drill(
     // job written by two workers.
     let slow_args = ["mock-provider", "--latency-ms=4000"].map(String::from);
     let slow = MockProcess::start(&space.exe, &slow_args, &space.dir)?;
-    let mut paused = space.spawn_worker(&slow.url, &db.url, &extra, "drill-paused.log")?;
+    let mut paused = space.spawn_worker(&slow.url, db.url(), &extra, "drill-paused.log")?;
     let mut paused_leases = 0;
     let waiting = Instant::now();
     while waiting.elapsed() < Duration::from_secs(30) && paused.try_wait()?.is_none() {
@@ -274,7 +235,7 @@ pub async fn kill_drill(
     let mut kills_done = 0;
     for k in 0..kills {
         let mut child =
-            space.spawn_worker(&mock.url, &db.url, &extra, &format!("drill-kill-{k}.log"))?;
+            space.spawn_worker(&mock.url, db.url(), &extra, &format!("drill-kill-{k}.log"))?;
         // From the process starting (loading data, migrating) to deep in a run.
         std::thread::sleep(Duration::from_millis(300 + rng.u64(..1_200)));
         if child.try_wait()?.is_some() {
@@ -284,17 +245,12 @@ pub async fn kill_drill(
         child.wait()?;
         kills_done += 1;
     }
-    let mut last = space.spawn_worker(&mock.url, &db.url, &extra, "drill-last.log")?;
+    let mut last = space.spawn_worker(&mock.url, db.url(), &extra, "drill-last.log")?;
     wait_for(&mut last, Duration::from_secs(1_200), "the last worker")?;
+    // Drafts stored for the run's jobs: every attempt's report is its draft's.
     let drafts = |store: &Store| {
         let store = store.clone();
-        async move {
-            let mut n = 0;
-            for j in store.jobs(run_id).await? {
-                n += store.draft_count(j.id).await?;
-            }
-            Ok::<i64, anyhow::Error>(n)
-        }
+        async move { Ok::<i64, anyhow::Error>(store.run_reports(run_id).await?.len() as i64) }
     };
     let drafts_done = drafts(&store).await?;
     if stopped {
@@ -336,7 +292,7 @@ pub async fn kill_drill(
         paused_writes,
     };
     store.close().await;
-    db.drop_database().await;
+    let _ = db.drop_database().await;
     Ok(report)
 }
 
@@ -374,8 +330,8 @@ pub async fn workers_drill(
             "--bucket-secs=1".to_string(),
         ];
         let mock = MockProcess::start(&space.exe, &mock_args, &space.dir)?;
-        let db = DrillDatabase::new(space, postgres_admin, &format!("w{workers}")).await?;
-        let store = Store::connect(&db.url).await?;
+        let db = drill_database(space, postgres_admin, &format!("w{workers}")).await?;
+        let store = Store::connect(db.url()).await?;
         let run_id = space.make_run(&store, &mock.url, 0, jobs).await?;
         let extra = [
             "--concurrency=4".to_string(),
@@ -387,7 +343,7 @@ pub async fn workers_drill(
             .map(|w| {
                 space.spawn_worker(
                     &mock.url,
-                    &db.url,
+                    db.url(),
                     &extra,
                     &format!("drill-w{workers}-{w}.log"),
                 )
@@ -414,7 +370,7 @@ pub async fn workers_drill(
             verify_problems: store.verify().await?.problems,
         });
         store.close().await;
-        db.drop_database().await;
+        let _ = db.drop_database().await;
     }
     Ok(rows)
 }

@@ -1,22 +1,16 @@
-//! Runs, jobs and drafts. Queries are written once with `$N` placeholders, which both SQLite
-//! and PostgreSQL accept; the one difference, `FOR UPDATE SKIP LOCKED`, is added for PostgreSQL.
+//! Runs, jobs and drafts: creating a run, claiming and leasing its jobs, storing each
+//! attempt's draft with its check report, and ending each job. Queries are written once with
+//! `$N` placeholders, which both SQLite and PostgreSQL accept; the one difference, `FOR
+//! UPDATE SKIP LOCKED`, is added for PostgreSQL.
 
-use super::db::{Dialect, Store, StoreError};
+use super::columns::Flag;
+use super::db::{Store, StoreError};
+use super::tx::{enqueue_draft, insert_run, now_ms, skip_locked, NewRun};
 use crate::check::Report;
-use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
-use sqlx::Row;
+use std::collections::BTreeMap;
 
-/// A new run and the (area, section) jobs it covers.
-pub struct NewRun<'a> {
-    pub started_by: &'a str,
-    pub scope: &'a str,
-    pub model: &'a str,
-    pub params: &'a str,
-    pub jobs: &'a [(String, String)],
-}
-
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, sqlx::FromRow)]
 pub struct RunRow {
     pub id: i64,
     pub started_by: String,
@@ -31,7 +25,7 @@ pub struct RunRow {
     pub cost: f64,
 }
 
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, sqlx::FromRow)]
 pub struct JobRow {
     pub id: i64,
     pub run_id: i64,
@@ -43,6 +37,34 @@ pub struct JobRow {
     pub draft_id: Option<i64>,
     pub prompt_tokens: i64,
     pub completion_tokens: i64,
+}
+
+/// How many of a run's jobs are in each status, and the tokens they spent: what a progress
+/// line shows, read in one grouped query instead of every job row.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct JobCounts {
+    /// Jobs by status (`queued`, `running`, `needs_review`, ...); statuses no job has are
+    /// absent.
+    pub by_status: BTreeMap<String, i64>,
+    /// Prompt and completion tokens of all the run's jobs.
+    pub tokens: i64,
+}
+
+impl JobCounts {
+    /// Jobs in `status`.
+    pub fn status(&self, status: &str) -> i64 {
+        self.by_status.get(status).copied().unwrap_or(0)
+    }
+
+    /// Every job of the run.
+    pub fn total(&self) -> i64 {
+        self.by_status.values().sum()
+    }
+
+    /// Jobs not finished (queued or running).
+    pub fn open(&self) -> i64 {
+        self.status("queued") + self.status("running")
+    }
 }
 
 /// One attempt's draft. It cannot be built without the check report of its text.
@@ -64,6 +86,25 @@ pub struct NewDraft<'a> {
     pub report: &'a Report,
 }
 
+/// One stored draft, as generated.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, sqlx::FromRow)]
+pub struct DraftRow {
+    pub id: i64,
+    pub job_id: i64,
+    pub run_id: i64,
+    pub area_code: String,
+    pub section: String,
+    pub attempt: i64,
+    pub text: String,
+    pub facts_fp: String,
+    pub model: String,
+    pub params: String,
+    pub report: String,
+    #[sqlx(try_from = "Flag")]
+    pub pass: bool,
+    pub created_ms: i64,
+}
+
 /// How a job ended.
 #[derive(Clone, Debug, PartialEq)]
 pub enum JobOutcome {
@@ -81,73 +122,46 @@ const RUN_COLUMNS: &str = "id, started_by, scope, model, params, status, created
 const JOB_COLUMNS: &str =
     "id, run_id, area_code, section, status, attempts, last_error, draft_id, prompt_tokens, completion_tokens";
 
-fn run_row(r: &AnyRow) -> Result<RunRow, sqlx::Error> {
-    Ok(RunRow {
-        id: r.try_get("id")?,
-        started_by: r.try_get("started_by")?,
-        scope: r.try_get("scope")?,
-        model: r.try_get("model")?,
-        params: r.try_get("params")?,
-        status: r.try_get("status")?,
-        created_ms: r.try_get("created_ms")?,
-        finished_ms: r.try_get("finished_ms")?,
-        prompt_tokens: r.try_get("prompt_tokens")?,
-        completion_tokens: r.try_get("completion_tokens")?,
-        cost: r.try_get("cost")?,
-    })
-}
-
-fn job_row(r: &AnyRow) -> Result<JobRow, sqlx::Error> {
-    Ok(JobRow {
-        id: r.try_get("id")?,
-        run_id: r.try_get("run_id")?,
-        area_code: r.try_get("area_code")?,
-        section: r.try_get("section")?,
-        status: r.try_get("status")?,
-        attempts: r.try_get("attempts")?,
-        last_error: r.try_get("last_error")?,
-        draft_id: r.try_get("draft_id")?,
-        prompt_tokens: r.try_get("prompt_tokens")?,
-        completion_tokens: r.try_get("completion_tokens")?,
-    })
-}
-
-pub fn now_ms() -> i64 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("the clock is after 1970");
-    i64::try_from(now.as_millis()).expect("milliseconds since 1970 fit in i64")
-}
-
-/// Inserts a run and its queued jobs inside the caller's transaction.
-pub(super) async fn insert_run(
-    conn: &mut AnyConnection,
-    new: &NewRun<'_>,
-) -> Result<i64, StoreError> {
-    let now = now_ms();
-    let run_id: i64 = sqlx::query(
-        "INSERT INTO runs (started_by, scope, model, params, status, created_ms) VALUES ($1, $2, $3, $4, 'running', $5) RETURNING id",
-    )
-    .bind(new.started_by)
-    .bind(new.scope)
-    .bind(new.model)
-    .bind(new.params)
-    .bind(now)
-    .fetch_one(&mut *conn)
-    .await?
-    .try_get("id")?;
-    for (area, section) in new.jobs {
-        sqlx::query(
-            "INSERT INTO jobs (run_id, area_code, section, status, updated_ms) VALUES ($1, $2, $3, 'queued', $4)",
-        )
-        .bind(run_id)
-        .bind(area.as_str())
-        .bind(section.as_str())
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
+/// The job status a draft's report gives it, which the draft row keeps too.
+fn draft_status(report: &Report) -> &'static str {
+    if report.pass {
+        "needs_review"
+    } else {
+        "failed_checks"
     }
-    Ok(run_id)
+}
+
+/// Inserts one attempt's draft row, inside the caller's transaction (which also counts the
+/// attempt on the job).
+async fn insert_draft_row(
+    conn: &mut AnyConnection,
+    d: &NewDraft<'_>,
+    now: i64,
+) -> Result<i64, StoreError> {
+    let report = d.report.to_json();
+    Ok(sqlx::query_scalar(
+        "INSERT INTO drafts (job_id, run_id, area_code, section, attempt, text, facts_fp, prompt_fp, model, params, \
+         prompt_tokens, completion_tokens, report, pass, status, created_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id",
+    )
+    .bind(d.job_id)
+    .bind(d.run_id)
+    .bind(d.area_code)
+    .bind(d.section)
+    .bind(d.attempt)
+    .bind(d.text)
+    .bind(d.facts_fp)
+    .bind(d.prompt_fp)
+    .bind(d.model)
+    .bind(d.params)
+    .bind(d.prompt_tokens)
+    .bind(d.completion_tokens)
+    .bind(report.as_str())
+    .bind(i64::from(d.report.pass))
+    .bind(draft_status(d.report))
+    .bind(now)
+    .fetch_one(conn)
+    .await?)
 }
 
 impl Store {
@@ -167,21 +181,20 @@ impl Store {
         model: &str,
         params: &str,
     ) -> Result<Option<i64>, StoreError> {
-        let row = sqlx::query(
+        Ok(sqlx::query_scalar(
             "SELECT id FROM runs WHERE scope = $1 AND model = $2 AND params = $3 AND status <> 'finished' ORDER BY id DESC LIMIT 1",
         )
         .bind(scope)
         .bind(model)
         .bind(params)
         .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|r| r.try_get("id")).transpose()?)
+        .await?)
     }
 
     /// Runs not finished that were made for this model and parameters, oldest first: the
     /// runs a worker with these settings may work on.
     pub async fn open_runs(&self, model: &str, params: &str) -> Result<Vec<i64>, StoreError> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_scalar(
             "SELECT DISTINCT r.id FROM runs r JOIN jobs j ON j.run_id = r.id \
              WHERE r.status <> 'finished' AND r.model = $1 AND r.params = $2 AND j.status IN ('queued', 'running') \
              ORDER BY r.id",
@@ -189,40 +202,52 @@ impl Store {
         .bind(model)
         .bind(params)
         .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|r| r.try_get("id"))
-            .collect::<Result<_, _>>()?)
+        .await?)
     }
 
     pub async fn run(&self, id: i64) -> Result<Option<RunRow>, StoreError> {
-        let row = sqlx::query(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.as_ref().map(run_row).transpose()?)
+        Ok(
+            sqlx::query_as(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     /// The most recent runs first.
     pub async fn runs(&self, limit: i64) -> Result<Vec<RunRow>, StoreError> {
-        let rows = sqlx::query(&format!(
+        Ok(sqlx::query_as(&format!(
             "SELECT {RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT $1"
         ))
         .bind(limit)
         .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(run_row).collect::<Result<_, _>>()?)
+        .await?)
     }
 
     pub async fn jobs(&self, run_id: i64) -> Result<Vec<JobRow>, StoreError> {
-        let rows = sqlx::query(&format!(
+        Ok(sqlx::query_as(&format!(
             "SELECT {JOB_COLUMNS} FROM jobs WHERE run_id = $1 ORDER BY id"
         ))
         .bind(run_id)
         .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The run's jobs counted by status, with their tokens, in one statement.
+    pub async fn job_counts(&self, run_id: i64) -> Result<JobCounts, StoreError> {
+        let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT status, COUNT(*) AS n, CAST(COALESCE(SUM(prompt_tokens + completion_tokens), 0) AS BIGINT) AS tokens \
+             FROM jobs WHERE run_id = $1 GROUP BY status",
+        )
+        .bind(run_id)
+        .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(job_row).collect::<Result<_, _>>()?)
+        let mut counts = JobCounts::default();
+        for (status, n, tokens) in rows {
+            counts.by_status.insert(status, n);
+            counts.tokens += tokens;
+        }
+        Ok(counts)
     }
 
     /// Atomically leases the next claimable job of a run: queued and due, or running with an
@@ -235,10 +260,7 @@ impl Store {
         lease_ms: i64,
     ) -> Result<Option<JobRow>, StoreError> {
         let now = now_ms();
-        let lock = match self.dialect() {
-            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
-            Dialect::Sqlite => "",
-        };
+        let lock = skip_locked(self.dialect());
         let sql = format!(
             "UPDATE jobs SET status = 'running', lease_holder = $1, lease_expires_ms = $2, updated_ms = $3 \
              WHERE id = COALESCE(\
@@ -248,14 +270,13 @@ impl Store {
                 ORDER BY id LIMIT 1{lock})) \
              RETURNING {JOB_COLUMNS}"
         );
-        let row = sqlx::query(&sql)
+        Ok(sqlx::query_as(&sql)
             .bind(holder)
             .bind(now + lease_ms)
             .bind(now)
             .bind(run_id)
             .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.as_ref().map(job_row).transpose()?)
+            .await?)
     }
 
     /// Extends a lease this holder still has; false when it was lost (another worker took it).
@@ -281,12 +302,7 @@ impl Store {
     /// Stores one attempt's draft with its check report, and counts the attempt and its tokens
     /// on the job, in one transaction.
     pub async fn insert_draft(&self, d: &NewDraft<'_>) -> Result<i64, StoreError> {
-        let report = d.report.to_json();
-        let status = if d.report.pass {
-            "needs_review"
-        } else {
-            "failed_checks"
-        };
+        let now = now_ms();
         let mut tx = self.pool.begin().await?;
         // The lease first: a worker paused past its lease (another has the job now) stores
         // nothing, as every other job write already required.
@@ -297,7 +313,7 @@ impl Store {
         )
         .bind(d.prompt_tokens)
         .bind(d.completion_tokens)
-        .bind(now_ms())
+        .bind(now)
         .bind(d.job_id)
         .bind(d.holder)
         .execute(&mut *tx)
@@ -305,30 +321,43 @@ impl Store {
         if leased.rows_affected() != 1 {
             return Err(StoreError::LeaseLost(d.job_id));
         }
-        let id: i64 = sqlx::query(
-            "INSERT INTO drafts (job_id, run_id, area_code, section, attempt, text, facts_fp, prompt_fp, model, params, \
-             prompt_tokens, completion_tokens, report, pass, status, created_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id",
+        let id = insert_draft_row(&mut tx, d, now).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// A job's last attempt in one transaction: stores its draft with the check report,
+    /// counts the attempt and its tokens as `insert_draft` does, and ends the job with that
+    /// draft as `finish_job` does, `needs_review` with the draft queued for review when the
+    /// report passes, `failed_checks` otherwise. `holder` must still lease the job: when it
+    /// does not, nothing is written (`StoreError::LeaseLost`).
+    pub async fn insert_draft_and_finish(&self, d: &NewDraft<'_>) -> Result<i64, StoreError> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        // The draft first, so the job row takes its id in the one guarded UPDATE; a lost
+        // lease drops the transaction and the draft with it. The insert is a write, so on
+        // SQLite it takes the write lock at once, as a guard first would.
+        let id = insert_draft_row(&mut tx, d, now).await?;
+        let leased = sqlx::query(
+            "UPDATE jobs SET status = $1, draft_id = $2, last_error = NULL, lease_holder = NULL, lease_expires_ms = NULL, \
+             attempts = attempts + 1, prompt_tokens = prompt_tokens + $3, completion_tokens = completion_tokens + $4, \
+             updated_ms = $5 WHERE id = $6 AND lease_holder = $7 AND status = 'running'",
         )
-        .bind(d.job_id)
-        .bind(d.run_id)
-        .bind(d.area_code)
-        .bind(d.section)
-        .bind(d.attempt)
-        .bind(d.text)
-        .bind(d.facts_fp)
-        .bind(d.prompt_fp)
-        .bind(d.model)
-        .bind(d.params)
+        .bind(draft_status(d.report))
+        .bind(id)
         .bind(d.prompt_tokens)
         .bind(d.completion_tokens)
-        .bind(report.as_str())
-        .bind(i64::from(d.report.pass))
-        .bind(status)
-        .bind(now_ms())
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("id")?;
+        .bind(now)
+        .bind(d.job_id)
+        .bind(d.holder)
+        .execute(&mut *tx)
+        .await?;
+        if leased.rows_affected() != 1 {
+            return Err(StoreError::LeaseLost(d.job_id));
+        }
+        if d.report.pass {
+            enqueue_draft(&mut tx, id, now).await?;
+        }
         tx.commit().await?;
         Ok(id)
     }
@@ -378,8 +407,7 @@ impl Store {
             JobOutcome::Skipped { draft_id } => ("skipped", Some(*draft_id), None),
         };
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
-        let done = sqlx::query(
+        let finish = sqlx::query(
             "UPDATE jobs SET status = $1, draft_id = $2, last_error = $3, lease_holder = NULL, lease_expires_ms = NULL, \
              updated_ms = $4 WHERE id = $5 AND lease_holder = $6 AND status = 'running'",
         )
@@ -388,15 +416,16 @@ impl Store {
         .bind(error)
         .bind(now)
         .bind(job_id)
-        .bind(holder)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() != 1 {
+        .bind(holder);
+        let JobOutcome::NeedsReview { draft_id } = outcome else {
+            // One statement, atomic by itself: no transaction to open and commit.
+            return Ok(finish.execute(&self.pool).await?.rows_affected() == 1);
+        };
+        let mut tx = self.pool.begin().await?;
+        if finish.execute(&mut *tx).await?.rows_affected() != 1 {
             return Ok(false);
         }
-        if let JobOutcome::NeedsReview { draft_id } = outcome {
-            super::review::enqueue_draft(&mut tx, *draft_id, now).await?;
-        }
+        enqueue_draft(&mut tx, *draft_id, now).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -434,7 +463,7 @@ impl Store {
         model: &str,
         params: &str,
     ) -> Result<Option<i64>, StoreError> {
-        let row = sqlx::query(
+        Ok(sqlx::query_scalar(
             "SELECT id FROM drafts WHERE area_code = $1 AND section = $2 AND facts_fp = $3 AND prompt_fp = $4 \
              AND model = $5 AND params = $6 AND pass = 1 \
              AND NOT EXISTS (SELECT 1 FROM review_items i WHERE i.draft_id = drafts.id AND i.state = 'rejected') \
@@ -447,19 +476,17 @@ impl Store {
         .bind(model)
         .bind(params)
         .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|r| r.try_get("id")).transpose()?)
+        .await?)
     }
 
     /// Jobs of a run that are not finished (queued or running).
     pub async fn open_jobs(&self, run_id: i64) -> Result<i64, StoreError> {
-        let row = sqlx::query(
+        Ok(sqlx::query_scalar(
             "SELECT COUNT(*) AS n FROM jobs WHERE run_id = $1 AND status IN ('queued', 'running')",
         )
         .bind(run_id)
         .fetch_one(&self.pool)
-        .await?;
-        Ok(row.try_get("n")?)
+        .await?)
     }
 
     /// Closes a run with its token totals and cost; `finished` when no job is open.
@@ -470,13 +497,12 @@ impl Store {
     ) -> Result<RunRow, StoreError> {
         let open = self.open_jobs(run_id).await?;
         let status = if open == 0 { "finished" } else { "interrupted" };
-        let totals = sqlx::query(
+        let (p, c): (i64, i64) = sqlx::query_as(
             "SELECT CAST(COALESCE(SUM(prompt_tokens), 0) AS BIGINT) AS p, CAST(COALESCE(SUM(completion_tokens), 0) AS BIGINT) AS c FROM jobs WHERE run_id = $1",
         )
         .bind(run_id)
         .fetch_one(&self.pool)
         .await?;
-        let (p, c): (i64, i64) = (totals.try_get("p")?, totals.try_get("c")?);
         let cost = p as f64 / 1000.0 * cost_per_1k.0 + c as f64 / 1000.0 * cost_per_1k.1;
         let finished = (status == "finished").then(now_ms);
         sqlx::query(
@@ -495,37 +521,23 @@ impl Store {
             .ok_or_else(|| StoreError::Corrupt(format!("run {run_id} vanished")))
     }
 
-    /// A draft's text and report JSON.
-    pub async fn draft(&self, id: i64) -> Result<Option<(String, String, bool)>, StoreError> {
-        let row = sqlx::query("SELECT text, report, pass FROM drafts WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| -> Result<_, StoreError> {
-            let pass: i64 = r.try_get("pass")?;
-            Ok((r.try_get("text")?, r.try_get("report")?, pass == 1))
-        })
-        .transpose()
+    pub async fn draft_row(&self, id: i64) -> Result<Option<DraftRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT id, job_id, run_id, area_code, section, attempt, text, facts_fp, model, params, report, pass, created_ms \
+             FROM drafts WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?)
     }
 
     /// Every draft's check report (JSON) of a run.
     pub async fn run_reports(&self, run_id: i64) -> Result<Vec<String>, StoreError> {
-        let rows = sqlx::query("SELECT report FROM drafts WHERE run_id = $1 ORDER BY id")
-            .bind(run_id)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows
-            .iter()
-            .map(|r| r.try_get("report"))
-            .collect::<Result<_, _>>()?)
-    }
-
-    /// Number of drafts stored for a job (every attempt is kept).
-    pub async fn draft_count(&self, job_id: i64) -> Result<i64, StoreError> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM drafts WHERE job_id = $1")
-            .bind(job_id)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(row.try_get("n")?)
+        Ok(
+            sqlx::query_scalar("SELECT report FROM drafts WHERE run_id = $1 ORDER BY id")
+                .bind(run_id)
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 }

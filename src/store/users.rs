@@ -1,11 +1,10 @@
 //! Staff users (only hashes of their tokens) and review-page sessions.
 
+use super::columns::Flag;
 use super::db::{Store, StoreError};
-use super::runs::now_ms;
-use sqlx::any::AnyRow;
-use sqlx::Row;
+use super::tx::now_ms;
 
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, sqlx::FromRow)]
 pub struct UserRow {
     pub id: i64,
     pub name: String,
@@ -13,12 +12,14 @@ pub struct UserRow {
     pub token_id: String,
     #[serde(skip)]
     pub token_hash: String,
+    #[sqlx(try_from = "Flag")]
     pub disabled: bool,
     pub created_ms: i64,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
 pub struct SessionRow {
+    #[sqlx(flatten)]
     pub user: UserRow,
     pub csrf: String,
     pub expires_ms: i64,
@@ -26,18 +27,6 @@ pub struct SessionRow {
 
 const USER_COLUMNS: &str =
     "u.id, u.name, u.role, u.token_id, u.token_hash, u.disabled, u.created_ms";
-
-fn user_row(r: &AnyRow) -> Result<UserRow, sqlx::Error> {
-    Ok(UserRow {
-        id: r.try_get("id")?,
-        name: r.try_get("name")?,
-        role: r.try_get("role")?,
-        token_id: r.try_get("token_id")?,
-        token_hash: r.try_get("token_hash")?,
-        disabled: r.try_get::<i64, _>("disabled")? == 1,
-        created_ms: r.try_get("created_ms")?,
-    })
-}
 
 /// Ends every session of a user, inside the caller's transaction.
 async fn end_sessions(conn: &mut sqlx::AnyConnection, user_id: i64) -> Result<(), StoreError> {
@@ -57,7 +46,7 @@ impl Store {
         token_id: &str,
         token_hash: &str,
     ) -> Result<Option<i64>, StoreError> {
-        let row = sqlx::query(
+        Ok(sqlx::query_scalar(
             "INSERT INTO users (name, role, token_id, token_hash, created_ms) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (name) DO NOTHING RETURNING id",
         )
@@ -67,8 +56,7 @@ impl Store {
         .bind(token_hash)
         .bind(now_ms())
         .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|r| r.try_get("id")).transpose()?)
+        .await?)
     }
 
     /// Replaces a user's token (the old one stops working at once). A disabled user stays
@@ -80,7 +68,7 @@ impl Store {
         token_hash: &str,
     ) -> Result<Option<bool>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query(
+        let row: Option<(i64, i64)> = sqlx::query_as(
             "UPDATE users SET token_id = $1, token_hash = $2 WHERE name = $3 RETURNING id, disabled",
         )
         .bind(token_id)
@@ -88,12 +76,12 @@ impl Store {
         .bind(name)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some(row) = row else {
+        let Some((id, disabled)) = row else {
             return Ok(None);
         };
-        end_sessions(&mut tx, row.try_get("id")?).await?;
+        end_sessions(&mut tx, id).await?;
         tx.commit().await?;
-        Ok(Some(row.try_get::<i64, _>("disabled")? == 1))
+        Ok(Some(disabled == 1))
     }
 
     /// Lets a disabled user's token work again; false if no such user.
@@ -108,25 +96,25 @@ impl Store {
     /// Disables a user and ends their sessions; false if no such user.
     pub async fn disable_user(&self, name: &str) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query("UPDATE users SET disabled = 1 WHERE name = $1 RETURNING id")
-            .bind(name)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(row) = row else {
+        let id: Option<i64> =
+            sqlx::query_scalar("UPDATE users SET disabled = 1 WHERE name = $1 RETURNING id")
+                .bind(name)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(id) = id else {
             return Ok(false);
         };
-        end_sessions(&mut tx, row.try_get("id")?).await?;
+        end_sessions(&mut tx, id).await?;
         tx.commit().await?;
         Ok(true)
     }
 
     pub async fn users(&self) -> Result<Vec<UserRow>, StoreError> {
-        let rows = sqlx::query(&format!(
+        Ok(sqlx::query_as(&format!(
             "SELECT {USER_COLUMNS} FROM users u ORDER BY u.name"
         ))
         .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(user_row).collect::<Result<_, _>>()?)
+        .await?)
     }
 
     /// The server's key called `name`, made (from `fresh`) the first time any worker asks:
@@ -139,21 +127,21 @@ impl Store {
         .bind(fresh)
         .execute(&self.pool)
         .await?;
-        let row = sqlx::query("SELECT key_hex FROM server_keys WHERE name = $1")
-            .bind(name)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(row.try_get("key_hex")?)
+        Ok(
+            sqlx::query_scalar("SELECT key_hex FROM server_keys WHERE name = $1")
+                .bind(name)
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 
     pub async fn user_by_token_id(&self, token_id: &str) -> Result<Option<UserRow>, StoreError> {
-        let row = sqlx::query(&format!(
+        Ok(sqlx::query_as(&format!(
             "SELECT {USER_COLUMNS} FROM users u WHERE u.token_id = $1"
         ))
         .bind(token_id)
         .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.as_ref().map(user_row).transpose()?)
+        .await?)
     }
 
     pub async fn create_session(
@@ -186,22 +174,14 @@ impl Store {
 
     /// A live session of an enabled user.
     pub async fn session(&self, id_hash: &str) -> Result<Option<SessionRow>, StoreError> {
-        let row = sqlx::query(&format!(
+        Ok(sqlx::query_as(&format!(
             "SELECT {USER_COLUMNS}, s.csrf, s.expires_ms FROM sessions s JOIN users u ON u.id = s.user_id \
              WHERE s.id_hash = $1 AND s.expires_ms > $2 AND u.disabled = 0"
         ))
         .bind(id_hash)
         .bind(now_ms())
         .fetch_optional(&self.pool)
-        .await?;
-        row.map(|r| -> Result<SessionRow, StoreError> {
-            Ok(SessionRow {
-                user: user_row(&r)?,
-                csrf: r.try_get("csrf")?,
-                expires_ms: r.try_get("expires_ms")?,
-            })
-        })
-        .transpose()
+        .await?)
     }
 
     pub async fn end_session(&self, id_hash: &str) -> Result<(), StoreError> {

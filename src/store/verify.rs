@@ -2,7 +2,6 @@
 //! drills and bad-input sweeps assert.
 
 use super::db::{Store, StoreError};
-use sqlx::Row;
 
 /// What was checked and every invariant found broken (empty when the store is sound).
 #[derive(Debug, Default, serde::Serialize)]
@@ -63,15 +62,13 @@ impl Store {
     /// before and after to show published text untouched.
     pub async fn versions_digest(&self) -> Result<(i64, String), StoreError> {
         use sha2::{Digest, Sha256};
-        let rows =
-            sqlx::query("SELECT id, area_code, section, state, text FROM versions ORDER BY id")
+        let rows: Vec<(i64, String, String, String, String)> =
+            sqlx::query_as("SELECT id, area_code, section, state, text FROM versions ORDER BY id")
                 .fetch_all(&self.pool)
                 .await?;
         let mut hash = Sha256::new();
-        for r in &rows {
-            let id: i64 = r.try_get("id")?;
-            for field in ["area_code", "section", "state", "text"] {
-                let value: String = r.try_get(field)?;
+        for (id, area_code, section, state, text) in &rows {
+            for value in [area_code, section, state, text] {
                 hash.update(value.as_bytes());
                 hash.update([0]);
             }
@@ -83,10 +80,10 @@ impl Store {
 
     pub async fn verify(&self) -> Result<Verification, StoreError> {
         let count = |table: &'static str| async move {
-            let row = sqlx::query(&format!("SELECT COUNT(*) AS n FROM {table}"))
+            let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) AS n FROM {table}"))
                 .fetch_one(&self.pool)
                 .await?;
-            Ok::<i64, StoreError>(row.try_get("n")?)
+            Ok::<i64, StoreError>(n)
         };
         let mut v = Verification {
             runs: count("runs").await?,
@@ -96,17 +93,16 @@ impl Store {
             problems: Vec::new(),
         };
         for (sql, what) in CHECKS {
-            for row in sqlx::query(sql).fetch_all(&self.pool).await? {
-                let id: String = row.try_get("what")?;
+            let found: Vec<String> = sqlx::query_scalar(sql).fetch_all(&self.pool).await?;
+            for id in found {
                 v.problems.push(format!("{id} {what}"));
             }
         }
         // Every report parses as a report.
-        let reports = sqlx::query("SELECT id, report FROM drafts")
+        let reports: Vec<(i64, String)> = sqlx::query_as("SELECT id, report FROM drafts")
             .fetch_all(&self.pool)
             .await?;
-        for r in reports {
-            let (id, report): (i64, String) = (r.try_get("id")?, r.try_get("report")?);
+        for (id, report) in reports {
             let parsed: Result<serde_json::Value, _> = serde_json::from_str(&report);
             if !parsed.is_ok_and(|p| p["pass"].is_boolean() && p["mentions"].is_array()) {
                 v.problems

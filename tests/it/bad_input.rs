@@ -598,8 +598,17 @@ impl Ran {
     /// Text, report and pass of the job's draft.
     async fn draft(&self) -> (String, serde_json::Value, bool) {
         let id = self.job.draft_id.expect("the job kept a draft");
-        let (text, report, pass) = self.store.draft(id).await.unwrap().unwrap();
-        (text, serde_json::from_str(&report).unwrap(), pass)
+        let draft = self.store.draft_row(id).await.unwrap().unwrap();
+        (
+            draft.text,
+            serde_json::from_str(&draft.report).unwrap(),
+            draft.pass,
+        )
+    }
+
+    /// Drafts stored for the job: the run has this job alone, and every draft its report.
+    async fn drafts(&self) -> usize {
+        self.store.run_reports(self.job.run_id).await.unwrap().len()
     }
 }
 
@@ -704,7 +713,7 @@ async fn an_html_answer_is_an_unusable_attempt_and_a_plain_one_follows() {
         (ran.job.status.as_str(), ran.job.attempts),
         ("needs_review", 2)
     );
-    assert_eq!(ran.store.draft_count(ran.job.id).await.unwrap(), 1);
+    assert_eq!(ran.drafts().await, 1);
     let (text, report, pass) = ran.draft().await;
     assert!(pass && text == GOOD, "{report}");
 
@@ -716,10 +725,7 @@ async fn an_html_answer_is_an_unusable_attempt_and_a_plain_one_follows() {
         reason.contains("HTML markup (<html>)"),
         "the reason names the markup: {reason}"
     );
-    assert_eq!(
-        only_html.store.draft_count(only_html.job.id).await.unwrap(),
-        0
-    );
+    assert_eq!(only_html.drafts().await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -739,7 +745,7 @@ async fn a_1_mb_answer_is_refused_unchecked_and_never_sent_back() {
         (ran.job.status.as_str(), ran.job.attempts),
         ("needs_review", 2)
     );
-    assert_eq!(ran.store.draft_count(ran.job.id).await.unwrap(), 1);
+    assert_eq!(ran.drafts().await, 1);
     let (text, _, pass) = ran.draft().await;
     assert!(pass && text == GOOD);
     assert_eq!(ran.requests, 2);

@@ -78,8 +78,13 @@ async fn segments_from_a_json_schema_are_assembled_from_the_facts_and_checked() 
     assert_eq!(summary.jobs.len(), 2);
     for job in &summary.jobs {
         assert_eq!(job.status, "needs_review", "{job:?}");
-        let (text, _, pass) = store.draft(job.draft_id.unwrap()).await.unwrap().unwrap();
-        assert!(pass, "{text}");
+        let draft = store
+            .draft_row(job.draft_id.unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let text = draft.text;
+        assert!(draft.pass, "{text}");
         assert!(
             text.starts_with("In 20") && text.contains(", the council's figure was "),
             "{text}"
@@ -90,11 +95,12 @@ async fn segments_from_a_json_schema_are_assembled_from_the_facts_and_checked() 
         .iter()
         .find(|j| j.section == "funding")
         .unwrap();
-    let (text, _, _) = store
-        .draft(funding.draft_id.unwrap())
+    let text = store
+        .draft_row(funding.draft_id.unwrap())
         .await
         .unwrap()
-        .unwrap();
+        .unwrap()
+        .text;
     // The facts as the table prints them (the mock names the first measure's), never a
     // figure the model typed.
     assert!(

@@ -1,5 +1,6 @@
 //! Shared helpers: run the binary, find the repository's folders, bless golden files.
 
+use narrator::store::ScratchDatabase;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -53,35 +54,25 @@ pub struct TestDatabases {
     _dir: tempfile::TempDir,
     pub sqlite: String,
     pub postgres: String,
-    admin: String,
-    name: String,
+    scratch: ScratchDatabase,
 }
 
 impl TestDatabases {
     pub async fn new() -> TestDatabases {
-        use sqlx::Executor;
         let dir = tempfile::tempdir().unwrap();
-        let sqlite = format!("sqlite://{}", dir.path().join("narrator.db").display());
+        let sqlite = ScratchDatabase::sqlite(dir.path(), "narrator.db");
         let admin = std::env::var("NARRATOR_TEST_POSTGRES")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string());
-        let name = format!("narrator_test_{}_{}", std::process::id(), fastrand::u64(..));
-        sqlx::any::install_default_drivers();
-        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin)
+        let scratch = ScratchDatabase::postgres(&admin, "narrator_test")
             .await
             .unwrap_or_else(|e| {
                 panic!("PostgreSQL must be reachable at {admin} for the store tests: {e}")
             });
-        conn.execute(format!("CREATE DATABASE {name}").as_str())
-            .await
-            .unwrap();
-        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-        let postgres = format!("{base}/{name}");
         TestDatabases {
             _dir: dir,
-            sqlite,
-            postgres,
-            admin,
-            name,
+            sqlite: sqlite.url().to_string(),
+            postgres: scratch.url().to_string(),
+            scratch,
         }
     }
 
@@ -90,13 +81,10 @@ impl TestDatabases {
     }
 
     pub async fn drop_postgres(self) {
-        use sqlx::Executor;
-        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&self.admin)
+        self.scratch
+            .drop_database()
             .await
-            .unwrap();
-        let _ = conn
-            .execute(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name).as_str())
-            .await;
+            .expect("the test's PostgreSQL database is dropped");
     }
 }
 

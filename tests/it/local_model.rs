@@ -78,7 +78,12 @@ async fn the_real_local_model_writes_drafts_that_are_checked_and_stored() {
             set.find_area(&job.area_code).unwrap(),
             set.find_section(&job.section).unwrap(),
         );
-        let (_, report, _) = store.draft(job.draft_id.unwrap()).await.unwrap().unwrap();
+        let report = store
+            .draft_row(job.draft_id.unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+            .report;
         let report: serde_json::Value = serde_json::from_str(&report).unwrap();
         for m in report["mentions"].as_array().unwrap() {
             if m["verdict"] != "unsupported" {
@@ -165,7 +170,12 @@ async fn the_real_local_model_under_a_grammar_writes_only_the_facts_figures() {
             .iter()
             .flat_map(|f| digit_runs(f))
             .collect();
-        let (text, _, _) = store.draft(job.draft_id.unwrap()).await.unwrap().unwrap();
+        let text = store
+            .draft_row(job.draft_id.unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+            .text;
         drafts += 1;
         for run in digit_runs(&text) {
             assert!(

@@ -120,16 +120,17 @@ async fn a_correct_draft_is_stored_with_its_report_for_review() {
     let (mock, setup, s) = coventry_funding(vec![Reply::chat(GOOD)]).await;
     let job = &s.jobs[0];
     assert_eq!((job.status.as_str(), job.attempts), ("needs_review", 1));
-    let (text, report, pass) = setup
+    let draft = setup
         .store
-        .draft(job.draft_id.unwrap())
+        .draft_row(job.draft_id.unwrap())
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(text, GOOD);
+    assert_eq!(draft.text, GOOD);
     assert!(
-        pass && report.contains("\"verdict\": \"supported\""),
-        "{report}"
+        draft.pass && draft.report.contains("\"verdict\": \"supported\""),
+        "{}",
+        draft.report
     );
     assert_eq!(mock.requests().len(), 1);
     assert_eq!(s.run.status, "finished");
@@ -145,8 +146,9 @@ async fn a_wrong_figure_is_sent_back_and_the_correction_stored() {
     let (mock, setup, s) = coventry_funding(vec![Reply::chat(WRONG), Reply::chat(GOOD)]).await;
     let job = &s.jobs[0];
     assert_eq!((job.status.as_str(), job.attempts), ("needs_review", 2));
+    // The run has this job alone: its drafts are the run's.
     assert_eq!(
-        setup.store.draft_count(job.id).await.unwrap(),
+        setup.store.run_reports(s.run.id).await.unwrap().len(),
         2,
         "every attempt is stored"
     );
@@ -170,13 +172,13 @@ async fn three_wrong_drafts_end_in_failed_checks() {
     .await;
     let job = &s.jobs[0];
     assert_eq!((job.status.as_str(), job.attempts), ("failed_checks", 3));
-    let (_, _, pass) = setup
+    let last = setup
         .store
-        .draft(job.draft_id.unwrap())
+        .draft_row(job.draft_id.unwrap())
         .await
         .unwrap()
         .unwrap();
-    assert!(!pass, "the last report is kept with the job");
+    assert!(!last.pass, "the last report is kept with the job");
 }
 
 /// A model that answers a correction with the same draft will answer the next one alike
@@ -337,8 +339,9 @@ async fn a_truncated_answer_is_a_failed_attempt() {
     .await;
     let job = &s.jobs[0];
     assert_eq!((job.status.as_str(), job.attempts), ("needs_review", 2));
+    // The run has this job alone: its drafts are the run's.
     assert_eq!(
-        setup.store.draft_count(job.id).await.unwrap(),
+        setup.store.run_reports(s.run.id).await.unwrap().len(),
         1,
         "no draft from a truncated answer"
     );
@@ -543,17 +546,28 @@ async fn several_workers_on_postgresql_never_generate_a_job_twice() {
 }
 
 /// Every job of the run has a draft, and exactly one: none was lost, none generated twice.
+/// Each job ends with a draft of its own, and the run holds as many drafts as jobs, so no job
+/// has a second.
 async fn assert_every_job_made_once(store: &Store, run_id: i64) {
-    for job in store.jobs(run_id).await.unwrap() {
+    let jobs = store.jobs(run_id).await.unwrap();
+    for job in &jobs {
         let (area, section) = (&job.area_code, &job.section);
-        assert!(
-            job.draft_id.is_some(),
-            "{area} {section} has no draft: {}",
-            job.status
+        let Some(draft_id) = job.draft_id else {
+            panic!("{area} {section} has no draft: {}", job.status);
+        };
+        let draft = store.draft_row(draft_id).await.unwrap().unwrap();
+        assert_eq!(
+            draft.job_id, job.id,
+            "{area} {section} ended with another job's draft"
         );
-        let drafts = store.draft_count(job.id).await.unwrap();
-        assert_eq!(drafts, 1, "{area} {section} generated {drafts} times");
     }
+    let drafts = store.run_reports(run_id).await.unwrap().len();
+    assert_eq!(
+        drafts,
+        jobs.len(),
+        "{drafts} drafts for {} jobs: a job was generated twice",
+        jobs.len()
+    );
 }
 
 /// Ctrl-C (SIGINT) stops claiming jobs and lets the request in flight finish: the run is left
@@ -663,15 +677,15 @@ async fn grounded_answers_get_their_figures_from_the_data() {
     let s = runner.work(id, resumed).await.unwrap();
     let job = &s.jobs[0];
     assert_eq!((job.status.as_str(), job.attempts), ("needs_review", 2));
-    let (text, _, pass) = setup
+    let draft = setup
         .store
-        .draft(job.draft_id.unwrap())
+        .draft_row(job.draft_id.unwrap())
         .await
         .unwrap()
         .unwrap();
-    assert!(pass);
+    assert!(draft.pass);
     assert_eq!(
-        text,
+        draft.text,
         "In 2023-24, Coventry spent £46,992 per 100,000 on adult social care, slightly below the \
          England average of £47,758.16 per 100,000."
     );

@@ -2,7 +2,7 @@
 
 use crate::helpers::TestDatabases;
 use narrator::check::Report;
-use narrator::store::{JobOutcome, NewDraft, NewRun, Store, StoreError};
+use narrator::store::{JobOutcome, JobRow, NewDraft, NewRun, QueueFilter, Store, StoreError};
 
 fn report(pass: bool) -> Report {
     let text = if pass {
@@ -96,13 +96,19 @@ async fn suite(url: &str) {
             .await,
         Err(StoreError::LeaseLost(_))
     ));
-    assert_eq!(store.draft_count(a.id).await.unwrap(), 1);
+    // Only job `a` has drafts: the run's drafts are its.
+    let drafts = || async { store.run_reports(run).await.unwrap().len() };
+    assert_eq!(drafts().await, 1);
     let d2 = store.insert_draft(&draft(2, &passing)).await.unwrap();
     assert_ne!(d1, d2);
-    assert_eq!(store.draft_count(a.id).await.unwrap(), 2);
-    let (_, report_json, pass) = store.draft(d2).await.unwrap().unwrap();
-    assert!(pass);
-    assert!(report_json.contains("\"pass\": true"), "{report_json}");
+    assert_eq!(drafts().await, 2);
+    let stored = store.draft_row(d2).await.unwrap().unwrap();
+    assert!(stored.pass);
+    assert!(
+        stored.report.contains("\"pass\": true"),
+        "{}",
+        stored.report
+    );
     assert_eq!(
         store
             .reusable_draft(&a.area_code, &a.section, "f", "p", "m", "{}")
@@ -185,6 +191,190 @@ async fn the_store_suite_passes_on_sqlite_and_postgresql() {
     let dbs = TestDatabases::new().await;
     for url in dbs.both() {
         suite(url).await;
+    }
+    dbs.drop_postgres().await;
+}
+
+/// `insert_draft_and_finish` writes the draft, the job's end and the review item together, or
+/// none of them.
+async fn last_draft_suite(url: &str) {
+    let store = Store::connect(url).await.unwrap();
+    let pages = vec![
+        ("E06000022".to_string(), "carers".to_string()),
+        ("E08000026".to_string(), "funding".to_string()),
+    ];
+    let run = store
+        .create_run(&NewRun {
+            started_by: "editor",
+            scope: "last",
+            model: "m",
+            params: "{}",
+            jobs: &pages,
+        })
+        .await
+        .unwrap();
+    let a = store.claim_job(run, "w-a", 60_000).await.unwrap().unwrap();
+    let counts = store.job_counts(run).await.unwrap();
+    assert_eq!(
+        (
+            counts.status("queued"),
+            counts.status("running"),
+            counts.tokens
+        ),
+        (1, 1, 0),
+        "{url}: {counts:?}"
+    );
+    assert_eq!((counts.total(), counts.open()), (2, 2));
+
+    let (failing, passing) = (report(false), report(true));
+    fn draft<'a>(
+        job: &'a JobRow,
+        holder: &'a str,
+        attempt: i64,
+        report: &'a Report,
+    ) -> NewDraft<'a> {
+        NewDraft {
+            job_id: job.id,
+            holder,
+            run_id: job.run_id,
+            area_code: &job.area_code,
+            section: &job.section,
+            attempt,
+            text: "text",
+            facts_fp: "f",
+            prompt_fp: "p",
+            model: "m",
+            params: "{}",
+            prompt_tokens: 100,
+            completion_tokens: 50,
+            report,
+        }
+    }
+    // Nothing of a: no draft, the job as it was, nothing queued, nothing in the history.
+    let untouched = |attempts: i64, drafts: usize| {
+        let store = store.clone();
+        let a = a.clone();
+        async move {
+            assert_eq!(store.run_reports(run).await.unwrap().len(), drafts, "{url}");
+            let job = store.jobs(run).await.unwrap().remove(0);
+            assert_eq!(job.id, a.id);
+            assert_eq!(
+                (job.status.as_str(), job.attempts, job.draft_id),
+                ("running", attempts, None),
+                "{url}"
+            );
+            let queue = QueueFilter {
+                run: Some(run),
+                ..QueueFilter::default()
+            };
+            assert!(
+                store.review_queue(&queue).await.unwrap().is_empty(),
+                "{url}"
+            );
+            let history = store.history(&a.area_code, &a.section).await.unwrap();
+            assert!(history.is_empty(), "{url}: {history:?}");
+        }
+    };
+
+    // A lost lease: the draft went in first, and goes out with the rest.
+    let lost = store
+        .insert_draft_and_finish(&draft(&a, "w-b", 1, &passing))
+        .await;
+    assert!(
+        matches!(lost, Err(StoreError::LeaseLost(id)) if id == a.id),
+        "{url}: {lost:?}"
+    );
+    untouched(0, 0).await;
+    // A draft the database refuses (attempt 1 is stored already): the job is not ended.
+    let d1 = store
+        .insert_draft(&draft(&a, "w-a", 1, &failing))
+        .await
+        .unwrap();
+    let refused = store
+        .insert_draft_and_finish(&draft(&a, "w-a", 1, &passing))
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Query(_))),
+        "{url}: {refused:?}"
+    );
+    untouched(1, 1).await;
+
+    // All three: the draft, the job ended with it, the review item (and its audit entry).
+    let d2 = store
+        .insert_draft_and_finish(&draft(&a, "w-a", 2, &passing))
+        .await
+        .unwrap();
+    assert_ne!(d1, d2);
+    let stored = store.draft_row(d2).await.unwrap().unwrap();
+    assert!(
+        stored.pass && stored.job_id == a.id && stored.attempt == 2,
+        "{url}"
+    );
+    let job = store.jobs(run).await.unwrap().remove(0);
+    assert_eq!(
+        (
+            job.status.as_str(),
+            job.attempts,
+            job.draft_id,
+            job.prompt_tokens,
+            job.completion_tokens,
+            job.last_error
+        ),
+        ("needs_review", 2, Some(d2), 200, 100, None),
+        "{url}"
+    );
+    let item = store.review_item(d2).await.unwrap().expect("queued");
+    assert_eq!(
+        (item.state.as_str(), item.reason.as_str(), item.run_id),
+        ("needs_review", "new_draft", run)
+    );
+    let history = store.history(&a.area_code, &a.section).await.unwrap();
+    assert_eq!(history.len(), 1, "{url}: {history:?}");
+    assert_eq!(
+        (history[0].action.as_str(), history[0].draft_id),
+        ("queued", Some(d2))
+    );
+    // The lease ended with the job: nothing more is written under it.
+    assert!(!store.renew_lease(a.id, "w-a", 60_000).await.unwrap());
+    assert!(!store
+        .finish_job(a.id, "w-a", &JobOutcome::NeedsReview { draft_id: d2 })
+        .await
+        .unwrap());
+
+    // A failing last draft ends its job in failed_checks, queued for nobody.
+    let b = store.claim_job(run, "w-b", 60_000).await.unwrap().unwrap();
+    let d3 = store
+        .insert_draft_and_finish(&draft(&b, "w-b", 1, &failing))
+        .await
+        .unwrap();
+    let job = store.jobs(run).await.unwrap().remove(1);
+    assert_eq!(
+        (job.id, job.status.as_str(), job.draft_id),
+        (b.id, "failed_checks", Some(d3))
+    );
+    assert!(store.review_item(d3).await.unwrap().is_none(), "{url}");
+
+    let counts = store.job_counts(run).await.unwrap();
+    assert_eq!(
+        (
+            counts.status("needs_review"),
+            counts.status("failed_checks"),
+            counts.open(),
+            counts.total(),
+            counts.tokens
+        ),
+        (1, 1, 0, 2, 450),
+        "{url}: {counts:?}"
+    );
+    assert_eq!(store.verify().await.unwrap().problems, Vec::<String>::new());
+    store.close().await;
+}
+
+#[tokio::test]
+async fn a_last_draft_ends_its_job_and_is_queued_in_one_transaction() {
+    let dbs = TestDatabases::new().await;
+    for url in dbs.both() {
+        last_draft_suite(url).await;
     }
     dbs.drop_postgres().await;
 }
