@@ -19,6 +19,8 @@ pub enum JobResult {
         retries: usize,
         /// Prompt and answer tokens of this round's answers.
         tokens: i64,
+        /// The job's end is stored already, with its last draft.
+        stored: bool,
     },
     /// The provider asked to wait longer than the cap: back in the queue until then.
     Requeued {
@@ -109,6 +111,7 @@ pub(crate) async fn process(ctx: &JobContext<'_>, job: &JobRow) -> Result<JobRes
                 outcome: JobOutcome::Skipped { draft_id },
                 retries: 0,
                 tokens: 0,
+                stored: false,
             });
         }
     }
@@ -142,7 +145,8 @@ pub(crate) async fn process(ctx: &JobContext<'_>, job: &JobRow) -> Result<JobRes
     };
     // Attempts already stored (a resumed job) count towards the limit.
     let first = usize::try_from(job.attempts).unwrap_or(0) + 1;
-    for attempt in first..=ctx.max_attempts.max(first) {
+    let last_attempt = ctx.max_attempts.max(first);
+    for attempt in first..=last_attempt {
         let span = tracing::info_span!("attempt", attempt);
         // Only a job not yet started goes back on a stop; one mid-correction finishes.
         let stopping = (attempt == first).then_some(ctx.stopping);
@@ -203,6 +207,7 @@ pub(crate) async fn process(ctx: &JobContext<'_>, job: &JobRow) -> Result<JobRes
                     },
                     retries: retries + r,
                     tokens,
+                    stored: false,
                 });
             }
         };
@@ -241,43 +246,54 @@ pub(crate) async fn process(ctx: &JobContext<'_>, job: &JobRow) -> Result<JobRes
             }
         };
         let report = checker.check(&text);
-        let draft_id = ctx
-            .store
-            .insert_draft(&NewDraft {
-                job_id: job.id,
-                holder: ctx.holder,
-                run_id: job.run_id,
-                area_code: &job.area_code,
-                section: &job.section,
-                attempt: i64::try_from(attempt).unwrap_or(i64::MAX),
-                text: &text,
-                facts_fp: &facts_fp,
-                prompt_fp: &prompt_fp,
-                model: &settings.model,
-                params: &params,
-                prompt_tokens: completion.prompt_tokens,
-                completion_tokens: completion.completion_tokens,
-                report: &report,
-            })
-            .await?;
+        // A draft that ends the job (it passes, it is the last attempt, or the model gave it
+        // before) is stored with the job's end and its review item in one transaction.
+        let again = repeated(&text);
+        let last = report.pass || again || attempt >= last_attempt;
+        let draft = NewDraft {
+            job_id: job.id,
+            holder: ctx.holder,
+            run_id: job.run_id,
+            area_code: &job.area_code,
+            section: &job.section,
+            attempt: i64::try_from(attempt).unwrap_or(i64::MAX),
+            text: &text,
+            facts_fp: &facts_fp,
+            prompt_fp: &prompt_fp,
+            model: &settings.model,
+            params: &params,
+            prompt_tokens: completion.prompt_tokens,
+            completion_tokens: completion.completion_tokens,
+            report: &report,
+        };
+        let draft_id = if last {
+            ctx.store.insert_draft_and_finish(&draft).await?
+        } else {
+            ctx.store.insert_draft(&draft).await?
+        };
         tracing::info!(
             pass = report.pass,
             flagged = report.flagged().count(),
             draft_id,
             "checked"
         );
-        if report.pass {
+        if last {
+            if again && !report.pass {
+                tracing::info!("the same draft again: no further attempt");
+            }
+            let outcome = if report.pass {
+                JobOutcome::NeedsReview { draft_id }
+            } else {
+                JobOutcome::FailedChecks { draft_id }
+            };
             return Ok(JobResult::Finished {
-                outcome: JobOutcome::NeedsReview { draft_id },
+                outcome,
                 retries,
                 tokens,
+                stored: true,
             });
         }
         last_draft = Some(draft_id);
-        if repeated(&text) {
-            tracing::info!("the same draft again: no further attempt");
-            break;
-        }
         // Under sentence frames the figures, owners and periods are the facts', so what the
         // checker flagged is in the model's closing words, which it repeats when asked again
         // (all 7 failing jobs of one demo run): the correction gets the frames alone.
@@ -306,6 +322,7 @@ pub(crate) async fn process(ctx: &JobContext<'_>, job: &JobRow) -> Result<JobRes
         outcome,
         retries,
         tokens,
+        stored: false,
     })
 }
 

@@ -303,12 +303,14 @@ impl Runner {
         show: Show,
     ) -> Result<RunSummary, StoreError> {
         let started = Instant::now();
-        let jobs = self.store.jobs(run_id).await?;
-        let done = jobs
-            .iter()
-            .filter(|j| j.status != "queued" && j.status != "running")
-            .count();
-        let progress = Arc::new(Progress::new(show, run_id, jobs.len(), done));
+        let counts = self.store.job_counts(run_id).await?;
+        let (total, open) = (counts.total(), counts.open());
+        let progress = Arc::new(Progress::new(
+            show,
+            run_id,
+            usize::try_from(total).unwrap_or(0),
+            usize::try_from(total - open).unwrap_or(0),
+        ));
         // A quarter more workers than slots in flight: while one stores its draft and claims
         // the next job, another's request is already waiting for the slot it frees, so the
         // provider sees `concurrency` requests nearly all the time.
@@ -421,9 +423,10 @@ impl Runner {
                     outcome,
                     retries,
                     tokens,
+                    stored,
                 }) => {
                     progress.finished(place, &outcome, retries, tokens);
-                    if !self.store.finish_job(job.id, &holder, &outcome).await? {
+                    if !stored && !self.store.finish_job(job.id, &holder, &outcome).await? {
                         tracing::warn!(
                             "lease lost before the job finished; another worker owns it"
                         );

@@ -5,7 +5,7 @@
 
 use super::columns::Flag;
 use super::db::{Store, StoreError};
-use super::tx::{enqueue_draft, insert_run, now_ms, skip_locked, NewRun};
+use super::tx::{enqueue_draft, insert_run, is_unique_violation, now_ms, skip_locked, NewRun};
 use crate::check::Report;
 use sqlx::AnyConnection;
 use std::collections::BTreeMap;
@@ -336,8 +336,15 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         // The draft first, so the job row takes its id in the one guarded UPDATE; a lost
         // lease drops the transaction and the draft with it. The insert is a write, so on
-        // SQLite it takes the write lock at once, as a guard first would.
-        let id = insert_draft_row(&mut tx, d, now).await?;
+        // SQLite it takes the write lock at once, as a guard first would. Only a lease holder
+        // stores a job's attempts, so this attempt stored already means another worker took
+        // the job while this one was paused: the lease was lost.
+        let id = match insert_draft_row(&mut tx, d, now).await {
+            Err(StoreError::Query(e)) if is_unique_violation(&e) => {
+                return Err(StoreError::LeaseLost(d.job_id))
+            }
+            other => other?,
+        };
         let leased = sqlx::query(
             "UPDATE jobs SET status = $1, draft_id = $2, last_error = NULL, lease_holder = NULL, lease_expires_ms = NULL, \
              attempts = attempts + 1, prompt_tokens = prompt_tokens + $3, completion_tokens = completion_tokens + $4, \
