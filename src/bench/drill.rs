@@ -4,7 +4,7 @@
 use super::{MockProcess, Workspace, MAX_TOKENS};
 use crate::review::{Desk, ReviewSettings};
 use crate::run::Scope;
-use crate::store::{NewRun, QueueFilter, ScratchDatabase, Store};
+use crate::store::{JobStatus, NewRun, QueueFilter, ScratchDatabase, Store};
 use anyhow::{bail, ensure, Context, Result};
 use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
@@ -222,7 +222,7 @@ pub async fn kill_drill(
             .jobs(run_id)
             .await?
             .iter()
-            .filter(|j| j.status == "running")
+            .filter(|j| j.status == JobStatus::Running)
             .count();
         if paused_leases >= 4 || store.open_jobs(run_id).await? <= paused_leases as i64 {
             break;
@@ -265,12 +265,12 @@ pub async fn kill_drill(
     let wall_secs = started.elapsed().as_secs_f64();
     let mut statuses = BTreeMap::new();
     for j in store.jobs(run_id).await? {
-        *statuses.entry(j.status).or_default() += 1;
+        *statuses.entry(j.status.as_str().to_string()).or_default() += 1;
     }
     let run_status = store
         .run(run_id)
         .await?
-        .map(|r| r.status)
+        .map(|r| r.status.as_str().to_string())
         .unwrap_or_default();
     let report = KillReport {
         database: if postgres_admin.is_some() {
@@ -356,7 +356,7 @@ pub async fn workers_drill(
         let stats = mock.stats()?;
         let mut statuses = BTreeMap::new();
         for j in store.jobs(run_id).await? {
-            *statuses.entry(j.status).or_default() += 1;
+            *statuses.entry(j.status.as_str().to_string()).or_default() += 1;
         }
         rows.push(WorkersRow {
             workers,

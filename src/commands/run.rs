@@ -6,7 +6,7 @@ use crate::check::{Report, Verdict};
 use crate::cli::{CheckFormat, Cli, DemoArgs, RunArgs, WorkerArgs};
 use crate::config::{self, RunnerSettings};
 use crate::run::{RunSummary, Runner, Scope};
-use crate::store::Store;
+use crate::store::{JobStatus, Store};
 use anyhow::{Context, Result};
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -20,7 +20,7 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> Result<ExitCode> {
     let failed = summary
         .jobs
         .iter()
-        .any(|j| j.status == "failed" || j.status == "failed_checks");
+        .any(|j| matches!(j.status, JobStatus::Failed | JobStatus::FailedChecks));
     Ok(if failed {
         ExitCode::from(1)
     } else {
@@ -222,7 +222,10 @@ pub async fn demo(cli: &Cli, args: &DemoArgs) -> Result<ExitCode> {
     // The measure that matters: jobs ending with a passing draft that proves two figures.
     let mut useful = 0;
     for job in &summary.jobs {
-        let Some(id) = job.draft_id.filter(|_| job.status == "needs_review") else {
+        let Some(id) = job
+            .draft_id
+            .filter(|_| job.status == JobStatus::NeedsReview)
+        else {
             continue;
         };
         if let Some(draft) = store.draft_row(id).await? {
@@ -329,7 +332,7 @@ fn render_demo_totals(s: &RunSummary, reports: &[String]) -> String {
     let ok = s
         .jobs
         .iter()
-        .filter(|j| j.status == "needs_review" || j.status == "skipped")
+        .filter(|j| matches!(j.status, JobStatus::NeedsReview | JobStatus::Skipped))
         .count();
     let flagged: Vec<String> = by_verdict.iter().map(|(k, v)| format!("{v} {k}")).collect();
     format!(

@@ -13,8 +13,8 @@ pub use show::{
 use crate::check::{self, Report};
 use crate::facts::{hex_digest, DataBasis, FactSet, SectionFacts};
 use crate::store::{
-    now_ms, AuditEntry, NewRun, NewVersion, Published, QueueFilter, ReviewItem, StaleMark, Store,
-    StoreError, VersionRow, Vote, VoteOutcome, Voter,
+    now_ms, AuditEntry, ItemState, NewRun, NewVersion, Published, QueueFilter, ReviewItem,
+    StaleMark, Store, StoreError, VersionRow, VersionState, Vote, VoteOutcome, Voter,
 };
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -276,7 +276,7 @@ impl<'a> Desk<'a> {
         // Checked before the claim: it is the lasting reason, the claim a passing one.
         let item = self.item(draft_id).await?;
         if self.settings.separation_of_duties
-            && item.state == "needs_review"
+            && item.state == ItemState::NeedsReview
             && same_person(&item.run_started_by, reviewer)
         {
             return Err(ReviewError::OwnRun {
@@ -302,7 +302,7 @@ impl<'a> Desk<'a> {
                     .version(version_id)
                     .await?
                     .ok_or(ReviewError::NoVersion(version_id))?;
-                if v.state != "published" {
+                if v.state != VersionState::Published {
                     return Err(ReviewError::FeedbackOutdated {
                         draft_id,
                         version_id,
@@ -396,7 +396,7 @@ impl<'a> Desk<'a> {
     /// The item, if this reviewer may decide it now.
     async fn decidable(&self, reviewer: &str, draft_id: i64) -> Result<ReviewItem, ReviewError> {
         let item = self.item(draft_id).await?;
-        if item.state != "needs_review" {
+        if item.state != ItemState::NeedsReview {
             return Err(decided(&item));
         }
         let now = now_ms();
@@ -624,7 +624,7 @@ fn named(reviewer: &str) -> Result<(), ReviewError> {
 fn decided(item: &ReviewItem) -> ReviewError {
     ReviewError::Decided {
         draft_id: item.draft_id,
-        state: item.state.clone(),
+        state: item.state.as_str().to_string(),
         by: item.decided_by.clone().unwrap_or_default(),
     }
 }

@@ -107,7 +107,7 @@ impl RunSummary {
     pub fn by_status(&self) -> BTreeMap<String, usize> {
         let mut m = BTreeMap::new();
         for j in &self.jobs {
-            *m.entry(j.status.clone()).or_default() += 1;
+            *m.entry(j.status.as_str().to_string()).or_default() += 1;
         }
         m
     }

@@ -5,32 +5,30 @@
 //! conversion into the row's field cannot fail.
 
 use crate::facts::{AreaCode, DataBasis};
-use sqlx::any::{Any, AnyTypeInfo, AnyValueRef};
-use sqlx::error::BoxDynError;
-use sqlx::{Decode, Type};
 
 /// `Type` and `Decode` for a column type held in the plain type `$inner` and made from it
 /// by `$parse`.
 macro_rules! column {
     ($name:ident, $inner:ty, $parse:expr) => {
-        impl Type<Any> for $name {
-            fn type_info() -> AnyTypeInfo {
-                <$inner as Type<Any>>::type_info()
+        impl sqlx::Type<sqlx::Any> for $name {
+            fn type_info() -> sqlx::any::AnyTypeInfo {
+                <$inner as sqlx::Type<sqlx::Any>>::type_info()
             }
 
-            fn compatible(ty: &AnyTypeInfo) -> bool {
-                <$inner as Type<Any>>::compatible(ty)
+            fn compatible(ty: &sqlx::any::AnyTypeInfo) -> bool {
+                <$inner as sqlx::Type<sqlx::Any>>::compatible(ty)
             }
         }
 
-        impl<'r> Decode<'r, Any> for $name {
-            fn decode(value: AnyValueRef<'r>) -> Result<Self, BoxDynError> {
-                let parse: fn($inner) -> Result<$name, BoxDynError> = $parse;
-                parse(<$inner as Decode<'r, Any>>::decode(value)?)
+        impl<'r> sqlx::Decode<'r, sqlx::Any> for $name {
+            fn decode(value: sqlx::any::AnyValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+                let parse: fn($inner) -> Result<$name, sqlx::error::BoxDynError> = $parse;
+                parse(<$inner as sqlx::Decode<'r, sqlx::Any>>::decode(value)?)
             }
         }
     };
 }
+pub(super) use column;
 
 /// A boolean, stored as a 0/1 `BIGINT` in both dialects (sqlx's `Any` decodes `bool` only
 /// from a boolean column): true when 1.

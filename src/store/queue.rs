@@ -5,6 +5,7 @@
 //! PostgreSQL it locks the row, so two reviewers can never both win.
 
 use super::db::{Store, StoreError};
+use super::status::ItemState;
 use super::tx::{audit, now_ms, skip_locked};
 use sqlx::AnyConnection;
 
@@ -23,8 +24,7 @@ pub struct ReviewItem {
     pub run_id: i64,
     pub area_code: String,
     pub section: String,
-    /// `needs_review`, `approved` or `rejected`.
-    pub state: String,
+    pub state: ItemState,
     /// `new_draft`, or `feedback` when a published version came back on down votes.
     pub reason: String,
     /// The published version that came back, for `feedback` items.

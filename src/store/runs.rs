@@ -5,6 +5,7 @@
 
 use super::columns::Flag;
 use super::db::{Store, StoreError};
+use super::status::{JobStatus, RunStatus};
 use super::tx::{enqueue_draft, insert_run, is_unique_violation, now_ms, skip_locked, NewRun};
 use crate::check::Report;
 use sqlx::AnyConnection;
@@ -17,7 +18,7 @@ pub struct RunRow {
     pub scope: String,
     pub model: String,
     pub params: String,
-    pub status: String,
+    pub status: RunStatus,
     pub created_ms: i64,
     pub finished_ms: Option<i64>,
     pub prompt_tokens: i64,
@@ -31,7 +32,7 @@ pub struct JobRow {
     pub run_id: i64,
     pub area_code: String,
     pub section: String,
-    pub status: String,
+    pub status: JobStatus,
     pub attempts: i64,
     pub last_error: Option<String>,
     pub draft_id: Option<i64>,
@@ -45,15 +46,15 @@ pub struct JobRow {
 pub struct JobCounts {
     /// Jobs by status (`queued`, `running`, `needs_review`, ...); statuses no job has are
     /// absent.
-    pub by_status: BTreeMap<String, i64>,
+    pub by_status: BTreeMap<JobStatus, i64>,
     /// Prompt and completion tokens of all the run's jobs.
     pub tokens: i64,
 }
 
 impl JobCounts {
     /// Jobs in `status`.
-    pub fn status(&self, status: &str) -> i64 {
-        self.by_status.get(status).copied().unwrap_or(0)
+    pub fn status(&self, status: JobStatus) -> i64 {
+        self.by_status.get(&status).copied().unwrap_or(0)
     }
 
     /// Every job of the run.
@@ -63,7 +64,7 @@ impl JobCounts {
 
     /// Jobs not finished (queued or running).
     pub fn open(&self) -> i64 {
-        self.status("queued") + self.status("running")
+        self.status(JobStatus::Queued) + self.status(JobStatus::Running)
     }
 }
 
@@ -235,7 +236,7 @@ impl Store {
 
     /// The run's jobs counted by status, with their tokens, in one statement.
     pub async fn job_counts(&self, run_id: i64) -> Result<JobCounts, StoreError> {
-        let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+        let rows: Vec<(JobStatus, i64, i64)> = sqlx::query_as(
             "SELECT status, COUNT(*) AS n, CAST(COALESCE(SUM(prompt_tokens + completion_tokens), 0) AS BIGINT) AS tokens \
              FROM jobs WHERE run_id = $1 GROUP BY status",
         )

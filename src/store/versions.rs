@@ -7,6 +7,7 @@
 use super::columns::{AreaCodeText, BasisText, Flag};
 use super::db::{Dialect, Store, StoreError};
 use super::queue::{decide_item, item_in};
+use super::status::VersionState;
 use super::tx::{audit, insert_run, is_unique_violation, now_ms, NewRun};
 
 /// Approved text and what it was approved against.
@@ -26,8 +27,7 @@ pub struct VersionRow {
     #[sqlx(try_from = "Flag")]
     pub pass: bool,
     pub override_reason: Option<String>,
-    /// `published`, `superseded` or `withdrawn`.
-    pub state: String,
+    pub state: VersionState,
     #[sqlx(try_from = "Flag")]
     pub stale: bool,
     pub stale_report: Option<String>,

@@ -541,9 +541,9 @@ async fn run(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("there is no run {id}")))?;
     let jobs = state.store.jobs(id).await?;
-    let mut by_status = std::collections::BTreeMap::<String, usize>::new();
+    let mut by_status = std::collections::BTreeMap::<&str, usize>::new();
     for j in &jobs {
-        *by_status.entry(j.status.clone()).or_default() += 1;
+        *by_status.entry(j.status.as_str()).or_default() += 1;
     }
     Ok(Json(json!({ "run": run, "by_status": by_status, "jobs": jobs })).into_response())
 }

@@ -602,14 +602,11 @@ async fn run(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("there is no run {id}")))?;
     let jobs = state.store.jobs(id).await?;
-    let mut by_status = std::collections::BTreeMap::<String, usize>::new();
+    let mut by_status = std::collections::BTreeMap::<&str, usize>::new();
     for j in &jobs {
-        *by_status.entry(j.status.clone()).or_default() += 1;
+        *by_status.entry(j.status.as_str()).or_default() += 1;
     }
-    let done = jobs
-        .iter()
-        .filter(|j| j.status != "queued" && j.status != "running")
-        .count();
+    let done = jobs.iter().filter(|j| !j.status.is_open()).count();
     page(
         &state,
         &s,

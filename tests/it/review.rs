@@ -218,7 +218,7 @@ async fn racing_approvals_leave_exactly_one_published_version() {
         let states: Vec<String> = {
             let mut s = Vec::new();
             for v in &versions {
-                s.push(store.version(*v).await.unwrap().unwrap().state);
+                s.push(store.version(*v).await.unwrap().unwrap().state.to_string());
             }
             s
         };

@@ -2,7 +2,9 @@
 
 use crate::helpers::TestDatabases;
 use narrator::check::Report;
-use narrator::store::{JobOutcome, JobRow, NewDraft, NewRun, QueueFilter, Store, StoreError};
+use narrator::store::{
+    JobOutcome, JobRow, JobStatus, NewDraft, NewRun, QueueFilter, Store, StoreError,
+};
 
 fn report(pass: bool) -> Report {
     let text = if pass {
@@ -217,8 +219,8 @@ async fn last_draft_suite(url: &str) {
     let counts = store.job_counts(run).await.unwrap();
     assert_eq!(
         (
-            counts.status("queued"),
-            counts.status("running"),
+            counts.status(JobStatus::Queued),
+            counts.status(JobStatus::Running),
             counts.tokens
         ),
         (1, 1, 0),
@@ -357,8 +359,8 @@ async fn last_draft_suite(url: &str) {
     let counts = store.job_counts(run).await.unwrap();
     assert_eq!(
         (
-            counts.status("needs_review"),
-            counts.status("failed_checks"),
+            counts.status(JobStatus::NeedsReview),
+            counts.status(JobStatus::FailedChecks),
             counts.open(),
             counts.total(),
             counts.tokens
