@@ -11,7 +11,8 @@ use super::value::{format_grouped, Number, Value};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
-use std::io::Read;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
@@ -141,28 +142,41 @@ impl CsvRow<'_> {
     }
 }
 
-/// The lines of a text, met in order: the line a record starts on without a list of every
-/// line of the file.
-struct Lines<'a> {
-    rest: std::str::Lines<'a>,
-    /// The line last returned and its number.
-    current: (usize, &'a str),
+/// The lines of a file, met in order: the line a record starts on, without holding the file.
+struct Lines<R> {
+    reader: R,
+    /// The line last read and its number.
+    number: usize,
+    text: String,
 }
 
-impl<'a> Lines<'a> {
-    fn new(text: &'a str) -> Self {
+impl<R: BufRead> Lines<R> {
+    fn new(reader: R) -> Self {
         Lines {
-            rest: text.lines(),
-            current: (0, ""),
+            reader,
+            number: 0,
+            text: String::new(),
         }
     }
 
-    /// Line `n` (1-based, at least the last asked for), or "" past the end.
-    fn get(&mut self, n: usize) -> &'a str {
-        while self.current.0 < n {
-            self.current = (self.current.0 + 1, self.rest.next().unwrap_or_default());
+    /// Line `n` (1-based, at least the last asked for) without its line ending, as
+    /// `str::lines` gives it, or "" past the end.
+    fn get(&mut self, n: usize) -> &str {
+        while self.number < n {
+            self.number += 1;
+            self.text.clear();
+            // Only a file changed since it was checked can fail here: its line shows as nothing.
+            if self.reader.read_line(&mut self.text).is_err() {
+                self.text.clear();
+            }
+            if self.text.ends_with('\n') {
+                self.text.pop();
+                if self.text.ends_with('\r') {
+                    self.text.pop();
+                }
+            }
         }
-        self.current.1
+        &self.text
     }
 }
 
@@ -230,16 +244,31 @@ impl Loader {
     /// or its header wrong (already reported). The problems with the file's form come before
     /// those `each` reports, as though every row were read first; the answer is where in
     /// `problems` the latter start, `None` when the file was unreadable or its header wrong.
+    ///
+    /// A plain UTF-8 file, as nearly all are, is read from disk as it is parsed rather than held
+    /// whole: a large facts table's text was the biggest thing in memory while it loaded.
     fn csv_each(
         &mut self,
         path: &Path,
         header: &[&str],
-        mut each: impl FnMut(&mut Self, &CsvRow<'_>),
+        each: impl FnMut(&mut Self, &CsvRow<'_>),
     ) -> Result<Option<usize>, LoadError> {
+        let io = |source| LoadError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(line_count) = plain_line_count(path).map_err(io)? {
+            let open = || -> std::io::Result<_> {
+                let mut reader = BufReader::new(File::open(path)?);
+                skip_byte_order_mark(&mut reader)?;
+                Ok(reader)
+            };
+            let (records, lines) = (open().map_err(io)?, open().map_err(io)?);
+            return self.csv_rows(path, header, records, lines, line_count, each);
+        }
         let Some(text) = self.read(path)? else {
             return Ok(None);
         };
-        let start = self.problems.len();
         // Classic Mac line endings (a bare CR, from Excel's "CSV (Macintosh)"): the CSV reader
         // splits records on them but counts lines by LF, so make them LF for the line numbers.
         let bare_cr = text
@@ -250,11 +279,33 @@ impl Loader {
         } else {
             text
         };
-        let mut lines = Lines::new(&text);
+        let line_count = text.lines().count();
+        self.csv_rows(
+            path,
+            header,
+            text.as_bytes(),
+            text.as_bytes(),
+            line_count,
+            each,
+        )
+    }
+
+    /// [`Self::csv_each`] over a file's records and, read beside them, its lines.
+    fn csv_rows(
+        &mut self,
+        path: &Path,
+        header: &[&str],
+        records: impl Read,
+        lines: impl BufRead,
+        line_count: usize,
+        mut each: impl FnMut(&mut Self, &CsvRow<'_>),
+    ) -> Result<Option<usize>, LoadError> {
+        let start = self.problems.len();
+        let mut lines = Lines::new(lines);
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
-            .from_reader(text.as_bytes());
+            .from_reader(records);
         // Problems with the file's form, put before the rows' when the file is done.
         let mut form = Vec::new();
         let mut record = csv::StringRecord::new();
@@ -264,6 +315,15 @@ impl Loader {
             match reader.read_record(&mut record) {
                 Ok(true) => {}
                 Ok(false) => break,
+                Err(e) if matches!(e.kind(), csv::ErrorKind::Io(_)) => {
+                    let csv::ErrorKind::Io(source) = e.into_kind() else {
+                        unreachable!("matched as an I/O error")
+                    };
+                    return Err(LoadError::Io {
+                        path: path.to_path_buf(),
+                        source,
+                    });
+                }
                 Err(e) => {
                     let line = e.position().map_or(1, |p| p.line() as usize);
                     form.push(Diagnostic::new(
@@ -312,7 +372,7 @@ impl Loader {
                         .iter()
                         .map(|f| f.matches('\n').count())
                         .sum::<usize>();
-                let reach = if end > text.lines().count() {
+                let reach = if end > line_count {
                     "to the end of the file".to_string()
                 } else {
                     format!("on to line {end}")
@@ -1070,8 +1130,9 @@ pub(crate) fn read_text(path: &Path) -> std::io::Result<Result<String, Diagnosti
     if declared > MAX_FILE_BYTES {
         return Ok(Err(Diagnostic::new(path, 1, 1, too_large(declared))));
     }
-    // The limit holds for a file that grows while it is read, or a device with no end.
-    let mut bytes = Vec::new();
+    // The limit holds for a file that grows while it is read, or a device with no end. Room
+    // for the declared size at once: grown by doubling, a large file's buffer took twice it.
+    let mut bytes = Vec::with_capacity(usize::try_from(declared).unwrap_or(0));
     file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Ok(Err(Diagnostic::new(
@@ -1088,6 +1149,47 @@ pub(crate) fn read_text(path: &Path) -> std::io::Result<Result<String, Diagnosti
     };
     Ok(utf8_text(bytes, advice)
         .map_err(|(line, column, message)| Diagnostic::new(path, line, column, message)))
+}
+
+/// The number of lines of a CSV file that can be parsed straight from disk: at most
+/// [`MAX_FILE_BYTES`], UTF-8 (a byte-order mark aside) with no NUL byte and no bare CR. `None`
+/// for any other file, which is read whole, so that its encoding is reported where it goes
+/// wrong or its line endings made LF. Lines count as `str::lines` counts them.
+fn plain_line_count(path: &Path) -> std::io::Result<Option<usize>> {
+    let file = File::open(path)?;
+    if file.metadata()?.len() > MAX_FILE_BYTES {
+        return Ok(None);
+    }
+    let mut reader = BufReader::new(file.take(MAX_FILE_BYTES + 1));
+    let mut read = skip_byte_order_mark(&mut reader)?;
+    let (mut lines, mut line) = (0, Vec::new());
+    loop {
+        line.clear();
+        let n = reader.read_until(b'\n', &mut line)?;
+        if n == 0 {
+            return Ok(Some(lines));
+        }
+        read += n;
+        lines += 1;
+        // A line ends at a LF, so UTF-8 can be checked a line at a time; a CR may only end one.
+        let body = line.strip_suffix(b"\r\n").unwrap_or(&line);
+        let plain =
+            std::str::from_utf8(&line).is_ok() && !line.contains(&0) && !body.contains(&b'\r');
+        if !plain || read as u64 > MAX_FILE_BYTES {
+            return Ok(None);
+        }
+    }
+}
+
+/// Skips a UTF-8 byte-order mark at the start of `reader`, as the whole-file read drops it;
+/// the answer is how many bytes were skipped.
+fn skip_byte_order_mark(reader: &mut impl BufRead) -> std::io::Result<usize> {
+    const MARK: [u8; 3] = [0xEF, 0xBB, 0xBF];
+    if reader.fill_buf()?.starts_with(&MARK) {
+        reader.consume(MARK.len());
+        return Ok(MARK.len());
+    }
+    Ok(0)
 }
 
 /// Section ids, group and import names: lower-case letters, digits and hyphens.
@@ -1230,6 +1332,27 @@ mod tests {
             } else {
                 std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
             }
+        }
+    }
+
+    #[test]
+    fn only_plain_utf8_is_streamed_and_its_lines_count_as_str_lines_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let count = |bytes: &[u8]| {
+            let path = dir.path().join("t.csv");
+            std::fs::write(&path, bytes).unwrap();
+            plain_line_count(&path).unwrap()
+        };
+        for text in ["", "a", "a\n", "a\nb", "a\r\nb\r\n", "\n\n", "£5,x\n"] {
+            assert_eq!(
+                count(text.as_bytes()),
+                Some(text.lines().count()),
+                "{text:?}"
+            );
+        }
+        assert_eq!(count(b"\xEF\xBB\xBFa\nb\n"), Some(2));
+        for other in [&b"a\rb\n"[..], b"a\r", b"\xA3\n", b"a\0b", b"\xFF\xFEa\0"] {
+            assert_eq!(count(other), None, "{other:?}");
         }
     }
 

@@ -174,27 +174,43 @@ impl FactSet {
 
     fn council_values(&self) -> &CouncilValues {
         self.council_values.get_or_init(|| {
-            let mut values = CouncilValues::default();
-            for fact in &self.facts {
-                let Some(area) = self.area_by_code(&fact.area).filter(|a| a.is_council()) else {
-                    continue;
-                };
-                let Some(n) = fact.value.as_number() else {
-                    continue;
-                };
-                let key = (fact.metric.clone(), fact.period);
-                values.all.entry(key).or_default().push(n);
-                if let Some(region) = area.parent() {
-                    values
-                        .by_region
+            // Each council number with its measure, period and region.
+            let numbers = || {
+                self.facts.iter().filter_map(|fact| {
+                    let area = self.area_by_code(&fact.area).filter(|a| a.is_council())?;
+                    Some((fact, area.parent(), fact.value.as_number()?))
+                })
+            };
+            // Counted first so that each list is made at its size: grown a value at a time, the
+            // lists held up to twice their values' room, and left holes when shrunk.
+            let mut all: HashMap<(MetricId, Period), usize> = HashMap::new();
+            let mut by_region: HashMap<(AreaCode, MetricId, Period), usize> = HashMap::new();
+            for (fact, region, _) in numbers() {
+                *all.entry((fact.metric.clone(), fact.period)).or_default() += 1;
+                if let Some(region) = region {
+                    *by_region
                         .entry((region.clone(), fact.metric.clone(), fact.period))
-                        .or_default()
-                        .push(n);
+                        .or_default() += 1;
                 }
             }
-            // Grown a value at a time, each list may hold up to twice its values' room.
-            for list in values.all.values_mut().chain(values.by_region.values_mut()) {
-                list.shrink_to_fit();
+            let mut values = CouncilValues {
+                all: all
+                    .into_iter()
+                    .map(|(key, n)| (key, Vec::with_capacity(n)))
+                    .collect(),
+                by_region: by_region
+                    .into_iter()
+                    .map(|(key, n)| (key, Vec::with_capacity(n)))
+                    .collect(),
+            };
+            for (fact, region, n) in numbers() {
+                let counted = "every list was counted above";
+                let key = (fact.metric.clone(), fact.period);
+                values.all.get_mut(&key).expect(counted).push(n);
+                if let Some(region) = region {
+                    let key = (region.clone(), fact.metric.clone(), fact.period);
+                    values.by_region.get_mut(&key).expect(counted).push(n);
+                }
             }
             values
         })
