@@ -24,8 +24,8 @@ const GROUPS_HEADER: [&str; 2] = ["area_code", "member"];
 /// Comparator groups by name (the file stem under `groups/`): each council's members.
 pub(crate) type Groups = BTreeMap<String, BTreeMap<AreaCode, Vec<AreaCode>>>;
 
-/// The largest data file narrator reads. Files are read whole and held several times over
-/// while they are parsed (22 MB of synthetic facts peak at about 200 MB), so a wrong file (a
+/// The largest data file narrator reads. A plain UTF-8 CSV is parsed as it is read, but a
+/// TOML file, a CSV to report or mend, and a table to import are read whole, so a wrong file (a
 /// database dump, a 1 GB export) is refused from its size before it is read instead of
 /// exhausting memory. Every English council with every metric and several years of history
 /// is a few tens of megabytes; this also holds `narrator synth`'s output for about 12,000
