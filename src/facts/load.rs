@@ -1,16 +1,19 @@
 //! Reads `data/` and validates it, collecting every problem before giving up.
 
 use super::area::{Area, AreaCode, AreaKind};
+use super::cited::Citations;
 use super::diagnostic::{csv_field_column, line_col, size, utf8_text, Diagnostic};
 use super::metric::{Dating, Metric, MetricId, Polarity, Unit};
 use super::period::Period;
 use super::section::{Comparator, Section};
-use super::set::{Fact, FactSet};
+use super::set::{key_order, Fact, FactSet};
 use super::value::{format_grouped, Number, Value};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
-use std::io::Read;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
 
@@ -21,8 +24,8 @@ const GROUPS_HEADER: [&str; 2] = ["area_code", "member"];
 /// Comparator groups by name (the file stem under `groups/`): each council's members.
 pub(crate) type Groups = BTreeMap<String, BTreeMap<AreaCode, Vec<AreaCode>>>;
 
-/// The largest data file narrator reads. Files are read whole and held several times over
-/// while they are parsed (22 MB of synthetic facts peak at about 200 MB), so a wrong file (a
+/// The largest data file narrator reads. A plain UTF-8 CSV is parsed as it is read, but a
+/// TOML file, a CSV to report or mend, and a table to import are read whole, so a wrong file (a
 /// database dump, a 1 GB export) is refused from its size before it is read instead of
 /// exhausting memory. Every English council with every metric and several years of history
 /// is a few tens of megabytes; this also holds `narrator synth`'s output for about 12,000
@@ -65,44 +68,116 @@ pub fn load(dir: &Path) -> Result<FactSet, LoadError> {
     let mut loader = Loader::default();
     let areas = loader.areas(&dir.join("areas.csv"))?;
     let metrics = loader.metrics(&dir.join("metrics.toml"))?;
-    let facts = loader.facts(&dir.join("facts"), &areas, &metrics)?;
+    let read = loader.facts(&dir.join("facts"), &areas, &metrics)?;
     let groups = loader.groups(&dir.join("groups"), &areas)?;
     let group_names: Vec<String> = groups.keys().cloned().collect();
     let sections = loader.sections(
         &dir.join("sections.toml"),
         &areas,
         &metrics,
-        &facts,
+        &read,
         &group_names,
     )?;
     let allowlist = loader.allowlist(&dir.join("allowlist.toml"))?;
     if loader.problems.is_empty() {
-        let facts = facts.into_iter().map(|(fact, _)| fact).collect();
         Ok(FactSet::new(
-            areas, metrics, sections, facts, allowlist, groups,
+            areas, metrics, sections, read.facts, read.order, allowlist, groups,
         ))
     } else {
         Err(LoadError::Invalid(loader.problems))
     }
 }
 
-/// Where a fact row was read from, for messages that point back at it.
-#[derive(Clone, Debug)]
-struct Origin {
-    file: PathBuf,
-    line: usize,
+/// The facts of `facts/*.csv`, each once, with where each was read from.
+struct FactsRead {
+    facts: Vec<Fact>,
+    /// Positions in `facts` by key: see [`super::set::key_order`].
+    order: Vec<u32>,
+    origins: Origins,
 }
 
-impl fmt::Display for Origin {
+/// Where each fact was read from, for messages that point back at it.
+#[derive(Default)]
+struct Origins {
+    files: Vec<PathBuf>,
+    /// Per fact, its file's position in `files` and its line: two numbers, not a path a fact.
+    rows: Vec<(u32, u32)>,
+}
+
+impl Origins {
+    fn of(&self, fact: usize) -> Origin<'_> {
+        let (file, line) = self.rows[fact];
+        Origin {
+            file: &self.files[file as usize],
+            line,
+        }
+    }
+}
+
+/// Where one fact row was read from: `file:line`.
+struct Origin<'a> {
+    file: &'a Path,
+    line: u32,
+}
+
+impl fmt::Display for Origin<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}", self.file.display(), self.line)
     }
 }
 
-struct CsvRow {
+/// One record of a CSV file, lent to the code that reads it while the next is parsed: a large
+/// table is never held as rows.
+struct CsvRow<'a> {
     line: usize,
+    /// The line the record starts on, for the column of a field in messages.
+    text: &'a str,
+    fields: &'a csv::StringRecord,
+}
+
+impl CsvRow<'_> {
+    fn problem(&self, file: &Path, field: usize, message: impl Into<String>) -> Diagnostic {
+        let column = csv_field_column(self.text, field);
+        Diagnostic::new(file, self.line, column, message)
+    }
+}
+
+/// The lines of a file, met in order: the line a record starts on, without holding the file.
+struct Lines<R> {
+    reader: R,
+    /// The line last read and its number.
+    number: usize,
     text: String,
-    fields: Vec<String>,
+}
+
+impl<R: BufRead> Lines<R> {
+    fn new(reader: R) -> Self {
+        Lines {
+            reader,
+            number: 0,
+            text: String::new(),
+        }
+    }
+
+    /// Line `n` (1-based, at least the last asked for) without its line ending, as
+    /// `str::lines` gives it, or "" past the end.
+    fn get(&mut self, n: usize) -> &str {
+        while self.number < n {
+            self.number += 1;
+            self.text.clear();
+            // Only a file changed since it was checked can fail here: its line shows as nothing.
+            if self.reader.read_line(&mut self.text).is_err() {
+                self.text.clear();
+            }
+            if self.text.ends_with('\n') {
+                self.text.pop();
+                if self.text.ends_with('\r') {
+                    self.text.pop();
+                }
+            }
+        }
+        &self.text
+    }
 }
 
 #[derive(Default)]
@@ -114,6 +189,8 @@ struct Loader {
     catalogue_unreadable: bool,
     /// `areas.csv` could not be read: facts are not reported again as naming unknown areas.
     areas_unreadable: bool,
+    /// The facts' sources and notes, each pair held once.
+    citations: Citations,
 }
 
 /// Why a data file is refused before it is read: its size, against [`MAX_FILE_BYTES`].
@@ -150,8 +227,7 @@ impl Loader {
     }
 
     fn at_field(&mut self, file: &Path, row: &CsvRow, field: usize, message: impl Into<String>) {
-        let column = csv_field_column(&row.text, field);
-        self.at(file, row.line, column, message);
+        self.problems.push(row.problem(file, field, message));
     }
 
     fn at_span(&mut self, file: &Path, text: &str, offset: usize, message: impl Into<String>) {
@@ -163,9 +239,33 @@ impl Loader {
         self.catalogue_unreadable || self.broken_metrics.contains(id.as_str())
     }
 
-    /// Reads a CSV with an exact header; rows of the wrong width are reported and skipped.
-    /// `None` when the file is unreadable or its header wrong (already reported).
-    fn csv(&mut self, path: &Path, header: &[&str]) -> Result<Option<Vec<CsvRow>>, LoadError> {
+    /// Reads a CSV with an exact header and hands each row to `each`, in order; rows of the
+    /// wrong width are reported and skipped. Nothing is handed on when the file is unreadable
+    /// or its header wrong (already reported). The problems with the file's form come before
+    /// those `each` reports, as though every row were read first; the answer is where in
+    /// `problems` the latter start, `None` when the file was unreadable or its header wrong.
+    ///
+    /// A plain UTF-8 file, as nearly all are, is read from disk as it is parsed rather than held
+    /// whole: a large facts table's text was the biggest thing in memory while it loaded.
+    fn csv_each(
+        &mut self,
+        path: &Path,
+        header: &[&str],
+        each: impl FnMut(&mut Self, &CsvRow<'_>),
+    ) -> Result<Option<usize>, LoadError> {
+        let io = |source| LoadError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(line_count) = plain_line_count(path).map_err(io)? {
+            let open = || -> std::io::Result<_> {
+                let mut reader = BufReader::new(File::open(path)?);
+                skip_byte_order_mark(&mut reader)?;
+                Ok(reader)
+            };
+            let (records, lines) = (open().map_err(io)?, open().map_err(io)?);
+            return self.csv_rows(path, header, records, lines, line_count, each);
+        }
         let Some(text) = self.read(path)? else {
             return Ok(None);
         };
@@ -179,28 +279,68 @@ impl Loader {
         } else {
             text
         };
-        let lines: Vec<&str> = text.lines().collect();
+        let line_count = text.lines().count();
+        self.csv_rows(
+            path,
+            header,
+            text.as_bytes(),
+            text.as_bytes(),
+            line_count,
+            each,
+        )
+    }
+
+    /// [`Self::csv_each`] over a file's records and, read beside them, its lines.
+    fn csv_rows(
+        &mut self,
+        path: &Path,
+        header: &[&str],
+        records: impl Read,
+        lines: impl BufRead,
+        line_count: usize,
+        mut each: impl FnMut(&mut Self, &CsvRow<'_>),
+    ) -> Result<Option<usize>, LoadError> {
+        let start = self.problems.len();
+        let mut lines = Lines::new(lines);
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
-            .from_reader(text.as_bytes());
-        let mut rows = Vec::new();
+            .from_reader(records);
+        // Problems with the file's form, put before the rows' when the file is done.
+        let mut form = Vec::new();
+        let mut record = csv::StringRecord::new();
         let mut seen_header = false;
-        for record in reader.records() {
-            let record = match record {
-                Ok(r) => r,
+        let mut header_ok = false;
+        loop {
+            match reader.read_record(&mut record) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) if matches!(e.kind(), csv::ErrorKind::Io(_)) => {
+                    let csv::ErrorKind::Io(source) = e.into_kind() else {
+                        unreachable!("matched as an I/O error")
+                    };
+                    return Err(LoadError::Io {
+                        path: path.to_path_buf(),
+                        source,
+                    });
+                }
                 Err(e) => {
                     let line = e.position().map_or(1, |p| p.line() as usize);
-                    self.at(path, line, 1, format!("unreadable CSV: {e}"));
+                    form.push(Diagnostic::new(
+                        path,
+                        line,
+                        1,
+                        format!("unreadable CSV: {e}"),
+                    ));
                     continue;
                 }
-            };
+            }
             let line = record.position().map_or(1, |p| p.line() as usize);
             if !seen_header {
                 seen_header = true;
                 let found: Vec<&str> = record.iter().collect();
                 if found != header {
-                    self.at(
+                    form.push(Diagnostic::new(
                         path,
                         line,
                         1,
@@ -209,17 +349,18 @@ impl Loader {
                             header.join(","),
                             found.join(",")
                         ),
-                    );
-                    return Ok(None);
+                    ));
+                    break;
                 }
+                header_ok = true;
                 continue;
             }
             let row = CsvRow {
                 line,
-                text: lines.get(line - 1).copied().unwrap_or_default().to_string(),
-                fields: record.iter().map(str::to_string).collect(),
+                text: lines.get(line),
+                fields: &record,
             };
-            if row.fields.iter().all(String::is_empty) {
+            if row.fields.iter().all(str::is_empty) {
                 continue;
             }
             // No field of the contract holds a line break: one that does is almost always a
@@ -231,24 +372,23 @@ impl Loader {
                         .iter()
                         .map(|f| f.matches('\n').count())
                         .sum::<usize>();
-                let reach = if end > lines.len() {
+                let reach = if end > line_count {
                     "to the end of the file".to_string()
                 } else {
                     format!("on to line {end}")
                 };
-                self.at_field(
+                form.push(row.problem(
                     path,
-                    &row,
                     field,
                     format!(
                         "expected every field on one line, found a quoted field running {reach}: \
                          is its closing double quote missing?"
                     ),
-                );
+                ));
                 continue;
             }
             if row.fields.len() != header.len() {
-                self.at(
+                form.push(Diagnostic::new(
                     path,
                     line,
                     1,
@@ -258,13 +398,13 @@ impl Loader {
                         header.join(","),
                         row.fields.len()
                     ),
-                );
+                ));
                 continue;
             }
-            rows.push(row);
+            each(self, &row);
         }
         if !seen_header {
-            self.at(
+            form.push(Diagnostic::new(
                 path,
                 1,
                 1,
@@ -272,48 +412,46 @@ impl Loader {
                     "expected the header {:?}, found an empty file",
                     header.join(",")
                 ),
-            );
-            return Ok(None);
+            ));
         }
-        Ok(Some(rows))
+        let rows_start = start + form.len();
+        self.problems.splice(start..start, form);
+        Ok(header_ok.then_some(rows_start))
     }
 
     fn areas(&mut self, path: &Path) -> Result<Vec<Area>, LoadError> {
-        let Some(rows) = self.csv(path, &AREAS_HEADER)? else {
-            self.areas_unreadable = true;
-            return Ok(Vec::new());
-        };
-        let mut areas: Vec<(Area, usize)> = Vec::new();
+        // Each area with its line and the column of its parent, for a message about the parent.
+        let mut areas: Vec<(Area, usize, usize)> = Vec::new();
         // First line of each code and lower-cased name, so duplicates are found in one pass.
         let mut codes: HashMap<AreaCode, usize> = HashMap::new();
         let mut names: HashMap<String, usize> = HashMap::new();
-        for row in &rows {
+        let read = self.csv_each(path, &AREAS_HEADER, |this, row| {
             let code = match AreaCode::parse(&row.fields[0]) {
                 Ok(c) => c,
                 Err(e) => {
-                    self.at_field(path, row, 0, e);
-                    continue;
+                    this.at_field(path, row, 0, e);
+                    return;
                 }
             };
             let name = row.fields[1].trim().to_string();
             if name.is_empty() {
-                self.at_field(path, row, 1, "expected the area's name, found nothing");
-                continue;
+                this.at_field(path, row, 1, "expected the area's name, found nothing");
+                return;
             }
             let kind = match AreaKind::parse(&row.fields[2]) {
                 Ok(k) => k,
                 Err(e) => {
-                    self.at_field(path, row, 2, e);
-                    continue;
+                    this.at_field(path, row, 2, e);
+                    return;
                 }
             };
-            let parent = match row.fields[3].as_str() {
+            let parent = match &row.fields[3] {
                 "" => None,
                 raw => match AreaCode::parse(raw) {
                     Ok(p) => Some(p),
                     Err(e) => {
-                        self.at_field(path, row, 3, e);
-                        continue;
+                        this.at_field(path, row, 3, e);
+                        return;
                     }
                 },
             };
@@ -326,17 +464,22 @@ impl Loader {
             if let Some((what, line)) = prior {
                 let message =
                     format!("duplicate area {what}: {code} {name:?} is already on line {line}");
-                self.at_field(path, row, 0, message);
-                continue;
+                this.at_field(path, row, 0, message);
+                return;
             }
             codes.insert(code.clone(), row.line);
             names.insert(name.to_ascii_lowercase(), row.line);
-            areas.push((Area::new(code, name, kind, parent), row.line));
+            let parent_column = csv_field_column(row.text, 3);
+            areas.push((Area::new(code, name, kind, parent), row.line, parent_column));
+        })?;
+        if read.is_none() {
+            self.areas_unreadable = true;
+            return Ok(Vec::new());
         }
         let kinds: HashMap<&AreaCode, AreaKind> =
-            areas.iter().map(|(a, _)| (a.code(), a.kind())).collect();
+            areas.iter().map(|(a, ..)| (a.code(), a.kind())).collect();
         // Parents are checked once every area is known, so the file's order does not matter.
-        for (area, line) in &areas {
+        for (area, line, parent_column) in &areas {
             let expected_parent = match area.kind() {
                 AreaKind::La | AreaKind::Former => Some(AreaKind::Region),
                 AreaKind::Region => Some(AreaKind::Country),
@@ -358,14 +501,10 @@ impl Loader {
                 _ => None,
             };
             if let Some(message) = message {
-                let row = rows
-                    .iter()
-                    .find(|r| r.line == *line)
-                    .expect("every area came from a row");
-                self.at_field(path, row, 3, message);
+                self.at(path, *line, *parent_column, message);
             }
         }
-        Ok(areas.into_iter().map(|(a, _)| a).collect())
+        Ok(areas.into_iter().map(|(a, ..)| a).collect())
     }
 
     /// Parses a TOML file, reporting a syntax or shape error at its line and column.
@@ -541,7 +680,7 @@ impl Loader {
         dir: &Path,
         areas: &[Area],
         metrics: &BTreeMap<MetricId, Metric>,
-    ) -> Result<Vec<(Fact, Origin)>, LoadError> {
+    ) -> Result<FactsRead, LoadError> {
         let files = csv_files(dir).map_err(|source| LoadError::Io {
             path: dir.to_path_buf(),
             source,
@@ -554,35 +693,95 @@ impl Loader {
                 "expected at least one facts file *.csv, found none",
             );
         }
-        let mut facts: Vec<(Fact, Origin)> = Vec::new();
-        let mut seen: HashMap<(AreaCode, MetricId, Period), Origin> = HashMap::new();
+        let mut facts: Vec<Fact> = Vec::new();
+        let mut origins = Origins::default();
+        // Where each file's rows' problems sit in `problems`: a repeated fact, found once every
+        // file is read, is reported among them.
+        let mut row_problems: Vec<Range<usize>> = Vec::new();
         let known: HashSet<&AreaCode> = areas.iter().map(Area::code).collect();
         for path in files {
-            let Some(rows) = self.csv(&path, &FACTS_HEADER)? else {
-                continue;
-            };
-            for row in rows {
-                let Some(fact) = self.fact(&path, &row, &known, metrics) else {
-                    continue;
-                };
-                let origin = Origin {
-                    file: path.clone(),
-                    line: row.line,
-                };
-                let key = (fact.area().clone(), fact.metric().clone(), fact.period());
-                if let Some(first) = seen.get(&key) {
-                    let message = format!(
-                        "duplicate fact: {} {} {} is already given at {first}",
-                        key.0, key.1, key.2
-                    );
-                    self.at_field(&path, &row, 0, message);
-                    continue;
+            let file = u32::try_from(origins.files.len()).expect("fewer than 2^32 files");
+            let rows_start = self.csv_each(&path, &FACTS_HEADER, |this, row| {
+                if let Some(fact) = this.fact(&path, row, &known, metrics) {
+                    facts.push(fact);
+                    let line =
+                        u32::try_from(row.line).expect("a size-limited file has < 2^32 lines");
+                    origins.rows.push((file, line));
                 }
-                seen.insert(key, origin.clone());
-                facts.push((fact, origin));
-            }
+            })?;
+            let end = self.problems.len();
+            row_problems.push(rows_start.unwrap_or(end)..end);
+            origins.files.push(path);
         }
-        Ok(facts)
+        let mut order = key_order(&facts);
+        let repeated = repeated_keys(&facts, &order);
+        if !repeated.is_empty() {
+            self.report_repeated(&facts, &origins, &repeated, &row_problems);
+            let mut kept = vec![true; facts.len()];
+            for &(again, _) in &repeated {
+                kept[again] = false;
+            }
+            let mut keep = kept.iter().copied();
+            facts.retain(|_| keep.next().unwrap_or(true));
+            let mut keep = kept.iter().copied();
+            origins.rows.retain(|_| keep.next().unwrap_or(true));
+            order = key_order(&facts);
+        }
+        Ok(FactsRead {
+            facts,
+            order,
+            origins,
+        })
+    }
+
+    /// Reports each fact read again (`repeated`: its position and the first's) at its row,
+    /// among that file's other rows' problems in line order, as if found while reading.
+    fn report_repeated(
+        &mut self,
+        facts: &[Fact],
+        origins: &Origins,
+        repeated: &[(usize, usize)],
+        row_problems: &[Range<usize>],
+    ) {
+        let mut found: Vec<(u32, u32, Diagnostic)> = repeated
+            .iter()
+            .map(|&(again, first)| {
+                let (file, line) = origins.rows[again];
+                let fact = &facts[again];
+                let message = format!(
+                    "duplicate fact: {} {} {} is already given at {}",
+                    fact.area(),
+                    fact.metric(),
+                    fact.period(),
+                    origins.of(first)
+                );
+                // At the area code: the first field, where the row starts.
+                let at = Diagnostic::new(&origins.files[file as usize], line as usize, 1, message);
+                (file, line, at)
+            })
+            .collect();
+        found.sort_by_key(|&(file, line, _)| (file, line));
+        let mut found = found.into_iter().peekable();
+        let mut earlier = std::mem::take(&mut self.problems).into_iter();
+        let mut merged = Vec::with_capacity(earlier.len() + repeated.len());
+        let mut at = 0;
+        for (file, rows) in (0u32..).zip(row_problems) {
+            merged.extend(earlier.by_ref().take(rows.start - at));
+            for problem in earlier.by_ref().take(rows.len()) {
+                while let Some((.., d)) =
+                    found.next_if(|(f, line, _)| *f == file && (*line as usize) < problem.line())
+                {
+                    merged.push(d);
+                }
+                merged.push(problem);
+            }
+            while let Some((.., d)) = found.next_if(|(f, ..)| *f == file) {
+                merged.push(d);
+            }
+            at = rows.end;
+        }
+        merged.extend(earlier);
+        self.problems = merged;
     }
 
     /// Optional: `groups/*.csv`, each council's comparator group (nearest neighbours). A
@@ -609,49 +808,49 @@ impl Loader {
                 self.at(&path, 1, 1, format!("expected a group file named in kebab-case other than a built-in comparator, such as nearest-neighbours.csv, found {name:?}"));
                 continue;
             }
-            let Some(rows) = self.csv(&path, &GROUPS_HEADER)? else {
-                continue;
-            };
             let mut members: BTreeMap<AreaCode, Vec<AreaCode>> = BTreeMap::new();
-            for row in rows {
+            let read = self.csv_each(&path, &GROUPS_HEADER, |this, row| {
                 let (owner, member) = match (
                     AreaCode::parse(&row.fields[0]),
                     AreaCode::parse(&row.fields[1]),
                 ) {
                     (Ok(o), Ok(m)) => (o, m),
                     (Err(e), _) => {
-                        self.at_field(&path, &row, 0, e);
-                        continue;
+                        this.at_field(&path, row, 0, e);
+                        return;
                     }
                     (_, Err(e)) => {
-                        self.at_field(&path, &row, 1, e);
-                        continue;
+                        this.at_field(&path, row, 1, e);
+                        return;
                     }
                 };
                 if kinds.get(&owner) != Some(&AreaKind::La) {
-                    self.at_field(&path, &row, 0, format!("{owner} is not a council in areas.csv (kind la): a group belongs to a council with a page"));
-                    continue;
+                    this.at_field(&path, row, 0, format!("{owner} is not a council in areas.csv (kind la): a group belongs to a council with a page"));
+                    return;
                 }
                 if !matches!(kinds.get(&member), Some(AreaKind::La | AreaKind::Former)) {
-                    self.at_field(
+                    this.at_field(
                         &path,
-                        &row,
+                        row,
                         1,
                         format!("{member} is not a council in areas.csv (kind la or former)"),
                     );
-                    continue;
+                    return;
                 }
                 let list = members.entry(owner.clone()).or_default();
                 if list.contains(&member) {
-                    self.at_field(
+                    this.at_field(
                         &path,
-                        &row,
+                        row,
                         1,
                         format!("{member} is already in {owner}'s group"),
                     );
-                    continue;
+                    return;
                 }
                 list.push(member);
+            })?;
+            if read.is_none() {
+                continue;
             }
             groups.insert(name, members);
         }
@@ -684,10 +883,11 @@ impl Loader {
                 None
             }
         };
-        let metric = match MetricId::parse(&f[1]) {
-            Ok(id) => match metrics.get(&id) {
-                Some(m) => Some(m),
-                None => {
+        // A catalogued id is looked up by its text: no id is made per row.
+        let metric = match metrics.get_key_value(&f[1]) {
+            Some((_, m)) => Some(m),
+            None => match MetricId::parse(&f[1]) {
+                Ok(id) => {
                     if !self.is_broken(&id) {
                         self.at_field(
                             path,
@@ -698,11 +898,11 @@ impl Loader {
                     }
                     None
                 }
+                Err(e) => {
+                    self.at_field(path, row, 1, e);
+                    None
+                }
             },
-            Err(e) => {
-                self.at_field(path, row, 1, e);
-                None
-            }
         };
         let period = Period::parse(&f[2])
             .map_err(|e| self.at_field(path, row, 2, e))
@@ -729,8 +929,7 @@ impl Loader {
                 metric.id().clone(),
                 period,
                 value,
-                f[4].trim().to_string(),
-                f[5].trim().to_string(),
+                self.citations.get(f[4].trim(), f[5].trim()),
             )),
             _ => None,
         }
@@ -790,7 +989,7 @@ impl Loader {
         path: &Path,
         areas: &[Area],
         metrics: &BTreeMap<MetricId, Metric>,
-        facts: &[(Fact, Origin)],
+        read: &FactsRead,
         groups: &[String],
     ) -> Result<Vec<Section>, LoadError> {
         let Some(text) = self.read(path)? else {
@@ -805,10 +1004,11 @@ impl Loader {
             .filter(|a| a.kind() == AreaKind::La)
             .map(Area::code)
             .collect();
-        let has_england_row: HashSet<(&MetricId, Period)> = facts
+        let has_england_row: HashSet<(&MetricId, Period)> = read
+            .facts
             .iter()
-            .filter(|(f, _)| f.area().is_england())
-            .map(|(f, _)| (f.metric(), f.period()))
+            .filter(|f| f.area().is_england())
+            .map(|f| (f.metric(), f.period()))
             .collect();
         let mut ids = HashSet::new();
         let mut sections = Vec::new();
@@ -890,7 +1090,11 @@ impl Loader {
                     continue;
                 }
                 // Every council value of a compared metric needs England's value for that period.
-                for (fact, origin) in facts.iter().filter(|(f, _)| f.metric() == m) {
+                for (i, fact) in read.facts.iter().enumerate() {
+                    if fact.metric() != m {
+                        continue;
+                    }
+                    let origin = read.origins.of(i);
                     let is_council = councils.contains(fact.area());
                     let has_england = has_england_row.contains(&(m, fact.period()));
                     if is_council && !has_england {
@@ -926,8 +1130,9 @@ pub(crate) fn read_text(path: &Path) -> std::io::Result<Result<String, Diagnosti
     if declared > MAX_FILE_BYTES {
         return Ok(Err(Diagnostic::new(path, 1, 1, too_large(declared))));
     }
-    // The limit holds for a file that grows while it is read, or a device with no end.
-    let mut bytes = Vec::new();
+    // The limit holds for a file that grows while it is read, or a device with no end. Room
+    // for the declared size at once: grown by doubling, a large file's buffer took twice it.
+    let mut bytes = Vec::with_capacity(usize::try_from(declared).unwrap_or(0));
     file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Ok(Err(Diagnostic::new(
@@ -944,6 +1149,47 @@ pub(crate) fn read_text(path: &Path) -> std::io::Result<Result<String, Diagnosti
     };
     Ok(utf8_text(bytes, advice)
         .map_err(|(line, column, message)| Diagnostic::new(path, line, column, message)))
+}
+
+/// The number of lines of a CSV file that can be parsed straight from disk: at most
+/// [`MAX_FILE_BYTES`], UTF-8 (a byte-order mark aside) with no NUL byte and no bare CR. `None`
+/// for any other file, which is read whole, so that its encoding is reported where it goes
+/// wrong or its line endings made LF. Lines count as `str::lines` counts them.
+fn plain_line_count(path: &Path) -> std::io::Result<Option<usize>> {
+    let file = File::open(path)?;
+    if file.metadata()?.len() > MAX_FILE_BYTES {
+        return Ok(None);
+    }
+    let mut reader = BufReader::new(file.take(MAX_FILE_BYTES + 1));
+    let mut read = skip_byte_order_mark(&mut reader)?;
+    let (mut lines, mut line) = (0, Vec::new());
+    loop {
+        line.clear();
+        let n = reader.read_until(b'\n', &mut line)?;
+        if n == 0 {
+            return Ok(Some(lines));
+        }
+        read += n;
+        lines += 1;
+        // A line ends at a LF, so UTF-8 can be checked a line at a time; a CR may only end one.
+        let body = line.strip_suffix(b"\r\n").unwrap_or(&line);
+        let plain =
+            std::str::from_utf8(&line).is_ok() && !line.contains(&0) && !body.contains(&b'\r');
+        if !plain || read as u64 > MAX_FILE_BYTES {
+            return Ok(None);
+        }
+    }
+}
+
+/// Skips a UTF-8 byte-order mark at the start of `reader`, as the whole-file read drops it;
+/// the answer is how many bytes were skipped.
+fn skip_byte_order_mark(reader: &mut impl BufRead) -> std::io::Result<usize> {
+    const MARK: [u8; 3] = [0xEF, 0xBB, 0xBF];
+    if reader.fill_buf()?.starts_with(&MARK) {
+        reader.consume(MARK.len());
+        return Ok(MARK.len());
+    }
+    Ok(0)
 }
 
 /// Section ids, group and import names: lower-case letters, digits and hyphens.
@@ -963,6 +1209,24 @@ fn csv_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
         .collect();
     files.sort();
     Ok(files)
+}
+
+/// Each fact whose (area, metric, period) an earlier row already gave, with that row's fact:
+/// neighbours in `order` (see [`key_order`]), the first read first among equals.
+fn repeated_keys(facts: &[Fact], order: &[u32]) -> Vec<(usize, usize)> {
+    let key = |i: u32| {
+        let f = &facts[i as usize];
+        (f.area(), f.metric(), f.period())
+    };
+    let mut repeated = Vec::new();
+    let mut first = None;
+    for &i in order {
+        match first {
+            Some(f) if key(f) == key(i) => repeated.push((i as usize, f as usize)),
+            _ => first = Some(i),
+        }
+    }
+    repeated
 }
 
 /// Where a `[[table]]` entry lacks a required field: toml reports "missing field `label`" with
@@ -1053,4 +1317,107 @@ fn higher_means_ok(raw: &str) -> bool {
             .next()
             .is_some_and(|w| w.chars().all(|c| c.is_ascii_alphabetic()))
         && words.next().is_none()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_dir() {
+                copy(&entry.path(), &to.join(entry.file_name()));
+            } else {
+                std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn only_plain_utf8_is_streamed_and_its_lines_count_as_str_lines_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let count = |bytes: &[u8]| {
+            let path = dir.path().join("t.csv");
+            std::fs::write(&path, bytes).unwrap();
+            plain_line_count(&path).unwrap()
+        };
+        for text in ["", "a", "a\n", "a\nb", "a\r\nb\r\n", "\n\n", "£5,x\n"] {
+            assert_eq!(
+                count(text.as_bytes()),
+                Some(text.lines().count()),
+                "{text:?}"
+            );
+        }
+        assert_eq!(count(b"\xEF\xBB\xBFa\nb\n"), Some(2));
+        for other in [&b"a\rb\n"[..], b"a\r", b"\xA3\n", b"a\0b", b"\xFF\xFEa\0"] {
+            assert_eq!(count(other), None, "{other:?}");
+        }
+    }
+
+    /// Problems come as if every file were read row by row: each file's form first, then its
+    /// rows' in line order, a repeated fact among them, though repeats are found at the end.
+    #[test]
+    fn repeated_facts_are_reported_in_reading_order() {
+        let dir = tempfile::tempdir().unwrap();
+        copy(Path::new("data"), dir.path());
+        let header = "area_code,metric,period,value,source,note\n";
+        let a = format!(
+            "{header}E06000022,population,2023,1,x,\n\
+             E06000022,population,2030,1,x\n\
+             Nope,population,2030,1,x,\n\
+             E06000022,population,2031,1,x,\n\
+             E06000022,population,2031,2,x,\n\
+             E06000022,population,2032,1,x,x,x\n"
+        );
+        std::fs::write(dir.path().join("facts/zz-a.csv"), a).unwrap();
+        let b = format!("{header}E06000022,population,2031,3,x,\n");
+        std::fs::write(dir.path().join("facts/zz-b.csv"), b).unwrap();
+        let Err(LoadError::Invalid(problems)) = load(dir.path()) else {
+            panic!("the repeats are problems");
+        };
+        let ours: Vec<(String, usize, &str)> = problems
+            .iter()
+            .filter_map(|p| {
+                let name = p.file().file_name()?.to_string_lossy().into_owned();
+                name.starts_with("zz-")
+                    .then(|| (name, p.line(), p.message().split(':').next().unwrap()))
+            })
+            .collect();
+        let at = |file: &str, line, what| (file.to_string(), line, what);
+        assert_eq!(
+            ours,
+            [
+                at(
+                    "zz-a.csv",
+                    3,
+                    "expected 6 fields (area_code,metric,period,value,source,note), found 5"
+                ),
+                at(
+                    "zz-a.csv",
+                    7,
+                    "expected 6 fields (area_code,metric,period,value,source,note), found 7"
+                ),
+                at("zz-a.csv", 2, "duplicate fact"),
+                at(
+                    "zz-a.csv",
+                    4,
+                    "expected an ONS area code such as E06000022, found \"Nope\""
+                ),
+                at("zz-a.csv", 6, "duplicate fact"),
+                at("zz-b.csv", 2, "duplicate fact"),
+            ]
+        );
+        let repeat = |file: &str, line| {
+            problems
+                .iter()
+                .find(|p| p.file().ends_with(file) && p.line() == line)
+                .unwrap()
+                .message()
+                .to_string()
+        };
+        assert!(repeat("zz-a.csv", 2).ends_with("bath-and-north-east-somerset.csv:2"));
+        assert!(repeat("zz-b.csv", 2).ends_with("zz-a.csv:5"));
+    }
 }

@@ -1,12 +1,16 @@
 //! The metric catalogue: what each measure is, its unit and which direction is good.
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
+use std::borrow::Borrow;
 use std::fmt;
+use std::sync::Arc;
 
 /// A metric id from `data/metrics.toml`: lower-case snake_case.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(transparent)]
-pub struct MetricId(String);
+///
+/// Shared, not copied: the loader gives each fact a clone of the catalogue's id, so the many
+/// facts of a measure hold one string between them and a clone costs no allocation.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MetricId(Arc<str>);
 
 impl MetricId {
     pub fn parse(raw: &str) -> Result<Self, String> {
@@ -14,7 +18,7 @@ impl MetricId {
         let first_ok = chars.next().is_some_and(|c| c.is_ascii_lowercase());
         let rest_ok = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
         if first_ok && rest_ok {
-            Ok(Self(raw.to_string()))
+            Ok(Self(raw.into()))
         } else {
             Err(format!(
                 "expected a metric id in snake_case such as carers_social_contact, found {raw:?}"
@@ -30,6 +34,21 @@ impl MetricId {
 impl fmt::Display for MetricId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+/// The id as a string, as a `String` field would be.
+impl Serialize for MetricId {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+/// Lets the catalogue be searched by the text of a row without making an id first: an id
+/// compares, orders and hashes as its text does.
+impl Borrow<str> for MetricId {
+    fn borrow(&self) -> &str {
+        &self.0
     }
 }
 

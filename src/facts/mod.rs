@@ -2,6 +2,7 @@
 
 mod area;
 mod basis;
+mod cited;
 mod diagnostic;
 mod load;
 mod metric;

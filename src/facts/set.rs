@@ -1,25 +1,32 @@
 //! The validated facts, and the per-area, per-section view a prompt and the checker receive.
 
 use super::area::{Area, AreaCode, AreaKind};
+use super::cited::Citation;
 use super::load::Groups;
 use super::metric::{Dating, Metric, MetricId, Polarity, Unit};
 use super::peers::{self, PeerComparison};
 use super::period::Period;
 use super::section::{Comparator, Peers, Section};
 use super::value::{Number, Value};
-use serde::Serialize;
+use serde::ser::SerializeStruct;
+use serde::{Serialize, Serializer};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::ops::Range;
+use std::sync::Arc;
 
 /// One row of `data/facts/*.csv`, validated.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+///
+/// Small, as a large data set holds hundreds of thousands: the area inline, the measure's id
+/// and the citation shared with the other facts that have them.
+#[derive(Clone, PartialEq)]
 pub struct Fact {
     area: AreaCode,
-    metric: MetricId,
     period: Period,
+    metric: MetricId,
     value: Value,
-    source: String,
-    note: String,
+    cited: Arc<Citation>,
 }
 
 impl Fact {
@@ -28,16 +35,14 @@ impl Fact {
         metric: MetricId,
         period: Period,
         value: Value,
-        source: String,
-        note: String,
+        cited: Arc<Citation>,
     ) -> Self {
         Self {
             area,
-            metric,
             period,
+            metric,
             value,
-            source,
-            note,
+            cited,
         }
     }
     pub fn area(&self) -> &AreaCode {
@@ -53,11 +58,53 @@ impl Fact {
         &self.value
     }
     pub fn source(&self) -> &str {
-        &self.source
+        self.cited.source()
     }
     pub fn note(&self) -> &str {
-        &self.note
+        self.cited.note()
     }
+}
+
+/// The row's six fields, as the row has them (the citation's sharing is not the fact's).
+impl fmt::Debug for Fact {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Fact")
+            .field("area", &self.area)
+            .field("metric", &self.metric)
+            .field("period", &self.period)
+            .field("value", &self.value)
+            .field("source", &self.source())
+            .field("note", &self.note())
+            .finish()
+    }
+}
+
+impl Serialize for Fact {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut row = serializer.serialize_struct("Fact", 6)?;
+        row.serialize_field("area", &self.area)?;
+        row.serialize_field("metric", &self.metric)?;
+        row.serialize_field("period", &self.period)?;
+        row.serialize_field("value", &self.value)?;
+        row.serialize_field("source", self.source())?;
+        row.serialize_field("note", self.note())?;
+        row.end()
+    }
+}
+
+/// Fact positions in the order of (area, metric, period), equal keys in the order read: an
+/// area's facts for a measure sit together, oldest period first, the first read of a repeated
+/// key first.
+pub(crate) fn key_order(facts: &[Fact]) -> Vec<u32> {
+    let mut order: Vec<u32> = (0..facts.len())
+        .map(|i| u32::try_from(i).expect("fewer than 2^32 facts: files are size-limited"))
+        .collect();
+    // Stable, so a repeated key keeps the order the rows were read in.
+    order.sort_by(|&a, &b| {
+        let (a, b) = (&facts[a as usize], &facts[b as usize]);
+        (&a.area, &a.metric, a.period).cmp(&(&b.area, &b.metric, b.period))
+    });
+    order
 }
 
 /// Everything in `data/`, validated: areas, metric catalogue, sections and facts.
@@ -69,7 +116,11 @@ pub struct FactSet {
     facts: Vec<Fact>,
     structural_names: Vec<String>,
     groups: Groups,
-    by_area_metric: HashMap<(AreaCode, MetricId), Vec<usize>>,
+    /// Positions in `facts` by (area, metric, period): see [`key_order`].
+    by_key: Vec<u32>,
+    /// Each area's run of `by_key`. A map of (area, metric) to lists held a key and a list per
+    /// pair, several times the facts' own size over many councils; a run is searched instead.
+    by_area: HashMap<AreaCode, Range<u32>>,
     by_code: HashMap<AreaCode, usize>,
     /// Every council's value of each measure and period, by region too: built on the first
     /// comparison, so a run over every council reads each fact once rather than once a job.
@@ -88,19 +139,19 @@ impl FactSet {
         areas: Vec<Area>,
         metrics: BTreeMap<MetricId, Metric>,
         sections: Vec<Section>,
-        facts: Vec<Fact>,
+        mut facts: Vec<Fact>,
+        by_key: Vec<u32>,
         structural_names: Vec<String>,
         groups: Groups,
     ) -> Self {
-        let mut by_area_metric: HashMap<(AreaCode, MetricId), Vec<usize>> = HashMap::new();
-        for (i, fact) in facts.iter().enumerate() {
-            by_area_metric
-                .entry((fact.area.clone(), fact.metric.clone()))
-                .or_default()
-                .push(i);
-        }
-        for indices in by_area_metric.values_mut() {
-            indices.sort_by_key(|&i| facts[i].period);
+        debug_assert_eq!(by_key, key_order(&facts), "by_key is the facts' key order");
+        facts.shrink_to_fit();
+        let mut by_area: HashMap<AreaCode, Range<u32>> = HashMap::new();
+        for (at, &i) in (0u32..).zip(&by_key) {
+            by_area
+                .entry(facts[i as usize].area.clone())
+                .and_modify(|run| run.end = at + 1)
+                .or_insert(at..at + 1);
         }
         let by_code = areas
             .iter()
@@ -114,7 +165,8 @@ impl FactSet {
             facts,
             structural_names,
             groups,
-            by_area_metric,
+            by_key,
+            by_area,
             by_code,
             council_values: std::sync::OnceLock::new(),
         }
@@ -122,22 +174,42 @@ impl FactSet {
 
     fn council_values(&self) -> &CouncilValues {
         self.council_values.get_or_init(|| {
-            let mut values = CouncilValues::default();
-            for fact in &self.facts {
-                let Some(area) = self.area_by_code(&fact.area).filter(|a| a.is_council()) else {
-                    continue;
-                };
-                let Some(n) = fact.value.as_number() else {
-                    continue;
-                };
-                let key = (fact.metric.clone(), fact.period);
-                values.all.entry(key).or_default().push(n);
-                if let Some(region) = area.parent() {
-                    values
-                        .by_region
+            // Each council number with its measure, period and region.
+            let numbers = || {
+                self.facts.iter().filter_map(|fact| {
+                    let area = self.area_by_code(&fact.area).filter(|a| a.is_council())?;
+                    Some((fact, area.parent(), fact.value.as_number()?))
+                })
+            };
+            // Counted first so that each list is made at its size: grown a value at a time, the
+            // lists held up to twice their values' room, and left holes when shrunk.
+            let mut all: HashMap<(MetricId, Period), usize> = HashMap::new();
+            let mut by_region: HashMap<(AreaCode, MetricId, Period), usize> = HashMap::new();
+            for (fact, region, _) in numbers() {
+                *all.entry((fact.metric.clone(), fact.period)).or_default() += 1;
+                if let Some(region) = region {
+                    *by_region
                         .entry((region.clone(), fact.metric.clone(), fact.period))
-                        .or_default()
-                        .push(n);
+                        .or_default() += 1;
+                }
+            }
+            let mut values = CouncilValues {
+                all: all
+                    .into_iter()
+                    .map(|(key, n)| (key, Vec::with_capacity(n)))
+                    .collect(),
+                by_region: by_region
+                    .into_iter()
+                    .map(|(key, n)| (key, Vec::with_capacity(n)))
+                    .collect(),
+            };
+            for (fact, region, n) in numbers() {
+                let counted = "every list was counted above";
+                let key = (fact.metric.clone(), fact.period);
+                values.all.get_mut(&key).expect(counted).push(n);
+                if let Some(region) = region {
+                    let key = (region.clone(), fact.metric.clone(), fact.period);
+                    values.by_region.get_mut(&key).expect(counted).push(n);
                 }
             }
             values
@@ -271,12 +343,16 @@ impl FactSet {
 
     /// An area's facts for one metric, oldest period first.
     pub fn facts_for(&self, area: &AreaCode, metric: &MetricId) -> impl Iterator<Item = &Fact> {
-        self.by_area_metric
-            .get(&(area.clone(), metric.clone()))
-            .map(Vec::as_slice)
-            .unwrap_or_default()
+        let run = self
+            .by_area
+            .get(area)
+            .map_or(&[][..], |r| &self.by_key[r.start as usize..r.end as usize]);
+        let metric_of = |i: &u32| &self.facts[*i as usize].metric;
+        let start = run.partition_point(|i| metric_of(i) < metric);
+        let len = run[start..].partition_point(|i| metric_of(i) == metric);
+        run[start..start + len]
             .iter()
-            .map(|&i| &self.facts[i])
+            .map(|&i| &self.facts[i as usize])
     }
 
     fn fact_at(&self, area: &AreaCode, metric: &MetricId, period: Period) -> Option<&Fact> {
@@ -318,7 +394,7 @@ impl FactSet {
                             name: with.name().to_string(),
                             value: f.value.clone(),
                             display: f.value.display(metric.unit()),
-                            source: f.source.clone(),
+                            source: f.source().to_string(),
                         })
                     };
                     let mut row = FactRow::new(
@@ -433,8 +509,8 @@ impl FactRow {
             wording: wording(metric),
             value: fact.value.clone(),
             display: fact.value.display(metric.unit()),
-            source: fact.source.clone(),
-            note: fact.note.clone(),
+            source: fact.source().to_string(),
+            note: fact.note().to_string(),
             england,
             region,
             peers: Vec::new(),
