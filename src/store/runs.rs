@@ -337,12 +337,23 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         // The draft first, so the job row takes its id in the one guarded UPDATE; a lost
         // lease drops the transaction and the draft with it. The insert is a write, so on
-        // SQLite it takes the write lock at once, as a guard first would. Only a lease holder
-        // stores a job's attempts, so this attempt stored already means another worker took
-        // the job while this one was paused: the lease was lost.
+        // SQLite it takes the write lock at once, as a guard first would. The attempt stored
+        // already is most often another worker's, which took the job while this one was
+        // paused past its lease: that is a lost lease, not a database error.
         let id = match insert_draft_row(&mut tx, d, now).await {
             Err(StoreError::Query(e)) if is_unique_violation(&e) => {
-                return Err(StoreError::LeaseLost(d.job_id))
+                drop(tx);
+                let held: Option<i64> = sqlx::query_scalar(
+                    "SELECT id FROM jobs WHERE id = $1 AND lease_holder = $2 AND status = 'running'",
+                )
+                .bind(d.job_id)
+                .bind(d.holder)
+                .fetch_optional(&self.pool)
+                .await?;
+                return Err(match held {
+                    Some(_) => StoreError::Query(e),
+                    None => StoreError::LeaseLost(d.job_id),
+                });
             }
             other => other?,
         };

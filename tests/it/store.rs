@@ -300,6 +300,16 @@ async fn last_draft_suite(url: &str) {
         "{url}: {refused:?}"
     );
     untouched(1, 1).await;
+    // The same attempt from a worker that lost the lease (the kill drill's paused worker
+    // wakes to find its attempt stored by the next): a lost lease, not a database error.
+    let late = store
+        .insert_draft_and_finish(&draft(&a, "w-b", 1, &passing))
+        .await;
+    assert!(
+        matches!(late, Err(StoreError::LeaseLost(id)) if id == a.id),
+        "{url}: {late:?}"
+    );
+    untouched(1, 1).await;
 
     // All three: the draft, the job ended with it, the review item (and its audit entry).
     let d2 = store
