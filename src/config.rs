@@ -45,7 +45,20 @@ pub fn provider_settings(args: &ProviderArgs) -> Result<ProviderSettings> {
     let structured = args
         .structured
         .unwrap_or_else(|| Structured::default_for(&args.base_url));
-    // The best measured strategy for the endpoint (README, "Prompt strategies").
+    Ok(ProviderSettings {
+        base_url: args.base_url.clone(),
+        api_key,
+        model: args.model.clone(),
+        temperature: args.temperature,
+        max_tokens: args.max_tokens,
+        timeout: Duration::from_secs(args.timeout_secs),
+        structured,
+    })
+}
+
+/// The prompt strategy drafts are asked for with: `--strategy`, else the best measured one for
+/// an endpoint that takes constraints as `structured` says (README, "Prompt strategies").
+pub fn strategy(args: &ProviderArgs, structured: Structured) -> Result<Strategy> {
     let strategy = args
         .strategy
         .unwrap_or(if structured == Structured::Grammar {
@@ -61,16 +74,7 @@ pub fn provider_settings(args: &ProviderArgs) -> Result<ProviderSettings> {
             args.base_url
         );
     }
-    Ok(ProviderSettings {
-        base_url: args.base_url.clone(),
-        api_key,
-        model: args.model.clone(),
-        temperature: args.temperature,
-        max_tokens: args.max_tokens,
-        timeout: Duration::from_secs(args.timeout_secs),
-        strategy,
-        structured,
-    })
+    Ok(strategy)
 }
 
 /// The key given by --api-key (or NARRATOR_API_KEY), or read from --api-key-file (or
@@ -125,7 +129,14 @@ where
         .any(|arg| arg == "--api-key" || arg.starts_with("--api-key="))
 }
 
-pub fn run_options(args: &RunnerArgs, started_by: &str, force: bool) -> Result<RunOptions> {
+/// How runs are worked; `structured` is the endpoint's, which picks the default strategy.
+pub fn run_options(
+    args: &RunnerArgs,
+    structured: Structured,
+    started_by: &str,
+    force: bool,
+) -> Result<RunOptions> {
+    let strategy = strategy(&args.provider, structured)?;
     if args.concurrency == 0 || args.max_attempts == 0 || args.lease_secs == 0 {
         bail!("--concurrency, --max-attempts and --lease-secs must be above zero");
     }
@@ -134,6 +145,7 @@ pub fn run_options(args: &RunnerArgs, started_by: &str, force: bool) -> Result<R
     }
     Ok(RunOptions {
         started_by: started_by.to_string(),
+        strategy,
         force,
         max_attempts: args.max_attempts,
         lease: Duration::from_secs(args.lease_secs),
@@ -160,9 +172,10 @@ pub struct RunnerSettings {
 }
 
 pub fn runner_settings(args: &RunnerArgs, started_by: &str, force: bool) -> Result<RunnerSettings> {
+    let provider = provider_settings(&args.provider)?;
     Ok(RunnerSettings {
-        provider: provider_settings(&args.provider)?,
-        options: run_options(args, started_by, force)?,
+        options: run_options(args, provider.structured, started_by, force)?,
+        provider,
         database_url: args.database.database_url.clone(),
     })
 }

@@ -72,7 +72,7 @@ impl Workspace {
                 started_by: "drill",
                 scope: &format!("drill:{skip}+{count}"),
                 model: &s.model,
-                params: &s.params(),
+                params: &s.params(super::STRATEGY),
                 jobs: &jobs,
             })
             .await?)

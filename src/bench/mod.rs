@@ -512,6 +512,9 @@ pub fn select(names: &[String], sizes: &[usize]) -> Result<Vec<(Scenario, Vec<us
         .collect())
 }
 
+/// The prompt strategy of every bench and drill run (the drills' workers pass it as a flag).
+pub const STRATEGY: Strategy = Strategy::Focused;
+
 /// The provider settings of every bench and drill worker: the mock, and the model and
 /// parameters their runs are made for.
 pub fn mock_settings(base_url: &str) -> crate::provider::ProviderSettings {
@@ -522,7 +525,6 @@ pub fn mock_settings(base_url: &str) -> crate::provider::ProviderSettings {
         temperature: 0.2,
         max_tokens: MAX_TOKENS,
         timeout: Duration::from_secs(30),
-        strategy: Strategy::Focused,
         structured: crate::prompt::Structured::None,
     }
 }

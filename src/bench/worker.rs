@@ -64,12 +64,13 @@ pub async fn measure(set: FactSet, spec: &WorkerSpec) -> Result<WorkerReport> {
             started_by: "bench",
             scope: &format!("bench:{}", spec.jobs),
             model: &settings.model,
-            params: &settings.params(),
+            params: &settings.params(super::STRATEGY),
             jobs: &jobs,
         })
         .await?;
     let options = RunOptions {
         started_by: "bench".to_string(),
+        strategy: super::STRATEGY,
         force: true,
         max_attempts: 3,
         lease: Duration::from_secs(30),

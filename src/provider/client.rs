@@ -42,18 +42,16 @@ pub struct ProviderSettings {
     pub temperature: f32,
     pub max_tokens: u32,
     pub timeout: Duration,
-    /// The prompt strategy drafts are asked for with: part of what makes drafts comparable.
-    pub strategy: crate::prompt::Strategy,
     /// How the endpoint takes a constraint on the answer (for the `constrained` strategy).
     pub structured: crate::prompt::Structured,
 }
 
 impl ProviderSettings {
-    /// The model parameters that make drafts comparable, as stored with each draft.
-    /// The default strategy is left out, so drafts stored before strategies existed still
-    /// count as current.
-    pub fn params(&self) -> String {
-        let strategy = match self.strategy {
+    /// The model parameters that make drafts comparable, as stored with each draft, for
+    /// drafts asked for under `strategy` (the run's). The default strategy is left out, so
+    /// drafts stored before strategies existed still count as current.
+    pub fn params(&self, strategy: crate::prompt::Strategy) -> String {
+        let strategy = match strategy {
             crate::prompt::Strategy::Full => String::new(),
             crate::prompt::Strategy::Constrained => format!(
                 ",\"strategy\":\"constrained\",\"structured\":\"{}\"",
@@ -283,7 +281,6 @@ mod tests {
             temperature: 0.2,
             max_tokens: 10,
             timeout: Duration::from_secs(1),
-            strategy: crate::prompt::Strategy::Full,
             structured: crate::prompt::Structured::None,
         };
         let shown = format!("{s:?}");

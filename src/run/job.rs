@@ -39,6 +39,7 @@ pub(crate) struct JobContext<'a> {
     pub limiter: &'a RateLimiter,
     pub policy: &'a RetryPolicy,
     pub max_attempts: usize,
+    pub strategy: Strategy,
     pub force: bool,
     /// The worker's lease name: stores refuse its writes once another worker has the job.
     pub holder: &'a str,
@@ -79,7 +80,7 @@ pub(crate) async fn process(ctx: &JobContext<'_>, job: &JobRow) -> Result<JobRes
         .map_err(JobError::Input)?;
     let view: SectionFacts = ctx.facts.section_facts(area, section);
     let settings = ctx.provider.settings();
-    let strategy = settings.strategy;
+    let strategy = ctx.strategy;
     let messages = ctx
         .prompter
         .render_with(&view, strategy)
@@ -93,7 +94,7 @@ pub(crate) async fn process(ctx: &JobContext<'_>, job: &JobRow) -> Result<JobRes
         let c = constraint(&rows, &view, settings.max_tokens, Closing::Words);
         (rows, c)
     });
-    let params = settings.params();
+    let params = settings.params(strategy);
     if !ctx.force {
         let reusable = ctx
             .store

@@ -84,6 +84,9 @@ impl Scope {
 #[derive(Clone, Debug)]
 pub struct RunOptions {
     pub started_by: String,
+    /// The prompt strategy the run's drafts are asked for with: part of what makes drafts
+    /// comparable (`params`).
+    pub strategy: crate::prompt::Strategy,
     pub force: bool,
     pub max_attempts: usize,
     pub lease: Duration,
@@ -177,7 +180,7 @@ impl Runner {
         while !self.stop.load(Ordering::SeqCst) {
             let open = self
                 .store
-                .open_runs(&settings.model, &settings.params())
+                .open_runs(&settings.model, &self.params())
                 .await?;
             if open.is_empty() {
                 if exit_when_idle {
@@ -191,6 +194,11 @@ impl Runner {
             }
         }
         Ok(done)
+    }
+
+    /// What makes this runner's drafts comparable: the model's parameters and the strategy.
+    pub fn params(&self) -> String {
+        self.provider.settings().params(self.options.strategy)
     }
 
     /// What the rate limiter saw since this runner started.
@@ -226,7 +234,7 @@ impl Runner {
         started_by: &str,
     ) -> Result<(i64, bool), StoreError> {
         let settings = self.provider.settings();
-        let (key, params) = (scope.key(), settings.params());
+        let (key, params) = (scope.key(), self.params());
         if let Some(id) = self
             .store
             .unfinished_run(&key, &settings.model, &params)
@@ -375,6 +383,7 @@ impl Runner {
             limiter: &self.limiter,
             policy: &self.options.retry,
             max_attempts: self.options.max_attempts,
+            strategy: self.options.strategy,
             force: self.options.force,
             holder: &holder,
             stopping: &stopping,

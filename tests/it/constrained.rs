@@ -44,7 +44,6 @@ async fn run(
         temperature: 0.2,
         max_tokens: 700,
         timeout: Duration::from_secs(5),
-        strategy: Strategy::Constrained,
         structured,
     })
     .unwrap();
@@ -54,6 +53,7 @@ async fn run(
         Prompter::new(&prompts_dir()).unwrap(),
         provider,
         RunOptions {
+            strategy: Strategy::Constrained,
             limits: Limits {
                 concurrency: 1,
                 ..crate::run::options().limits

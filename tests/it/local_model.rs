@@ -235,7 +235,6 @@ async fn local_run(
         // truncated answer is no draft.
         max_tokens: 700,
         timeout: Duration::from_secs(300),
-        strategy,
         structured: if strategy == Strategy::Constrained {
             Structured::Grammar
         } else {
@@ -250,6 +249,7 @@ async fn local_run(
         provider,
         RunOptions {
             started_by: "ci".into(),
+            strategy,
             force: true,
             max_attempts,
             lease: Duration::from_secs(600),

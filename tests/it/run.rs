@@ -28,6 +28,7 @@ async fn setup() -> Setup {
 pub fn options() -> RunOptions {
     RunOptions {
         started_by: "test".into(),
+        strategy: narrator::prompt::Strategy::Full,
         force: false,
         max_attempts: 3,
         lease: Duration::from_secs(30),
@@ -49,15 +50,6 @@ pub fn options() -> RunOptions {
 }
 
 fn provider(mock: &MockLlm, max_tokens: u32, timeout: Duration) -> Provider {
-    provider_with(mock, max_tokens, timeout, narrator::prompt::Strategy::Full)
-}
-
-fn provider_with(
-    mock: &MockLlm,
-    max_tokens: u32,
-    timeout: Duration,
-    strategy: narrator::prompt::Strategy,
-) -> Provider {
     Provider::new(ProviderSettings {
         base_url: mock.url.clone(),
         api_key: Secret::new("sk-test"),
@@ -65,7 +57,6 @@ fn provider_with(
         temperature: 0.2,
         max_tokens,
         timeout,
-        strategy,
         structured: narrator::prompt::Structured::None,
     })
     .unwrap()
@@ -493,13 +484,11 @@ async fn several_workers_on_postgresql_never_generate_a_job_twice() {
     // The same model and parameters as the workers' defaults, so they take this run.
     let runner = runner(
         &store,
-        provider_with(
-            &mock,
-            700,
-            Duration::from_secs(5),
-            narrator::prompt::Strategy::default(),
-        ),
-        options(),
+        provider(&mock, 700, Duration::from_secs(5)),
+        RunOptions {
+            strategy: narrator::prompt::Strategy::default(),
+            ..options()
+        },
     );
     let (run_id, _) = runner
         .start_or_resume(&scope(&["Coventry", "E06000022"], &[]))
@@ -662,13 +651,11 @@ async fn grounded_answers_get_their_figures_from_the_data() {
     let setup = setup().await;
     let runner = runner(
         &setup.store,
-        provider_with(
-            &mock,
-            500,
-            Duration::from_secs(1),
-            narrator::prompt::Strategy::Grounded,
-        ),
-        options(),
+        provider(&mock, 500, Duration::from_secs(1)),
+        RunOptions {
+            strategy: narrator::prompt::Strategy::Grounded,
+            ..options()
+        },
     );
     let (id, resumed) = runner
         .start_or_resume(&scope(&["Coventry"], &["funding"]))
@@ -777,7 +764,6 @@ async fn under_thirty_percent_faults_every_job_ends_and_requests_stay_bounded() 
         temperature: 0.2,
         max_tokens: 500,
         timeout: Duration::from_millis(500),
-        strategy: narrator::prompt::Strategy::Full,
         structured: narrator::prompt::Structured::None,
     })
     .unwrap();
