@@ -540,12 +540,8 @@ async fn run(
         .run(id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("there is no run {id}")))?;
-    let jobs = state.store.jobs(id).await?;
-    let mut by_status = std::collections::BTreeMap::<&str, usize>::new();
-    for j in &jobs {
-        *by_status.entry(j.status.as_str()).or_default() += 1;
-    }
-    Ok(Json(json!({ "run": run, "by_status": by_status, "jobs": jobs })).into_response())
+    let (counts, jobs) = (state.store.job_counts(id).await?, state.store.jobs(id).await?);
+    Ok(Json(json!({ "run": run, "by_status": counts.by_status, "jobs": jobs })).into_response())
 }
 
 async fn users(State(state): State<AppState>, staff: Staff) -> Result<Response, ApiError> {

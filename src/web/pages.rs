@@ -601,18 +601,14 @@ async fn run(
         .run(id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("there is no run {id}")))?;
-    let jobs = state.store.jobs(id).await?;
-    let mut by_status = std::collections::BTreeMap::<&str, usize>::new();
-    for j in &jobs {
-        *by_status.entry(j.status.as_str()).or_default() += 1;
-    }
-    let done = jobs.iter().filter(|j| !j.status.is_open()).count();
+    let (counts, jobs) = (state.store.job_counts(id).await?, state.store.jobs(id).await?);
+    let done = counts.total() - counts.open();
     page(
         &state,
         &s,
         "run.html",
         &format!("Run {id}"),
-        context! { run => run, jobs => jobs, by_status => by_status, done => done },
+        context! { run => run, jobs => jobs, by_status => counts.by_status, done => done },
     )
 }
 
