@@ -2,7 +2,8 @@
 //! into `data/groups/<output>.csv`.
 
 use super::mapping::GroupsMapping;
-use super::{ImportError, Output};
+use super::write::Output;
+use super::ImportError;
 use crate::facts::{AreaCode, Diagnostic, FactSet};
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};

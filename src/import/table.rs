@@ -2,7 +2,8 @@
 //! and the areas it introduces into `areas.csv`.
 
 use super::mapping::{self, FactsMapping};
-use super::{ImportError, Output};
+use super::write::Output;
+use super::ImportError;
 use crate::facts::{AreaCode, AreaKind, Diagnostic, FactSet, MetricId, Period, ENGLAND};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};

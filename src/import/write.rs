@@ -1,9 +1,15 @@
 //! Validating an import's files together with the rest of `data/`, then writing each whole.
 
-use super::{ImportError, ImportReport, Output};
+use super::{ImportError, ImportReport};
 use crate::facts::{self, Diagnostic, LoadError};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+
+/// A file the import will write: its path under the data folder and its whole contents.
+pub(crate) struct Output {
+    pub relative: PathBuf,
+    pub contents: String,
+}
 
 /// Copies `data_dir` to a scratch folder, lays the new files over it and loads the result as
 /// `facts check` would; only if that passes is each file written beside its target and
