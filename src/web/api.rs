@@ -540,7 +540,10 @@ async fn run(
         .run(id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("there is no run {id}")))?;
-    let (counts, jobs) = (state.store.job_counts(id).await?, state.store.jobs(id).await?);
+    let (counts, jobs) = (
+        state.store.job_counts(id).await?,
+        state.store.jobs(id).await?,
+    );
     Ok(Json(json!({ "run": run, "by_status": counts.by_status, "jobs": jobs })).into_response())
 }
 

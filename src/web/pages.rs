@@ -601,7 +601,10 @@ async fn run(
         .run(id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("there is no run {id}")))?;
-    let (counts, jobs) = (state.store.job_counts(id).await?, state.store.jobs(id).await?);
+    let (counts, jobs) = (
+        state.store.job_counts(id).await?,
+        state.store.jobs(id).await?,
+    );
     let done = counts.total() - counts.open();
     page(
         &state,
