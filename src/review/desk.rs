@@ -2,7 +2,7 @@
 //! claims, approval (with edits re-checked and overrides recorded), rejection, votes and the
 //! audit history.
 
-use super::show::FactSnapshot;
+use super::snapshot::FactSnapshot;
 use crate::check::{self, Report};
 use crate::facts::{hex_digest, DataBasis, FactSet, SectionFacts};
 use crate::store::{

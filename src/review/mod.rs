@@ -4,6 +4,7 @@
 mod charts;
 mod desk;
 mod show;
+mod snapshot;
 mod stale;
 
 pub use charts::{page_charts, Bar, MeasureChart, Series, Strip};
@@ -11,7 +12,8 @@ pub use desk::{
     same_person, visitor, Approval, Desk, ReviewError, ReviewSettings, MAX_COMMENT_CHARS,
 };
 pub use show::{
-    figure_notes, parse_comments_cursor, DraftView, FactChange, FactNote, FactSnapshot, FigureNote,
-    WordChange, COMMENTS_SHOWN,
+    figure_notes, parse_comments_cursor, DraftView, FactNote, FigureNote, WordChange,
+    COMMENTS_SHOWN,
 };
+pub use snapshot::{FactChange, FactSnapshot};
 pub use stale::StaleSummary;

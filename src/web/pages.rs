@@ -6,6 +6,7 @@
 
 mod error;
 mod extract;
+pub(super) mod templates;
 
 use super::api::{start_run_as, RunBody};
 use super::auth::{self, Role, Staff, SESSION_COOKIE, SESSION_HOURS, SIGN_IN_COOKIE};
@@ -20,50 +21,9 @@ use axum::routing::{get, post};
 use axum::Router;
 use error::PageError;
 use extract::{CsrfForm, SignInForm, Signed};
-use minijinja::{context, Environment, Value};
+use minijinja::{context, Value};
 use serde::{Deserialize, Serialize};
-
-pub fn environment(facts: std::sync::Arc<crate::facts::FactSet>) -> Environment<'static> {
-    let mut env = Environment::new();
-    // Pages name councils and sections as people do; a code the data no longer holds is
-    // shown as it is.
-    let areas = facts.clone();
-    env.add_function("area_name", move |code: &str| area_name(&areas, code));
-    env.add_function("section_title", move |id: &str| section_title(&facts, id));
-    // Names end in .html, so minijinja escapes every value for HTML.
-    for (name, source) in [
-        ("base.html", include_str!("templates/base.html")),
-        ("sign_in.html", include_str!("templates/sign_in.html")),
-        ("queue.html", include_str!("templates/queue.html")),
-        ("draft.html", include_str!("templates/draft.html")),
-        ("runs.html", include_str!("templates/runs.html")),
-        ("run.html", include_str!("templates/run.html")),
-        ("stale.html", include_str!("templates/stale.html")),
-        ("history.html", include_str!("templates/history.html")),
-        ("error.html", include_str!("templates/error.html")),
-    ] {
-        env.add_template(name, source)
-            .expect("the review page's templates parse");
-    }
-    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-    // Errors must not carry the values in scope (a session's CSRF token) into the log.
-    env.set_debug(false);
-    env
-}
-
-fn area_name(facts: &crate::facts::FactSet, code: &str) -> String {
-    crate::facts::AreaCode::parse(code)
-        .ok()
-        .and_then(|c| facts.area_by_code(&c).map(|a| a.name().to_string()))
-        .unwrap_or_else(|| code.to_string())
-}
-
-fn section_title(facts: &crate::facts::FactSet, id: &str) -> String {
-    facts
-        .find_section(id)
-        .map(|s| s.title().to_string())
-        .unwrap_or_else(|_| id.to_string())
-}
+use templates::{area_name, section_title};
 
 /// The review page's routes; `state` gives the error pages their templates.
 pub fn routes(state: &AppState) -> Router<AppState> {
@@ -679,7 +639,7 @@ mod tests {
     #[test]
     fn history_links_encode_their_area_and_section() {
         let facts = crate::facts::load(std::path::Path::new("data")).unwrap();
-        let env = environment(std::sync::Arc::new(facts));
+        let env = templates::environment(std::sync::Arc::new(facts));
         let html = env
             .get_template("stale.html")
             .unwrap()

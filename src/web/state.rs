@@ -47,7 +47,7 @@ impl AppState {
         runner: Option<Arc<Runner>>,
         votes_per_minute: f64,
     ) -> AppState {
-        let pages = Arc::new(pages::environment(Arc::clone(&facts)));
+        let pages = Arc::new(pages::templates::environment(Arc::clone(&facts)));
         AppState {
             store,
             facts,
