@@ -441,6 +441,14 @@ pub struct RunnerArgs {
     #[arg(long, env = "NARRATOR_TPM", default_value_t = 100_000.0)]
     pub tpm: f64,
 
+    /// How a run starts spending the budget: `slow-start` begins with one second's budget
+    /// and doubles it each second until the provider's first 429 or a minute's budget (a
+    /// provider's per-minute bucket is spent at its pace); `steady` paces one second's
+    /// budget at a time from the start. The provider's rate-limit headers, when sent, say
+    /// what its buckets hold either way.
+    #[arg(long, value_enum, env = "NARRATOR_BURST", default_value_t = crate::provider::Burst::SlowStart)]
+    pub burst: crate::provider::Burst,
+
     /// Drafts per job: the first and up to this many minus one corrections.
     #[arg(long, default_value_t = 3)]
     pub max_attempts: usize,
@@ -760,6 +768,10 @@ pub struct MockArgs {
     /// not take them does (otherwise both are checked and followed).
     #[arg(long)]
     pub refuse_structured: bool,
+    /// Send OpenAI's rate-limit headers (`x-ratelimit-limit-requests` and the rest, with
+    /// resets like `1.5s` or `6m0s`) with every answer, from the buckets' state.
+    #[arg(long)]
+    pub ratelimit_headers: bool,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
 }
@@ -834,6 +846,8 @@ pub struct BenchWorkerArgs {
     pub rpm: f64,
     #[arg(long)]
     pub tpm: f64,
+    #[arg(long, value_enum, default_value_t = crate::provider::Burst::SlowStart)]
+    pub burst: crate::provider::Burst,
     #[arg(long)]
     pub naive: bool,
     #[arg(long)]

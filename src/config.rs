@@ -158,6 +158,7 @@ pub fn run_options(
             requests_per_minute: args.rpm,
             tokens_per_minute: args.tpm,
             concurrency: args.concurrency,
+            burst: args.burst,
         },
         prices: (args.price_prompt, args.price_completion),
     })
@@ -340,6 +341,7 @@ pub fn mock_settings(args: &MockArgs) -> Result<MockSettings> {
             .drop_after_secs
             .map(|secs| (Duration::from_secs_f64(secs), args.drop_to)),
         refuse_structured: args.refuse_structured,
+        ratelimit_headers: args.ratelimit_headers,
         seed: args.seed,
     })
 }

@@ -11,7 +11,7 @@ use crate::mock::RetryAfter;
 use crate::prompt::{Prompter, Strategy};
 use crate::provider::Limits;
 use anyhow::{bail, Context, Result};
-use measure::{ceiling_per_sec, t_min};
+use measure::{t_min, Supply};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -51,6 +51,8 @@ pub struct Scenario {
     /// narrator is told limits this many times the provider's (above 1: it learns from 429s).
     overstated: f64,
     retry_after: RetryAfter,
+    /// The mock sends OpenAI's rate-limit headers.
+    headers: bool,
     server_errors: f64,
     /// (seconds after the first request, share of the limits left).
     drop: Option<(f64, f64)>,
@@ -68,6 +70,7 @@ pub fn scenarios() -> Vec<Scenario> {
         bound: Bound::Concurrency,
         overstated: 1.0,
         retry_after: RetryAfter::Seconds,
+        headers: false,
         server_errors: 0.0,
         drop: None,
         deadline_secs: None,
@@ -76,6 +79,17 @@ pub fn scenarios() -> Vec<Scenario> {
     let tokens = |bucket_secs| Bound::Tokens {
         per_sec: 50.0,
         bucket_secs,
+    };
+    // A minute's bucket worth 600 of the 1,000 jobs, and requests in flight for 128 a
+    // second: spending the stored minute early is most of the run's time.
+    let minute = Scenario {
+        latency_ms: 500,
+        concurrency: 64,
+        bound: Bound::Requests {
+            per_sec: 10.0,
+            bucket_secs: 60.0,
+        },
+        ..base.clone()
     };
     let told_double = |name, about, retry_after| Scenario {
         name,
@@ -119,6 +133,26 @@ pub fn scenarios() -> Vec<Scenario> {
                 bucket_secs: 60.0,
             },
             ..base.clone()
+        },
+        Scenario {
+            name: "tokens-1s-hdrs",
+            about: "as tokens-1s, the provider sending its rate-limit headers",
+            concurrency: 32,
+            bound: tokens(1.0),
+            headers: true,
+            ..base.clone()
+        },
+        Scenario {
+            name: "minute",
+            about:
+                "600 requests per minute, a per-minute bucket starting full; 64 in flight at 500 ms",
+            ..minute.clone()
+        },
+        Scenario {
+            name: "minute-hdrs",
+            about: "as minute, the provider sending its rate-limit headers",
+            headers: true,
+            ..minute
         },
         Scenario {
             name: "faults-drop",
@@ -294,6 +328,9 @@ impl Workspace {
             ),
             format!("--server-errors={}", scenario.server_errors),
         ];
+        if scenario.headers {
+            mock_args.push("--ratelimit-headers".to_string());
+        }
         if let Some((after, share)) = scenario.drop {
             mock_args.push(format!("--drop-after-secs={after}"));
             mock_args.push(format!("--drop-to={share}"));
@@ -354,13 +391,13 @@ impl Workspace {
             .max(1);
         let t = rendered
             .unwrap_or(stats.prompt_tokens as f64 / answered as f64 + f64::from(MAX_TOKENS));
-        let ceiling = ceiling_per_sec(scenario.concurrency, latency, rpm, tpm, t);
+        let supply = Supply::new(scenario.concurrency, latency, (rpm, tpm, bucket_secs), t);
         Ok(Measured {
             scenario: scenario.name.to_string(),
             jobs,
             naive,
-            t_min_secs: t_min(jobs, ceiling, latency, scenario.drop),
-            ceiling_per_sec: ceiling,
+            t_min_secs: t_min(jobs, supply, latency, scenario.drop),
+            ceiling_per_sec: supply.ceiling(),
             tokens_per_request: t,
             concurrency: scenario.concurrency,
             worker,
@@ -530,10 +567,11 @@ pub fn mock_settings(base_url: &str) -> crate::provider::ProviderSettings {
 }
 
 /// The limits of a worker spec from flags.
-pub fn limits(concurrency: usize, rpm: f64, tpm: f64) -> Limits {
+pub fn limits(concurrency: usize, rpm: f64, tpm: f64, burst: crate::provider::Burst) -> Limits {
     Limits {
         requests_per_minute: rpm,
         tokens_per_minute: tpm,
         concurrency,
+        burst,
     }
 }

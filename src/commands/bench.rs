@@ -161,7 +161,7 @@ async fn worker(cli: &Cli, args: &BenchWorkerArgs) -> Result<ExitCode> {
         database_url: args.database_url.clone(),
         base_url: args.base_url.clone(),
         jobs: args.jobs,
-        limits: bench::limits(args.concurrency, args.rpm, args.tpm),
+        limits: bench::limits(args.concurrency, args.rpm, args.tpm, args.burst),
         max_tokens: bench::MAX_TOKENS,
         naive: args.naive,
         deadline: args.deadline_secs.map(Duration::from_secs),

@@ -1,7 +1,8 @@
 //! A stand-in OpenAI-compatible provider for load tests and fault drills (`narrator
 //! mock-provider`): latency, request and token limits enforced with 429 and `Retry-After`,
 //! token usage, injected faults, and drafts that quote the prompt's own figures (or, at a
-//! given rate, a wrong one) so the whole pipeline runs.
+//! given rate, a wrong one) so the whole pipeline runs. When asked, every answer carries
+//! OpenAI's `x-ratelimit-*` headers from the buckets' real state.
 
 mod structured;
 
@@ -52,6 +53,8 @@ pub struct MockSettings {
     /// Answer a request carrying `grammar` or a JSON-schema `response_format` with a 400, as
     /// a provider that does not take them does.
     pub refuse_structured: bool,
+    /// Send `x-ratelimit-{limit,remaining,reset}-{requests,tokens}` with every answer.
+    pub ratelimit_headers: bool,
     pub seed: u64,
 }
 
@@ -71,6 +74,7 @@ impl Default for MockSettings {
             wrong_figure_rate: 0.0,
             limit_drop: None,
             refuse_structured: false,
+            ratelimit_headers: false,
             seed: 1,
         }
     }
@@ -247,7 +251,7 @@ async fn complete(State(mock): State<Mock>, Json(req): Json<serde_json::Value>) 
         .as_u64()
         .or(req["max_completion_tokens"].as_u64())
         .unwrap_or(700);
-    let (plan, delay) = {
+    let (plan, delay, budget) = {
         let mut m = mock.0.lock().expect("mock lock");
         let mut s = m.settings.clone();
         let prompt_key = prompt_key(&first_user);
@@ -334,9 +338,24 @@ async fn complete(State(mock): State<Mock>, Json(req): Json<serde_json::Value>) 
             Plan::Answer { .. } => "ok",
         };
         *m.stats.answers.entry(kind.to_string()).or_default() += 1;
-        (plan, delay)
+        let budget = s.ratelimit_headers.then(|| {
+            [
+                (
+                    "requests",
+                    &m.requests,
+                    req_cap,
+                    s.requests_per_minute / 60.0,
+                ),
+                ("tokens", &m.tokens, tok_cap, s.tokens_per_minute / 60.0),
+            ]
+            .map(|(kind, bucket, cap, per_sec)| {
+                let reset = Duration::from_secs_f64((cap - bucket.tokens).max(0.0) / per_sec);
+                (kind, cap.floor(), bucket.tokens.max(0.0).floor(), reset)
+            })
+        });
+        (plan, delay, budget)
     };
-    match plan {
+    let mut response = match plan {
         Plan::Limited { wait_secs, mode } => limited(wait_secs, mode),
         Plan::ServerError => {
             tokio::time::sleep(delay).await;
@@ -381,7 +400,23 @@ async fn complete(State(mock): State<Mock>, Json(req): Json<serde_json::Value>) 
             }))
             .into_response()
         }
+    };
+    if let Some(budget) = budget {
+        let h = response.headers_mut();
+        for (kind, limit, remaining, reset) in budget {
+            let mut put = |name: &str, value: String| {
+                h.insert(
+                    header::HeaderName::try_from(format!("x-ratelimit-{name}-{kind}"))
+                        .expect("a valid header name"),
+                    HeaderValue::from_str(&value).expect("digits and units are ASCII"),
+                );
+            };
+            put("limit", format!("{limit:.0}"));
+            put("remaining", format!("{remaining:.0}"));
+            put("reset", crate::provider::format_reset(reset));
+        }
     }
+    response
 }
 
 fn refill(b: &mut Bucket, per_sec: f64, cap: f64, now: Instant) {

@@ -1,6 +1,7 @@
 //! One chat-completion request through `async-openai`, with narrator's own HTTP service so
 //! the client does no retrying of its own and every failure keeps its status and headers.
 
+use super::budget::Budget;
 use super::error::{parse_retry_after, HttpFailure, ProviderError};
 use async_openai::config::OpenAIConfig;
 use async_openai::error::OpenAIError;
@@ -11,8 +12,15 @@ use async_openai::types::chat::{
     CreateChatCompletionRequestArgs, FinishReason,
 };
 use async_openai::Client;
+use std::cell::Cell;
 use std::fmt;
 use std::time::Duration;
+
+tokio::task_local! {
+    /// The rate-limit headers of the answer to the request this task is sending: async-openai
+    /// returns only the parsed body, so narrator's HTTP service leaves them here.
+    static HEADERS: Cell<Budget>;
+}
 
 /// A secret (the API key): never printed, logged or stored.
 #[derive(Clone, Default)]
@@ -104,6 +112,14 @@ pub enum Ending {
     NoChoices,
 }
 
+/// One request's outcome, and what the provider's headers said of its rate limits (on a
+/// success or a refusal alike; empty when it sent none).
+#[derive(Debug)]
+pub struct Reply {
+    pub result: Result<Completion, ProviderError>,
+    pub budget: Budget,
+}
+
 /// A rough token count for budgeting before sending: about four characters a token.
 pub fn estimate_tokens(messages: &[ChatMessage]) -> u32 {
     let chars: usize = messages.iter().map(|m| m.content.len() + 8).sum();
@@ -133,6 +149,8 @@ impl Provider {
             async move {
                 let request = factory.build().await?;
                 let response = http.execute(request).await.map_err(OpenAIError::Reqwest)?;
+                // Outside `Provider::complete` (no scope) the headers have nowhere to go.
+                let _ = HEADERS.try_with(|slot| slot.set(Budget::read(response.headers())));
                 if response.status().is_success() {
                     return Ok(response);
                 }
@@ -168,6 +186,22 @@ impl Provider {
     /// Sends one request, once, with `constraint` in the form the endpoint takes (none when
     /// `structured` is `none`). Retrying is the caller's (see `retry::complete_with_retries`).
     pub async fn complete(
+        &self,
+        messages: &[ChatMessage],
+        constraint: Option<&crate::prompt::Constraint>,
+    ) -> Reply {
+        HEADERS
+            .scope(Cell::new(Budget::default()), async {
+                let result = self.send(messages, constraint).await;
+                Reply {
+                    result,
+                    budget: HEADERS.with(Cell::get),
+                }
+            })
+            .await
+    }
+
+    async fn send(
         &self,
         messages: &[ChatMessage],
         constraint: Option<&crate::prompt::Constraint>,

@@ -1,8 +1,14 @@
-//! Rate limits: requests and tokens per minute as token buckets that start with a small burst
-//! (about one second's worth, providers often enforce limits per second), a bound on requests
-//! in flight, and what a 429 teaches: everyone waits out its `Retry-After`, and the budgets
-//! shrink until the provider stops refusing, then grow back slowly.
+//! Rate limits: requests and tokens per minute as token buckets, a bound on requests in
+//! flight, and what the provider teaches. A run starts with one second's budget and doubles
+//! it each second (slow start) while the provider takes everything, up to the configured
+//! minute's budget: a provider that grants a minute's bucket is spent at its own pace, one
+//! that enforces per second costs one refusal. Rate-limit headers, when the provider sends
+//! them, say what its buckets hold and replace the guess. A 429 makes everyone wait out its
+//! `Retry-After`, ends the probing, and (after the first) shrinks the budgets until the
+//! provider stops refusing, then they grow back slowly.
 
+use super::budget::{Budget, Window};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +20,17 @@ pub struct Limits {
     pub requests_per_minute: f64,
     pub tokens_per_minute: f64,
     pub concurrency: usize,
+    pub burst: Burst,
+}
+
+/// How a run starts spending its budget.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Burst {
+    /// One second's budget, doubled each second until the first 429 or a minute's budget.
+    #[default]
+    SlowStart,
+    /// One second's budget at a time, paced, from the start (headers can only hold it back).
+    Steady,
 }
 
 /// After a 429 the budgets are cut to this share of what they were...
@@ -26,7 +43,11 @@ const FLOOR: f64 = 0.05;
 /// Share of the configured limits regained per second without a 429: slow, because a
 /// provider that lowered its limit answers the climb back with more refusals.
 const RECOVERY_PER_SEC: f64 = 0.02;
+/// Slow start stops doubling at a minute's budget a second: the stored minute binds by then.
+const MINUTE_SECS: f64 = 60.0;
 
+/// A token bucket: `level` units now, refilled at `per_second`, holding at most `capacity`.
+/// `rate` and `cap` scale the refill and the capacity (the share in force, the probe's factor).
 struct Bucket {
     capacity: f64,
     level: f64,
@@ -34,9 +55,7 @@ struct Bucket {
 }
 
 impl Bucket {
-    fn per_minute(limit: f64) -> Bucket {
-        let per_second = limit / 60.0;
-        let capacity = per_second.max(1.0);
+    fn full(capacity: f64, per_second: f64) -> Bucket {
         Bucket {
             capacity,
             level: capacity,
@@ -44,26 +63,81 @@ impl Bucket {
         }
     }
 
-    fn refill(&mut self, elapsed: Duration, share: f64) {
-        self.level = (self.level + elapsed.as_secs_f64() * self.per_second * share)
-            .min(self.capacity * share.max(0.1));
+    fn refill(&mut self, elapsed: Duration, rate: f64, cap: f64) {
+        self.level =
+            (self.level + elapsed.as_secs_f64() * self.per_second * rate).min(self.capacity * cap);
     }
 
     /// Seconds until `cost` can be taken. A cost above the capacity waits for a full bucket
     /// and then runs the level negative, so the long-run rate still holds.
-    fn wait_for(&self, cost: f64, share: f64) -> f64 {
-        let need = cost.min(self.capacity * share.max(0.1));
+    fn wait_for(&self, cost: f64, rate: f64, cap: f64) -> f64 {
+        let need = cost.min(self.capacity * cap);
         if self.level >= need {
             0.0
         } else {
-            (need - self.level) / (self.per_second * share)
+            (need - self.level) / (self.per_second * rate)
         }
     }
 }
 
-struct Buckets {
+/// A bucket for requests and one for tokens.
+struct Pair {
     requests: Bucket,
     tokens: Bucket,
+}
+
+impl Pair {
+    fn refill(&mut self, elapsed: Duration, rate: f64, cap: f64) {
+        self.requests.refill(elapsed, rate, cap);
+        self.tokens.refill(elapsed, rate, cap);
+    }
+
+    fn wait_for(&self, cost: f64, rate: f64, cap: f64) -> f64 {
+        self.requests
+            .wait_for(1.0, rate, cap)
+            .max(self.tokens.wait_for(cost, rate, cap))
+    }
+
+    fn take(&mut self, cost: f64) {
+        self.requests.level -= 1.0;
+        self.tokens.level -= cost;
+    }
+
+    fn empty(&mut self) {
+        self.requests.level = self.requests.level.min(0.0);
+        self.tokens.level = self.tokens.level.min(0.0);
+    }
+}
+
+/// How fast budget may be spent, beside what the provider's bucket holds.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Pace {
+    /// Slow start since this moment: one second's budget a second, doubled each second.
+    Probing(Instant),
+    /// The provider's headers say what it holds, and nothing was refused since: spend it.
+    Open,
+    /// One second's budget a second (scaled by the share in force): after a 429, or asked for.
+    Steady,
+}
+
+struct Buckets {
+    /// Budget by the second: one second's worth, refilled at the limits' rate, scaled by the
+    /// share in force and, while probing, by the probe's factor.
+    pace: Pair,
+    /// The provider's bucket as narrator believes it: the configured minute's budget, full at
+    /// first, or what its headers last said. Binds while probing and once told; in steady
+    /// pacing without headers it is not consulted.
+    stored: Pair,
+    /// The configured limits a second: nothing the headers say raises the budgets above them.
+    requests_per_sec: f64,
+    tokens_per_sec: f64,
+    pace_mode: Pace,
+    /// The provider has sent rate-limit headers.
+    told: bool,
+    /// Requests and tokens let out so far: an answer's headers describe the bucket when its
+    /// request arrived, so what left after it is taken off.
+    spent_requests: f64,
+    spent_tokens: f64,
     last: Instant,
     /// The share of the configured limits in force, lowered by 429s.
     share: f64,
@@ -73,14 +147,72 @@ struct Buckets {
 }
 
 impl Buckets {
+    /// The scale of the pace's refill and capacity, or `None` when it does not bind.
+    fn pace_scale(&self, now: Instant) -> Option<(f64, f64)> {
+        let steady = (self.share, self.share.max(0.1));
+        match self.pace_mode {
+            Pace::Probing(since) => {
+                // Whole seconds: the first second is today's pace exactly, so a provider
+                // that sends headers has answered before anything is risked.
+                let doublings = now.saturating_duration_since(since).as_secs();
+                let factor = 2f64.powi(doublings.min(16) as i32).min(MINUTE_SECS);
+                Some((steady.0 * factor, steady.1 * factor))
+            }
+            Pace::Open => None,
+            Pace::Steady => Some(steady),
+        }
+    }
+
+    fn stored_binds(&self) -> bool {
+        self.told || self.pace_mode != Pace::Steady
+    }
+
     fn refill(&mut self, now: Instant) {
         let elapsed = now.saturating_duration_since(self.last);
         self.last = now;
         if self.share < 1.0 && now >= self.pause_until {
             self.share = (self.share + RECOVERY_PER_SEC * elapsed.as_secs_f64()).min(1.0);
         }
-        self.requests.refill(elapsed, self.share);
-        self.tokens.refill(elapsed, self.share);
+        if let Some((rate, cap)) = self.pace_scale(now) {
+            self.pace.refill(elapsed, rate, cap);
+        }
+        self.stored.refill(elapsed, self.share, 1.0);
+    }
+
+    /// Seconds until a request costing `cost` tokens may leave.
+    fn wait_for(&self, cost: f64, now: Instant) -> f64 {
+        let mut wait = self
+            .pause_until
+            .saturating_duration_since(now)
+            .as_secs_f64();
+        if let Some((rate, cap)) = self.pace_scale(now) {
+            wait = wait.max(self.pace.wait_for(cost, rate, cap));
+        }
+        if self.stored_binds() {
+            wait = wait.max(self.stored.wait_for(cost, self.share, 1.0));
+        }
+        wait
+    }
+
+    /// Sets one stored bucket from a window the provider reported for a request that left
+    /// `age` ago, with `later` units let out since. One request's worth (`margin`) is held
+    /// back: the provider counted what remained when the request arrived, a little after it
+    /// left, so a little less has refilled since than `age` says, and at an empty bucket
+    /// that little decides whether the next request is refused.
+    fn tell(
+        bucket: &mut Bucket,
+        window: &Window,
+        ceiling_per_sec: f64,
+        share: f64,
+        age: Duration,
+        (later, margin): (f64, f64),
+    ) {
+        bucket.capacity = window.limit.min(ceiling_per_sec * MINUTE_SECS);
+        if let Some(rate) = window.refill_per_sec() {
+            bucket.per_second = rate.min(ceiling_per_sec);
+        }
+        let refilled = bucket.per_second * share * age.as_secs_f64();
+        bucket.level = (window.remaining + refilled - later - margin).min(bucket.capacity);
     }
 }
 
@@ -90,18 +222,41 @@ pub struct RateLimiter {
     /// `None` for the naive baseline of `narrator bench`: a bound in flight and nothing else.
     buckets: Option<Arc<Mutex<Buckets>>>,
     in_flight: Arc<Semaphore>,
+    unanswered: Arc<std::sync::Mutex<Unanswered>>,
     stats: Arc<Counters>,
+}
+
+/// The requests out and not yet answered, by the order they left, with their token costs.
+/// One that left before a request but reached the provider after it is not in that request's
+/// reported remaining: reading the headers, narrator counts every earlier one still out as
+/// spent, so its belief never runs ahead of the provider's bucket.
+#[derive(Default)]
+struct Unanswered {
+    next: u64,
+    costs: BTreeMap<u64, f64>,
 }
 
 /// A slot in flight: hold it while the request is out.
 pub struct Permit {
     _slot: OwnedSemaphorePermit,
     sent: std::time::Instant,
+    /// When it left and what it cost, and what had left before it, to read its answer's
+    /// rate-limit headers against.
+    left: Instant,
+    cost: f64,
+    spent_before: (f64, f64),
+    order: u64,
+    unanswered: Arc<std::sync::Mutex<Unanswered>>,
     stats: Arc<Counters>,
 }
 
 impl Drop for Permit {
     fn drop(&mut self) {
+        self.unanswered
+            .lock()
+            .expect("unanswered lock")
+            .costs
+            .remove(&self.order);
         let busy = u64::try_from(self.sent.elapsed().as_nanos()).unwrap_or(u64::MAX);
         self.stats.busy_nanos.fetch_add(busy, Ordering::Relaxed);
     }
@@ -111,6 +266,7 @@ impl Drop for Permit {
 struct Counters {
     dispatched: AtomicU64,
     throttled: AtomicU64,
+    told: AtomicU64,
     busy_nanos: AtomicU64,
     lag: std::sync::Mutex<Histogram>,
 }
@@ -122,6 +278,9 @@ pub struct PaceStats {
     pub dispatched: u64,
     /// 429s reported back.
     pub throttled: u64,
+    /// Answers whose rate-limit headers were read.
+    #[serde(default)]
+    pub told: u64,
     /// Seconds of requests in flight, summed: divided by the wall time, the mean in flight.
     pub busy_secs: f64,
     /// From the moment a request was free to leave (a slot in flight and budget for it) to
@@ -134,16 +293,38 @@ pub struct PaceStats {
 impl RateLimiter {
     pub fn new(limits: Limits) -> RateLimiter {
         let now = Instant::now();
+        let requests_per_sec = limits.requests_per_minute / 60.0;
+        let tokens_per_sec = limits.tokens_per_minute / 60.0;
+        // One second's budget (at least one request's worth) by the second...
+        let second = |per_sec: f64| Bucket::full(per_sec.max(1.0), per_sec);
+        // ...and a minute's, full at first, as a provider's per-minute bucket starts.
+        let minute = |per_sec: f64| Bucket::full((per_sec * MINUTE_SECS).max(1.0), per_sec);
         RateLimiter {
             buckets: Some(Arc::new(Mutex::new(Buckets {
-                requests: Bucket::per_minute(limits.requests_per_minute),
-                tokens: Bucket::per_minute(limits.tokens_per_minute),
+                pace: Pair {
+                    requests: second(requests_per_sec),
+                    tokens: second(tokens_per_sec),
+                },
+                stored: Pair {
+                    requests: minute(requests_per_sec),
+                    tokens: minute(tokens_per_sec),
+                },
+                requests_per_sec,
+                tokens_per_sec,
+                pace_mode: match limits.burst {
+                    Burst::SlowStart => Pace::Probing(now),
+                    Burst::Steady => Pace::Steady,
+                },
+                told: false,
+                spent_requests: 0.0,
+                spent_tokens: 0.0,
                 last: now,
                 share: 1.0,
                 last_cut: None,
                 pause_until: now,
             }))),
             in_flight: Arc::new(Semaphore::new(limits.concurrency.max(1))),
+            unanswered: Arc::default(),
             stats: Arc::default(),
         }
     }
@@ -154,6 +335,7 @@ impl RateLimiter {
         RateLimiter {
             buckets: None,
             in_flight: Arc::new(Semaphore::new(concurrency.max(1))),
+            unanswered: Arc::default(),
             stats: Arc::default(),
         }
     }
@@ -167,10 +349,10 @@ impl RateLimiter {
             .await
             .expect("the semaphore is never closed");
         let mut free_at = Instant::now();
-        let Some(buckets) = &self.buckets else {
-            return Ok(self.dispatch(slot, free_at));
-        };
         let cost = f64::from(tokens);
+        let Some(buckets) = &self.buckets else {
+            return Ok(self.dispatch(slot, free_at, cost, (0.0, 0.0)));
+        };
         loop {
             let wait = {
                 let mut b = buckets.lock().await;
@@ -180,27 +362,45 @@ impl RateLimiter {
                 if paused > max_wait {
                     return Err(paused);
                 }
-                let share = b.share;
-                let wait = paused
-                    .as_secs_f64()
-                    .max(b.requests.wait_for(1.0, share))
-                    .max(b.tokens.wait_for(cost, share));
+                let wait = b.wait_for(cost, now);
                 if wait == 0.0 {
-                    b.requests.level -= 1.0;
-                    b.tokens.level -= cost;
-                    drop(b);
-                    return Ok(self.dispatch(slot, free_at));
+                    // A pace that does not bind is not spent from: it would be owed later.
+                    if b.pace_scale(now).is_some() {
+                        b.pace.take(cost);
+                    }
+                    b.stored.take(cost);
+                    let spent_before = (b.spent_requests, b.spent_tokens);
+                    b.spent_requests += 1.0;
+                    b.spent_tokens += cost;
+                    // Still under the lock, so the order requests left in is the order
+                    // their spending was counted in.
+                    return Ok(self.dispatch(slot, free_at, cost, spent_before));
                 }
                 wait
             };
-            let wait = Duration::from_secs_f64(wait.min(60.0));
+            // At least the timer's millisecond: a wait rounded to nothing would spin.
+            let wait = Duration::from_secs_f64(wait.clamp(0.001, 60.0));
             free_at = Instant::now() + wait;
             tokio::time::sleep(wait).await;
         }
     }
 
-    fn dispatch(&self, slot: OwnedSemaphorePermit, free_at: Instant) -> Permit {
-        let lag = Instant::now().saturating_duration_since(free_at);
+    fn dispatch(
+        &self,
+        slot: OwnedSemaphorePermit,
+        free_at: Instant,
+        cost: f64,
+        spent_before: (f64, f64),
+    ) -> Permit {
+        let now = Instant::now();
+        let order = {
+            let mut out = self.unanswered.lock().expect("unanswered lock");
+            let order = out.next;
+            out.next += 1;
+            out.costs.insert(order, cost);
+            order
+        };
+        let lag = now.saturating_duration_since(free_at);
         self.stats.dispatched.fetch_add(1, Ordering::Relaxed);
         self.stats
             .lag
@@ -210,12 +410,65 @@ impl RateLimiter {
         Permit {
             _slot: slot,
             sent: std::time::Instant::now(),
+            left: now,
+            cost,
+            spent_before,
+            order,
+            unanswered: Arc::clone(&self.unanswered),
             stats: Arc::clone(&self.stats),
         }
     }
 
+    /// The answer to `permit`'s request came with the provider's word on its buckets: what
+    /// remains, less what left since, is what may be spent, never above the configured
+    /// limits. The first such answer ends the probing: there is nothing left to guess.
+    pub async fn observe(&self, permit: &Permit, budget: &Budget) {
+        let Some(buckets) = &self.buckets else {
+            return;
+        };
+        if budget.is_empty() {
+            return;
+        }
+        self.stats.told.fetch_add(1, Ordering::Relaxed);
+        let mut b = buckets.lock().await;
+        let now = Instant::now();
+        b.refill(now);
+        b.told = true;
+        if matches!(b.pace_mode, Pace::Probing(_)) {
+            b.pace_mode = Pace::Open;
+        }
+        let age = now.saturating_duration_since(permit.left);
+        let share = b.share;
+        let (earlier, earlier_tokens) = self
+            .unanswered
+            .lock()
+            .expect("unanswered lock")
+            .costs
+            .range(..permit.order)
+            .fold((0.0, 0.0), |(n, t), (_, cost)| (n + 1.0, t + cost));
+        if let Some(w) = &budget.requests {
+            let later = b.spent_requests - permit.spent_before.0 - 1.0 + earlier;
+            let ceiling = b.requests_per_sec;
+            Buckets::tell(&mut b.stored.requests, w, ceiling, share, age, (later, 1.0));
+        }
+        if let Some(w) = &budget.tokens {
+            let later = b.spent_tokens - permit.spent_before.1 - permit.cost + earlier_tokens;
+            let ceiling = b.tokens_per_sec;
+            Buckets::tell(
+                &mut b.stored.tokens,
+                w,
+                ceiling,
+                share,
+                age,
+                (later, permit.cost),
+            );
+        }
+    }
+
     /// The provider answered 429: nobody sends before its `Retry-After`, nothing banked is
-    /// spent in a burst afterwards, and the budgets shrink (at most once a second).
+    /// spent in a burst afterwards, and pacing turns steady. The refusal that ends slow
+    /// start (with its companions in the same second) cuts nothing, since the probe, not the
+    /// configured limits, overshot; later ones cut the budgets (at most once a second).
     pub async fn throttled(&self, retry_after: Option<Duration>) {
         self.stats.throttled.fetch_add(1, Ordering::Relaxed);
         let Some(buckets) = &self.buckets else {
@@ -227,14 +480,19 @@ impl RateLimiter {
         if let Some(wait) = retry_after {
             b.pause_until = b.pause_until.max(now + wait);
         }
-        if b.last_cut
+        let probing = matches!(b.pace_mode, Pace::Probing(_));
+        if probing {
+            b.last_cut = Some(now);
+        } else if b
+            .last_cut
             .is_none_or(|at| now.duration_since(at) >= CUT_SPACING)
         {
             b.share = (b.share * CUT).max(FLOOR);
             b.last_cut = Some(now);
         }
-        b.requests.level = b.requests.level.min(0.0);
-        b.tokens.level = b.tokens.level.min(0.0);
+        b.pace_mode = Pace::Steady;
+        b.pace.empty();
+        b.stored.empty();
     }
 
     pub fn stats(&self) -> PaceStats {
@@ -242,6 +500,7 @@ impl RateLimiter {
         PaceStats {
             dispatched: self.stats.dispatched.load(Ordering::Relaxed),
             throttled: self.stats.throttled.load(Ordering::Relaxed),
+            told: self.stats.told.load(Ordering::Relaxed),
             busy_secs: self.stats.busy_nanos.load(Ordering::Relaxed) as f64 / 1e9,
             lag_p50_us: lag.quantile(0.50),
             lag_p99_us: lag.quantile(0.99),
@@ -321,6 +580,7 @@ mod tests {
             requests_per_minute: 120.0,
             tokens_per_minute: 1e9,
             concurrency: 100,
+            burst: Burst::Steady,
         });
         let start = Instant::now();
         for _ in 0..10 {
@@ -337,6 +597,7 @@ mod tests {
             requests_per_minute: 1e6,
             tokens_per_minute: 6_000.0,
             concurrency: 100,
+            burst: Burst::Steady,
         });
         let start = Instant::now();
         for _ in 0..4 {
@@ -353,6 +614,7 @@ mod tests {
             requests_per_minute: 1e9,
             tokens_per_minute: 1e12,
             concurrency: 2,
+            burst: Burst::Steady,
         });
         let a = limiter.acquire(1, MAX).await;
         let _b = limiter.acquire(1, MAX).await;
@@ -369,6 +631,7 @@ mod tests {
             requests_per_minute: 600.0,
             tokens_per_minute: 1e12,
             concurrency: 100,
+            burst: Burst::Steady,
         });
         let start = Instant::now();
         limiter.throttled(Some(Duration::from_secs(3))).await;
@@ -392,6 +655,7 @@ mod tests {
             requests_per_minute: 600.0,
             tokens_per_minute: 1e12,
             concurrency: 1,
+            burst: Burst::Steady,
         });
         limiter.throttled(Some(Duration::from_secs(3600))).await;
         let wait = limiter
@@ -413,6 +677,155 @@ mod tests {
         let _b = limiter.acquire(1, MAX).await.expect("no budget");
         let third = tokio::time::timeout(Duration::from_millis(50), limiter.acquire(1, MAX)).await;
         assert!(third.is_err());
+    }
+
+    fn limits(rpm: f64, burst: Burst) -> Limits {
+        Limits {
+            requests_per_minute: rpm,
+            tokens_per_minute: 1e12,
+            concurrency: 10_000,
+            burst,
+        }
+    }
+
+    fn told(limit: f64, remaining: f64, reset_ms: u64) -> Budget {
+        Budget {
+            requests: Some(Window {
+                limit,
+                remaining,
+                reset: Duration::from_millis(reset_ms),
+            }),
+            tokens: None,
+        }
+    }
+
+    async fn take(limiter: &RateLimiter, n: usize) -> f64 {
+        let start = Instant::now();
+        for _ in 0..n {
+            drop(limiter.acquire(1, MAX).await.expect("no pause"));
+        }
+        start.elapsed().as_secs_f64()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn slow_start_spends_a_stored_minute_doubling_each_second_then_paces() {
+        // 10 a second: one second's budget doubling each second (10, 20, 40, ... after the
+        // first 10 at once) reaches the minute's 600 in under 6 s, where steady pacing takes
+        // a minute.
+        let limiter = RateLimiter::new(limits(600.0, Burst::SlowStart));
+        let took = take(&limiter, 600).await;
+        assert!((5.5..6.0).contains(&took), "{took}");
+        // The minute is spent: what refilled meanwhile goes, then 10 a second.
+        let took = take(&limiter, 100).await;
+        assert!((4.0..5.5).contains(&took), "{took}");
+        assert_eq!(limiter.stats().throttled, 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_429_that_ends_slow_start_turns_pacing_steady_without_a_cut() {
+        let limiter = RateLimiter::new(limits(600.0, Burst::SlowStart));
+        take(&limiter, 10).await;
+        limiter.throttled(None).await;
+        // Nothing banked is left: 30 requests at the full 10 a second take 3 s (cut, 3.5 s).
+        let took = take(&limiter, 30).await;
+        assert!((2.9..3.2).contains(&took), "{took}");
+        // The next refusal is the configured limits' own: it cuts to 8.5 a second, regaining
+        // 2% a second.
+        limiter.throttled(None).await;
+        let took = take(&limiter, 30).await;
+        assert!((3.3..3.8).contains(&took), "{took}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn steady_burst_keeps_one_seconds_budget_from_the_start() {
+        let limiter = RateLimiter::new(limits(600.0, Burst::Steady));
+        // A second's 10 at once, then 10 a second: 60 requests in 5 s.
+        let took = take(&limiter, 60).await;
+        assert!((4.9..5.1).contains(&took), "{took}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn what_the_headers_say_remains_is_spent_at_once() {
+        let limiter = RateLimiter::new(limits(600.0, Burst::SlowStart));
+        let first = limiter.acquire(1, MAX).await.unwrap();
+        // The provider holds 599 more (and it is full again in 0.1 s): all but one request's
+        // margin goes at once.
+        limiter.observe(&first, &told(600.0, 599.0, 100)).await;
+        drop(first);
+        let took = take(&limiter, 598).await;
+        assert!(took < 0.01, "{took}");
+        // Then its pace: 10 a second.
+        let took = take(&limiter, 20).await;
+        assert!((1.9..2.1).contains(&took), "{took}");
+        assert_eq!(limiter.stats().told, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn headers_never_raise_the_budget_above_the_configured_limits() {
+        let limiter = RateLimiter::new(limits(60.0, Burst::SlowStart));
+        let first = limiter.acquire(1, MAX).await.unwrap();
+        limiter.observe(&first, &told(6_000.0, 5_999.0, 10)).await;
+        drop(first);
+        // The configured minute's bucket holds 60, no more whatever the provider says: 60
+        // now, then one a second.
+        let took = take(&limiter, 60).await;
+        assert!(took < 0.01, "{took}");
+        let took = take(&limiter, 5).await;
+        assert!((4.9..5.1).contains(&took), "{took}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_empty_bucket_is_waited_for_at_the_rate_its_reset_implies() {
+        let limiter = RateLimiter::new(limits(6_000.0, Burst::SlowStart));
+        let first = limiter.acquire(1, MAX).await.unwrap();
+        // Ten a minute and none left: full again in 60 s, so one every 6 s, after the margin.
+        limiter.observe(&first, &told(10.0, 0.0, 60_000)).await;
+        drop(first);
+        let took = take(&limiter, 2).await;
+        assert!((17.9..18.1).contains(&took), "{took}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn headers_hold_back_even_steady_pacing() {
+        let limiter = RateLimiter::new(limits(600.0, Burst::Steady));
+        let first = limiter.acquire(1, MAX).await.unwrap();
+        limiter.observe(&first, &told(600.0, 0.0, 60_000)).await;
+        drop(first);
+        // One second's budget is 10, but the provider has nothing: 10 a second from a
+        // request's margin below zero.
+        let took = take(&limiter, 10).await;
+        assert!((1.05..1.15).contains(&took), "{took}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn requests_sent_after_the_answered_one_are_taken_off_what_it_reported() {
+        let limiter = RateLimiter::new(limits(600.0, Burst::SlowStart));
+        let first = limiter.acquire(1, MAX).await.unwrap();
+        take(&limiter, 5).await;
+        // The first request's answer says 10 remained when it arrived; five left since, and
+        // one is the margin.
+        limiter.observe(&first, &told(600.0, 10.0, 59_000)).await;
+        drop(first);
+        let took = take(&limiter, 4).await;
+        assert!(took < 0.01, "{took}");
+        let took = take(&limiter, 1).await;
+        assert!((0.09..0.11).contains(&took), "{took}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_earlier_request_still_unanswered_counts_as_spent_when_reading_headers() {
+        let limiter = RateLimiter::new(limits(600.0, Burst::SlowStart));
+        let earlier = limiter.acquire(1, MAX).await.unwrap();
+        let answered = limiter.acquire(1, MAX).await.unwrap();
+        // Ten remained when the second arrived; the first may not have arrived yet, and one
+        // is the margin.
+        limiter.observe(&answered, &told(600.0, 10.0, 59_000)).await;
+        drop(answered);
+        let took = take(&limiter, 8).await;
+        assert!(took < 0.01, "{took}");
+        let took = take(&limiter, 1).await;
+        assert!((0.09..0.11).contains(&took), "{took}");
+        drop(earlier);
     }
 
     #[test]

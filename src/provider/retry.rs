@@ -88,7 +88,12 @@ pub async fn complete_with_retries(
                     retries,
                 };
             }
-            Ok(_permit) => provider.complete(messages, constraint).await,
+            Ok(permit) => {
+                let reply = provider.complete(messages, constraint).await;
+                // Read before a 429 is reported: its headers say when the bucket refills.
+                limiter.observe(&permit, &reply.budget).await;
+                reply.result
+            }
             Err(paused) => {
                 // An earlier 429 asked every request to wait longer than we hold a worker.
                 return Attempted::Requeue {

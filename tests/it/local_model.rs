@@ -258,6 +258,7 @@ async fn local_run(
                 requests_per_minute: 600.0,
                 tokens_per_minute: 1e9,
                 concurrency: 1,
+                burst: narrator::provider::Burst::SlowStart,
             },
             prices: (0.0, 0.0),
         },

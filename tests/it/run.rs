@@ -44,6 +44,7 @@ pub fn options() -> RunOptions {
             requests_per_minute: 60_000.0,
             tokens_per_minute: 1e9,
             concurrency: 2,
+            burst: narrator::provider::Burst::SlowStart,
         },
         prices: (0.5, 1.5),
     }
@@ -815,4 +816,63 @@ async fn under_thirty_percent_faults_every_job_ends_and_requests_stay_bounded() 
         .map(|k| stats.answers.get(*k).copied().unwrap_or(0))
         .sum();
     assert!(faults > 0, "the drill injected faults: {:?}", stats.answers);
+}
+
+/// A provider that allows two requests a second, while narrator is told a hundred: with its
+/// rate-limit headers narrator keeps to what the provider says remains and is never refused;
+/// without them it learns only from 429s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_providers_rate_limit_headers_keep_a_run_within_its_real_budget() {
+    use narrator::mock::{MockProvider, MockSettings};
+    let mut refused = Vec::new();
+    for headers in [true, false] {
+        let mock = MockProvider::start(
+            MockSettings {
+                latency: Duration::from_millis(5),
+                requests_per_minute: 120.0,
+                bucket_secs: 1.0,
+                ratelimit_headers: headers,
+                ..MockSettings::default()
+            },
+            "127.0.0.1:0".parse().unwrap(),
+        )
+        .await
+        .unwrap();
+        let setup = setup().await;
+        let provider = Provider::new(ProviderSettings {
+            base_url: mock.url.clone(),
+            api_key: Secret::new("sk-test"),
+            model: "mock".into(),
+            temperature: 0.2,
+            max_tokens: 500,
+            timeout: Duration::from_secs(5),
+            structured: narrator::prompt::Structured::None,
+        })
+        .unwrap();
+        let mut opts = options();
+        opts.limits.requests_per_minute = 6_000.0;
+        opts.retry.max_throttled_retries = 20;
+        let runner = runner(&setup.store, provider, opts);
+        let (id, resumed) = runner
+            .start_or_resume(&scope(&["Coventry"], &[]))
+            .await
+            .unwrap();
+        let s = runner.work(id, resumed).await.unwrap();
+        assert!(s.jobs.len() >= 4, "{}", s.jobs.len());
+        assert_eq!(s.by_status().get("failed"), None, "{:?}", s.by_status());
+        let stats = mock.stats();
+        let pace = runner.pace_stats();
+        assert_eq!(stats.early_retries, 0);
+        if headers {
+            assert_eq!(
+                pace.told, stats.requests,
+                "every answer's headers were read"
+            );
+        } else {
+            assert_eq!(pace.told, 0);
+        }
+        refused.push(stats.answers.get("429").copied().unwrap_or(0));
+    }
+    assert_eq!(refused[0], 0, "with headers: {refused:?}");
+    assert!(refused[1] > 0, "without headers: {refused:?}");
 }
