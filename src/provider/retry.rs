@@ -88,7 +88,9 @@ pub async fn complete_with_retries(
                     retries,
                 };
             }
-            Ok(_permit) => provider.complete(messages, constraint).await,
+            Ok(_permit) => {
+                crate::metrics::provider_request(provider.complete(messages, constraint)).await
+            }
             Err(paused) => {
                 // An earlier 429 asked every request to wait longer than we hold a worker.
                 return Attempted::Requeue {
