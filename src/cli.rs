@@ -395,6 +395,12 @@ pub struct RunArgs {
     #[arg(long = "login-user", env = "USER", hide = true)]
     pub login_user: Option<std::ffi::OsString>,
 
+    /// Serve Prometheus metrics at http://ADDR/metrics while the process lives, ADDR such as
+    /// 127.0.0.1:9187 (port 0 picks a free one, printed at start). Nothing asks who scrapes:
+    /// bind an address only the monitoring network reaches.
+    #[arg(long, env = "NARRATOR_METRICS_ADDR", value_name = "ADDR")]
+    pub metrics_addr: Option<String>,
+
     #[command(flatten)]
     pub runner: RunnerArgs,
 }

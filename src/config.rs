@@ -170,6 +170,8 @@ pub struct RunnerSettings {
     pub provider: ProviderSettings,
     pub options: RunOptions,
     pub database_url: String,
+    /// Where `run`, `worker` and `demo` serve `/metrics` (`--metrics-addr`), if anywhere.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 pub fn runner_settings(args: &RunnerArgs, started_by: &str, force: bool) -> Result<RunnerSettings> {
@@ -178,6 +180,7 @@ pub fn runner_settings(args: &RunnerArgs, started_by: &str, force: bool) -> Resu
         options: run_options(args, provider.structured, started_by, force)?,
         provider,
         database_url: args.database.database_url.clone(),
+        metrics_addr: None,
     })
 }
 
@@ -189,7 +192,21 @@ pub fn run_settings(args: &RunArgs) -> Result<RunnerSettings> {
         .clone()
         .or_else(|| args.login_user.clone().and_then(|u| u.into_string().ok()))
         .unwrap_or_else(|| "editor".to_string());
-    runner_settings(&args.runner, &started_by, args.force)
+    Ok(RunnerSettings {
+        metrics_addr: args.metrics_addr.as_deref().map(metrics_addr).transpose()?,
+        ..runner_settings(&args.runner, &started_by, args.force)?
+    })
+}
+
+/// `--metrics-addr`: an IP address and a port, as a listener binds them (a host name would
+/// leave which interface serves the metrics to the resolver).
+fn metrics_addr(raw: &str) -> Result<SocketAddr> {
+    raw.trim().parse().map_err(|_| {
+        anyhow::anyhow!(
+            "--metrics-addr (NARRATOR_METRICS_ADDR) must be an IP address and port such as \
+             127.0.0.1:9187 or [::1]:9187, found {raw:?}"
+        )
+    })
 }
 
 /// Stands in for the local model's address, which is known only once it has started (on a
@@ -469,6 +486,40 @@ mod tests {
             why.starts_with("--claim-minutes must be 1 to 1440"),
             "{why}"
         );
+    }
+
+    #[test]
+    fn a_metrics_address_without_a_port_or_with_a_host_name_is_refused_saying_what_is_expected() {
+        for bad in ["127.0.0.1", "localhost:9187", "9187", "127.0.0.1:port", ""] {
+            let crate::cli::Command::Run(args) = parse(&["narrator", "run", "--metrics-addr", bad])
+            else {
+                unreachable!()
+            };
+            let why = format!("{:#}", run_settings(&args).expect_err(bad));
+            assert!(
+                why.starts_with("--metrics-addr (NARRATOR_METRICS_ADDR) must be an IP address and port such as 127.0.0.1:9187")
+                    && why.ends_with(&format!("found {bad:?}")),
+                "{why}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_metrics_address_is_the_socket_address_it_names() {
+        let crate::cli::Command::Worker(args) =
+            parse(&["narrator", "worker", "--metrics-addr", "0.0.0.0:9187"])
+        else {
+            unreachable!()
+        };
+        let settings = run_settings(&args.run).unwrap();
+        assert_eq!(
+            settings.metrics_addr,
+            Some(SocketAddr::from(([0, 0, 0, 0], 9187)))
+        );
+        let crate::cli::Command::Run(args) = parse(&["narrator", "run"]) else {
+            unreachable!()
+        };
+        assert_eq!(run_settings(&args).unwrap().metrics_addr, None);
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod export;
 pub mod facts;
 pub mod import;
 pub mod local;
+pub mod metrics;
 pub mod mock;
 pub mod prompt;
 pub mod provider;

@@ -48,6 +48,7 @@ pub async fn worker(cli: &Cli, args: &WorkerArgs) -> Result<ExitCode> {
 }
 
 /// The runner a `run`, `worker` or `demo` command works with, and its store; Ctrl-C stops it.
+/// With `--metrics-addr`, its metrics are served until the process ends.
 async fn runner(
     cli: &Cli,
     set: crate::facts::FactSet,
@@ -55,6 +56,9 @@ async fn runner(
 ) -> Result<(Arc<Runner>, Store)> {
     let (runner, store) = startup::build_runner(&cli.prompts, set, settings).await?;
     startup::stop_on_ctrl_c(runner.stop_flag());
+    if let Some(addr) = settings.metrics_addr {
+        startup::serve_metrics(addr, &runner).await?;
+    }
     Ok((runner, store))
 }
 

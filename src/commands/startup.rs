@@ -1,5 +1,6 @@
 //! What commands do before their work: the async runtime, the facts loaded, the store and the
-//! review desk opened (published text re-checked first), the runner built, Ctrl-C handled.
+//! review desk opened (published text re-checked first), the runner built, its metrics
+//! served, Ctrl-C handled.
 
 use crate::config::RunnerSettings;
 use crate::facts::{self, FactSet};
@@ -96,6 +97,17 @@ pub async fn build_runner(
         ),
         store,
     ))
+}
+
+/// Serves the runner's metrics at `addr` until the process ends (`--metrics-addr`), saying
+/// where on standard error. A worker lives until stopped, so its last job's counts stay there
+/// to be scraped; `run` ends with its run, so a scrape interval may miss its last jobs.
+pub async fn serve_metrics(addr: std::net::SocketAddr, runner: &Arc<Runner>) -> Result<()> {
+    let bound = crate::metrics::listen(addr, Arc::clone(runner))
+        .await
+        .with_context(|| format!("serving metrics on --metrics-addr {addr}"))?;
+    eprintln!("metrics at http://{bound}/metrics");
+    Ok(())
 }
 
 /// Ctrl-C: stop claiming jobs and let the ones in flight finish; a second Ctrl-C exits at

@@ -9,6 +9,8 @@ use std::process::ExitCode;
 
 pub async fn serve(cli: &Cli, args: &ServeArgs) -> Result<ExitCode> {
     let settings = config::serve_settings(args)?;
+    // Before the runner exists, so the web's runs count from their first job (`/metrics`).
+    crate::metrics::Exporter::install();
     let set = startup::load(&cli.data)?;
     let (runner, store) = startup::build_runner(&cli.prompts, set, &settings.runner).await?;
     let mut state = AppState::new(

@@ -89,7 +89,8 @@ pub async fn complete_with_retries(
                 };
             }
             Ok(permit) => {
-                let reply = provider.complete(messages, constraint).await;
+                let reply =
+                    crate::metrics::provider_request(provider.complete(messages, constraint)).await;
                 // Read before a 429 is reported: its headers say when the bucket refills.
                 limiter.observe(&permit, &reply.budget).await;
                 reply.result

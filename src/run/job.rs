@@ -161,6 +161,7 @@ pub(crate) async fn process(ctx: &JobContext<'_>, job: &JobRow) -> Result<JobRes
         )
         .instrument(span)
         .await;
+        count(&attempted);
         let completion = match attempted {
             Attempted::Done {
                 completion,
@@ -325,6 +326,18 @@ pub(crate) async fn process(ctx: &JobContext<'_>, job: &JobRow) -> Result<JobRes
         tokens,
         stored: false,
     })
+}
+
+/// Counts a request's retries, and its answer's tokens, for the metrics.
+fn count(attempted: &Attempted) {
+    let (retries, answer) = match attempted {
+        Attempted::Done {
+            completion,
+            retries,
+        } => (*retries, Some(completion)),
+        Attempted::Requeue { retries, .. } | Attempted::Failed { retries, .. } => (*retries, None),
+    };
+    crate::metrics::request_ended(retries, answer);
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -117,6 +117,7 @@ impl Progress {
             JobOutcome::Skipped { draft_id } => format!("skipped: draft {draft_id} is current"),
         };
         tracing::info!(area, section, "{what}");
+        crate::metrics::job_finished(outcome);
         let line = {
             let mut t = self.tally.lock().expect("tally lock");
             match outcome {

@@ -6,7 +6,7 @@ use super::progress::{Progress, Show};
 use crate::facts::FactSet;
 use crate::prompt::Prompter;
 use crate::provider::{Limits, Provider, RateLimiter, RetryPolicy};
-use crate::store::{now_ms, JobOutcome, JobRow, NewRun, RunRow, Store, StoreError};
+use crate::store::{now_ms, JobOutcome, JobRow, JobStatus, NewRun, RunRow, Store, StoreError};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -199,6 +199,23 @@ impl Runner {
     /// What makes this runner's drafts comparable: the model's parameters and the strategy.
     pub fn params(&self) -> String {
         self.provider.settings().params(self.options.strategy)
+    }
+
+    /// Jobs queued and running in the open runs this runner may work (its model and
+    /// parameters): the queue it draws from, as the store says now.
+    pub async fn queue_depth(&self) -> Result<(i64, i64), StoreError> {
+        let settings = self.provider.settings();
+        let mut depth = (0, 0);
+        for run_id in self
+            .store
+            .open_runs(&settings.model, &self.params())
+            .await?
+        {
+            let counts = self.store.job_counts(run_id).await?;
+            depth.0 += counts.status(JobStatus::Queued);
+            depth.1 += counts.status(JobStatus::Running);
+        }
+        Ok(depth)
     }
 
     /// What the rate limiter saw since this runner started.
@@ -436,6 +453,7 @@ impl Runner {
                 }) => {
                     progress.finished(place, &outcome, retries, tokens);
                     if !stored && !self.store.finish_job(job.id, &holder, &outcome).await? {
+                        crate::metrics::lease_lost();
                         tracing::warn!(
                             "lease lost before the job finished; another worker owns it"
                         );
@@ -467,6 +485,7 @@ impl Runner {
                 Err(JobError::Store(StoreError::LeaseLost(_))) => {
                     // Paused past the lease (a stopped process, a long GC, a suspended VM):
                     // the job is another worker's now, and nothing of this attempt was kept.
+                    crate::metrics::lease_lost();
                     tracing::warn!("lease lost mid-job; another worker owns it");
                 }
                 Err(JobError::Store(e)) => return Err(e),

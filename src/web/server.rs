@@ -1,5 +1,5 @@
-//! The server: the router with its layers, and the accept loop with its limits on what
-//! clients may hold and its graceful shutdown.
+//! The server: the router with its layers and `/metrics`, and the accept loop with its limits
+//! on what clients may hold and its graceful shutdown.
 
 use super::headers::security_headers;
 use super::state::AppState;
@@ -19,6 +19,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api::routes())
         .merge(pages::routes(&state))
+        .route("/metrics", axum::routing::get(metrics))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -36,6 +37,20 @@ pub fn router(state: AppState) -> Router {
                 ),
         )
         .with_state(state)
+}
+
+/// Prometheus's scrape, beside the API and the review page rather than in either. It needs a
+/// staff bearer token of any role, as the runs list does: `serve` listens where visitors reach
+/// it, and the counts say how busy the provider and the queue are. Prometheus sends the token
+/// with its scrape job's `authorization` setting. (A worker's `--metrics-addr` asks for none
+/// and is meant for a private address.)
+async fn metrics(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    _staff: super::Staff,
+) -> axum::response::Response {
+    crate::metrics::Exporter::install()
+        .answer(state.runner.as_deref())
+        .await
 }
 
 /// What one server lets clients hold: a client that trickles its request, or never finishes

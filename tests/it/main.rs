@@ -13,6 +13,7 @@ mod golden_prompts;
 mod helpers;
 mod import;
 mod local_model;
+mod metrics;
 mod mock_llm;
 mod prompt_cli;
 mod refresh;

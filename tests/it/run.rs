@@ -50,9 +50,10 @@ pub fn options() -> RunOptions {
     }
 }
 
-fn provider(mock: &MockLlm, max_tokens: u32, timeout: Duration) -> Provider {
+/// A provider of model `mock` at `url`, at the command line's default temperature.
+pub(crate) fn provider(url: &str, max_tokens: u32, timeout: Duration) -> Provider {
     Provider::new(ProviderSettings {
-        base_url: mock.url.clone(),
+        base_url: url.to_string(),
         api_key: Secret::new("sk-test"),
         model: "mock".into(),
         temperature: 0.2,
@@ -63,7 +64,11 @@ fn provider(mock: &MockLlm, max_tokens: u32, timeout: Duration) -> Provider {
     .unwrap()
 }
 
-fn runner(store: &Store, provider: Provider, options: RunOptions) -> std::sync::Arc<Runner> {
+pub(crate) fn runner(
+    store: &Store,
+    provider: Provider,
+    options: RunOptions,
+) -> std::sync::Arc<Runner> {
     let set = facts::load(&data_dir()).unwrap();
     Runner::new(
         store.clone(),
@@ -74,7 +79,7 @@ fn runner(store: &Store, provider: Provider, options: RunOptions) -> std::sync::
     )
 }
 
-fn scope(areas: &[&str], sections: &[&str]) -> Scope {
+pub(crate) fn scope(areas: &[&str], sections: &[&str]) -> Scope {
     let set = facts::load(&data_dir()).unwrap();
     let areas: Vec<String> = areas.iter().map(|a| a.to_string()).collect();
     let sections: Vec<String> = sections.iter().map(|s| s.to_string()).collect();
@@ -90,7 +95,7 @@ async fn run_one(
 ) -> RunSummary {
     let runner = runner(
         &setup.store,
-        provider(mock, 500, Duration::from_secs(1)),
+        provider(&mock.url, 500, Duration::from_secs(1)),
         options,
     );
     let (id, resumed) = runner
@@ -257,7 +262,7 @@ async fn a_retry_after_beyond_the_cap_requeues_the_job_instead_of_blocking() {
     opts.retry.retry_after_cap = Duration::from_secs(1);
     let runner = runner(
         &setup.store,
-        provider(&mock, 500, Duration::from_secs(1)),
+        provider(&mock.url, 500, Duration::from_secs(1)),
         opts,
     );
     let (id, _) = runner
@@ -485,7 +490,7 @@ async fn several_workers_on_postgresql_never_generate_a_job_twice() {
     // The same model and parameters as the workers' defaults, so they take this run.
     let runner = runner(
         &store,
-        provider(&mock, 700, Duration::from_secs(5)),
+        provider(&mock.url, 700, Duration::from_secs(5)),
         RunOptions {
             strategy: narrator::prompt::Strategy::default(),
             ..options()
@@ -652,7 +657,7 @@ async fn grounded_answers_get_their_figures_from_the_data() {
     let setup = setup().await;
     let runner = runner(
         &setup.store,
-        provider(&mock, 500, Duration::from_secs(1)),
+        provider(&mock.url, 500, Duration::from_secs(1)),
         RunOptions {
             strategy: narrator::prompt::Strategy::Grounded,
             ..options()
