@@ -2,66 +2,51 @@
 //! thumbs, and the staff routes (queue, drafts, runs, users) behind bearer tokens and roles.
 
 use super::auth::{issue_token, Role, Staff};
+use super::error::ErrorBody;
+use super::openapi::{finish, ApiDoc, Document, StaffAuthErrors};
 use super::{ApiError, AppState, ClientAddr};
-use crate::export::{self, ExportSummary, SectionEntry, StalePolicy};
-use crate::review::{self, Approval};
+use crate::export::{self, AreaFile, ExportSummary, SectionEntry, StalePolicy};
+use crate::review::{self, Approval, DraftView};
 use crate::run::Scope;
-use crate::store::Vote;
+use crate::store::{AuditEntry, JobRow, JobStatus, ReviewItem, RunRow, UserRow, VersionRow, Vote};
 use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::json;
+use axum::{Extension, Json, Router};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use utoipa::{IntoParams, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-/// Every API route, as (method, path). The OpenAPI document must describe exactly these; a
-/// test holds the two together.
-pub const ROUTES: &[(&str, &str)] = &[
-    ("get", "/api/v1/openapi.json"),
-    ("get", "/api/v1/published"),
-    ("get", "/api/v1/published/{area_code}"),
-    ("post", "/api/v1/versions/{id}/feedback"),
-    ("get", "/api/v1/me"),
-    ("get", "/api/v1/queue"),
-    ("post", "/api/v1/queue/claim"),
-    ("get", "/api/v1/drafts/{id}"),
-    ("post", "/api/v1/drafts/{id}/approve"),
-    ("post", "/api/v1/drafts/{id}/reject"),
-    ("post", "/api/v1/drafts/{id}/skip"),
-    ("get", "/api/v1/history"),
-    ("get", "/api/v1/stale"),
-    ("get", "/api/v1/runs"),
-    ("post", "/api/v1/runs"),
-    ("get", "/api/v1/runs/{id}"),
-    ("get", "/api/v1/users"),
-    ("post", "/api/v1/users"),
-];
-
-/// The OpenAPI 3.1 document served at `/api/v1/openapi.json`.
-pub const OPENAPI: &str = include_str!("openapi.json");
-
+/// The API's routes and, generated from them, the OpenAPI document they are served with.
+/// `routes!` routes each handler under the method and path its `#[utoipa::path]` names and
+/// adds that operation to the document, so nothing is routed that is not documented.
 pub fn routes() -> Router<AppState> {
-    let api = Router::new()
-        .route("/api/v1/openapi.json", get(openapi))
-        .route("/api/v1/published", get(published))
-        .route("/api/v1/published/{area_code}", get(published_area))
-        .route("/api/v1/versions/{id}/feedback", post(feedback))
-        .route("/api/v1/me", get(me))
-        .route("/api/v1/queue", get(queue))
-        .route("/api/v1/queue/claim", post(claim))
-        .route("/api/v1/drafts/{id}", get(draft))
-        .route("/api/v1/drafts/{id}/approve", post(approve))
-        .route("/api/v1/drafts/{id}/reject", post(reject))
-        .route("/api/v1/drafts/{id}/skip", post(skip))
-        .route("/api/v1/history", get(history))
-        .route("/api/v1/stale", get(stale))
-        .route("/api/v1/runs", get(runs).post(start_run))
-        .route("/api/v1/runs/{id}", get(run))
-        .route("/api/v1/users", get(users).post(add_user));
-    api.layer(axum::middleware::map_response(json_errors))
+    let (api, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(super::openapi::document))
+        .routes(routes!(published))
+        .routes(routes!(published_area))
+        .routes(routes!(feedback))
+        .routes(routes!(me))
+        .routes(routes!(queue))
+        .routes(routes!(claim))
+        .routes(routes!(draft))
+        .routes(routes!(approve))
+        .routes(routes!(reject))
+        .routes(routes!(skip))
+        .routes(routes!(history))
+        .routes(routes!(stale))
+        .routes(routes!(runs, start_run))
+        .routes(routes!(run))
+        .routes(routes!(users, add_user))
+        .split_for_parts();
+    // Serialised once here, when the server is built, not on every request.
+    let document = Document(Bytes::from(finish(doc)));
+    api.layer(Extension(document))
+        .layer(axum::middleware::map_response(json_errors))
 }
 
 /// Extractor rejections (a bad path or query) answer in plain text; the API answers JSON.
@@ -79,7 +64,9 @@ async fn json_errors(response: Response) -> Response {
         .unwrap_or_default();
     (
         status,
-        Json(json!({ "error": String::from_utf8_lossy(&body).trim() })),
+        Json(ErrorBody::new(
+            String::from_utf8_lossy(&body).trim().to_string(),
+        )),
     )
         .into_response()
 }
@@ -110,8 +97,10 @@ where
     }
 }
 
-async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+/// A body as `json!` wrote it before the answers were typed: through a `Value`, whose object
+/// keys are sorted, so the bytes on the wire (and so the ETags) stay as they were.
+fn sorted_json<T: Serialize>(body: &T) -> serde_json::Value {
+    serde_json::to_value(body).expect("API bodies serialise")
 }
 
 /// A body with a strong ETag from its content; `304 Not Modified` when the client has it.
@@ -163,11 +152,77 @@ fn feed_token(last_id: i64, read_ms: i64) -> String {
 /// a repeat is harmless to a client.
 const FEED_WINDOW_MS: i64 = 5_000;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Since {
+    /// A `Narrator-Next` header value from an earlier answer: only pages whose published text,
+    /// stale flag or check status changed since (published, superseded, withdrawn, kept after
+    /// feedback, stale, fresh); changes made up to 5 s before that answer are sent again.
+    #[param(example = "12.1764000000000")]
     since: Option<String>,
 }
 
+/// The published text of every area, or the pages changed since a feed position.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+enum Published {
+    Areas(PublishedAreas),
+    Changes(PublishedChanges),
+}
+
+/// Every area's published text, as the export writes it.
+#[derive(Serialize, ToSchema)]
+struct PublishedAreas {
+    ai_generated: bool,
+    areas: Vec<AreaFile>,
+}
+
+/// The pages changed since the position sent as `since`.
+#[derive(Serialize, ToSchema)]
+struct PublishedChanges {
+    ai_generated: bool,
+    changes: Vec<Change>,
+}
+
+/// One page's change: its published text now, or that it has none any more.
+#[derive(Serialize, ToSchema)]
+struct Change {
+    area_code: String,
+    section: String,
+    state: ChangeState,
+    /// Present when `state` is `published`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    entry: Option<SectionEntry>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum ChangeState {
+    Published,
+    Withdrawn,
+}
+
+/// Published text of every area, or the changes since a token
+#[utoipa::path(
+    get,
+    path = "/api/v1/published",
+    tag = "public",
+    params(Since, ("If-None-Match" = Option<String>, Header, description = "ETags the client holds: an answer with one of them is `304 Not Modified`")),
+    responses(
+        (status = 200, description = "Areas, or `changes` since the token; strong ETag of the body; the `Narrator-Next` header holds the token for the next `since`",
+            body = Published,
+            headers(
+                ("ETag" = String, description = "Strong ETag: the body's SHA-256 in quotes"),
+                ("Narrator-Next" = String, description = "The change-feed position to send as `since` next time"),
+            )),
+        (status = 304, description = "Not modified (If-None-Match)",
+            headers(
+                ("ETag" = String, description = "Strong ETag: the body's SHA-256 in quotes"),
+                ("Narrator-Next" = String, description = "The change-feed position to send as `since` next time"),
+            )),
+        (status = 400, description = "`since` is not a `Narrator-Next` value", body = ErrorBody),
+    )
+)]
 async fn published(
     State(state): State<AppState>,
     Query(q): Query<Since>,
@@ -187,9 +242,11 @@ async fn published(
             let last = state.store.last_change().await?;
             let mut summary = ExportSummary::default();
             let docs = export::documents(&state.store, policy, None, &mut summary).await?;
-            let areas: Vec<&export::AreaFile> = docs.iter().map(|d| &d.file).collect();
             next = feed_token(last, read_ms);
-            json!({ "ai_generated": true, "areas": areas })
+            Published::Areas(PublishedAreas {
+                ai_generated: true,
+                areas: docs.into_iter().map(|d| d.file).collect(),
+            })
         }
         Some(token) => {
             let (id, ms) = token.split_once('.').ok_or_else(bad_token)?;
@@ -207,19 +264,26 @@ async fn published(
                     .published_version(&area, &section)
                     .await?
                     .filter(|v| !(v.stale && policy == StalePolicy::Withdraw));
-                changes.push(match live {
-                    Some(v) => json!({
-                        "area_code": area, "section": section, "state": "published",
-                        "entry": SectionEntry::of(&v, counts.get(&v.id).copied().unwrap_or_default()),
-                    }),
-                    None => json!({ "area_code": area, "section": section, "state": "withdrawn" }),
+                let entry = live
+                    .map(|v| SectionEntry::of(&v, counts.get(&v.id).copied().unwrap_or_default()));
+                changes.push(Change {
+                    area_code: area,
+                    section,
+                    state: match entry {
+                        Some(_) => ChangeState::Published,
+                        None => ChangeState::Withdrawn,
+                    },
+                    entry,
                 });
             }
             next = feed_token(last, read_ms);
-            json!({ "ai_generated": true, "changes": changes })
+            Published::Changes(PublishedChanges {
+                ai_generated: true,
+                changes,
+            })
         }
     };
-    let mut bytes = serde_json::to_vec_pretty(&body).expect("JSON values serialise");
+    let mut bytes = serde_json::to_vec_pretty(&sorted_json(&body)).expect("JSON values serialise");
     bytes.push(b'\n');
     // The feed position travels in a header, so the body (and its strong ETag) depends on the
     // published text alone; a 304 still carries a fresh position.
@@ -234,6 +298,23 @@ async fn published(
 /// The response header that carries the change-feed position for `?since=`.
 pub const NEXT_HEADER: &str = "narrator-next";
 
+/// Published text of one area: the export's file for it
+#[utoipa::path(
+    get,
+    path = "/api/v1/published/{area_code}",
+    tag = "public",
+    params(
+        ("area_code" = String, Path, description = "ONS area code"),
+        ("If-None-Match" = Option<String>, Header, description = "ETags the client holds: an answer with one of them is `304 Not Modified`"),
+    ),
+    responses(
+        (status = 200, description = "The area's file; the ETag is its SHA-256", body = AreaFile,
+            headers(("ETag" = String, description = "The file's SHA-256 in quotes, as in the export's index"))),
+        (status = 304, description = "Not modified (If-None-Match)",
+            headers(("ETag" = String, description = "The file's SHA-256 in quotes"))),
+        (status = 404, description = "No published text for the area", body = ErrorBody),
+    )
+)]
 async fn published_area(
     State(state): State<AppState>,
     Path(area): Path<String>,
@@ -251,23 +332,60 @@ async fn published_area(
     }
 }
 
-#[derive(Deserialize)]
+/// The server issues the visitor's identity in the HttpOnly cookie narrator_visitor
+/// (Path=/api/v1) on the first vote, or when the cookie sent is not one it signed; a visitor
+/// sending it back changes their vote. Counts and the re-review threshold go by voice: each
+/// member of staff, and each client network (IPv4 /24, IPv6 /48), counts once, its latest
+/// vote.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct FeedbackBody {
     vote: VoteBody,
+    /// At most `review::MAX_COMMENT_CHARS` characters (a test holds the two together).
+    #[schema(max_length = 1000)]
     comment: Option<String>,
 }
 
-#[derive(Deserialize, Clone, Copy)]
+#[derive(Deserialize, Clone, Copy, ToSchema)]
 #[serde(rename_all = "lowercase")]
 enum VoteBody {
     Up,
     Down,
 }
 
-/// A visitor's thumb. The server issues the visitor's identity in a cookie (on the first vote,
-/// or when the one sent is not one it signed), so a visitor changes their vote rather than
-/// adding one; counts and the re-review threshold go by client network (`web::visitor`).
+/// Voices up and down on a version after a vote.
+#[derive(Serialize, ToSchema)]
+struct VoteTally {
+    version_id: i64,
+    up: i64,
+    down: i64,
+}
+
+/// A visitor's thumbs up or down on a published version
+///
+/// The server issues the visitor's identity in a cookie (on the first vote, or when the one
+/// sent is not one it signed), so a visitor changes their vote rather than adding one; counts
+/// and the re-review threshold go by client network (`web::visitor`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/versions/{id}/feedback",
+    tag = "public",
+    params(("id" = i64, Path, description = "Version id (version_id in the published text)")),
+    request_body = FeedbackBody,
+    responses(
+        (status = 200, description = "Counts (of voices) after the vote; Set-Cookie: narrator_visitor when the server issued a new identity",
+            body = VoteTally,
+            headers(("Set-Cookie" = String, description = "narrator_visitor=<id>.<signature>; Path=/api/v1; HttpOnly; SameSite=None; Secure (SameSite=Lax without Secure under --insecure-cookies)"))),
+        (status = 400, description = "A bad body or comment", body = ErrorBody),
+        (status = 404, description = "No such version", body = ErrorBody),
+        (status = 409, description = "The version is not published", body = ErrorBody),
+        (status = 413, description = "The body is too large", body = ErrorBody),
+        (status = 415, description = "The body is not JSON", body = ErrorBody),
+        (status = 422, description = "The body is not a vote", body = ErrorBody),
+        (status = 429, description = "Too many votes from this address", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    )
+)]
 async fn feedback(
     State(state): State<AppState>,
     ClientAddr(addr): ClientAddr,
@@ -305,9 +423,12 @@ async fn feedback(
         .desk()
         .vote(id, &voter, vote, body.comment.as_deref())
         .await?;
-    let mut response =
-        Json(json!({ "version_id": id, "up": outcome.counts.up, "down": outcome.counts.down }))
-            .into_response();
+    let tally = VoteTally {
+        version_id: id,
+        up: outcome.counts.up,
+        down: outcome.counts.down,
+    };
+    let mut response = Json(sorted_json(&tally)).into_response();
     if let Some(value) = issued {
         let cookie = super::visitor::set_cookie(&value, state.secure_cookies);
         response.headers_mut().insert(
@@ -320,18 +441,44 @@ async fn feedback(
     Ok(response)
 }
 
+/// Who the token belongs to
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    tag = "staff",
+    security(("bearer" = [])),
+    responses((status = 200, description = "Name and role", body = Staff), StaffAuthErrors)
+)]
 async fn me(staff: Staff) -> Json<Staff> {
     Json(staff)
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct QueueQuery {
+    /// Council code or name
     area: Option<String>,
+    /// Section id
     section: Option<String>,
+    /// Run id
     run: Option<i64>,
 }
 
+/// Drafts waiting for review, oldest first (reviewer)
+#[utoipa::path(
+    get,
+    path = "/api/v1/queue",
+    tag = "staff",
+    security(("bearer" = [])),
+    params(QueueQuery),
+    responses(
+        (status = 200, description = "Items", body = Vec<ReviewItem>),
+        (status = 400, description = "An unknown area or section, or an unknown parameter", body = ErrorBody),
+        (status = 403, description = "Not a reviewer", body = ErrorBody),
+        StaffAuthErrors,
+    )
+)]
 async fn queue(
     State(state): State<AppState>,
     staff: Staff,
@@ -344,12 +491,16 @@ async fn queue(
     Ok(Json(items).into_response())
 }
 
-#[derive(Deserialize, Default)]
+/// Which draft to claim: a given one, or the oldest waiting in the filter's part of the queue.
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ClaimBody {
     draft_id: Option<i64>,
+    /// Council code or name
     area: Option<String>,
+    /// Section id
     section: Option<String>,
+    /// Run id
     run: Option<i64>,
 }
 
@@ -361,6 +512,24 @@ fn optional_json<T: serde::de::DeserializeOwned + Default>(bytes: &Bytes) -> Res
     serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest(format!("bad JSON body: {e}")))
 }
 
+/// Claim the oldest waiting draft (or a given one) for the claim period (reviewer)
+#[utoipa::path(
+    post,
+    path = "/api/v1/queue/claim",
+    tag = "staff",
+    security(("bearer" = [])),
+    request_body(content = Option<ClaimBody>, description = "May be empty: no filter."),
+    responses(
+        (status = 200, description = "The claimed item", body = ReviewItem),
+        (status = 204, description = "Nothing to claim"),
+        (status = 400, description = "A bad body or filter", body = ErrorBody),
+        (status = 403, description = "Not a reviewer, or the draft is from the reviewer's own run", body = ErrorBody),
+        (status = 404, description = "No such draft", body = ErrorBody),
+        (status = 409, description = "The draft is claimed by another reviewer or decided", body = ErrorBody),
+        (status = 413, description = "The body is too large", body = ErrorBody),
+        StaffAuthErrors,
+    )
+)]
 async fn claim(
     State(state): State<AppState>,
     staff: Staff,
@@ -376,6 +545,20 @@ async fn claim(
     }
 }
 
+/// A draft with every figure's verdict and fact, the diff against the published version, changed facts and feedback (reviewer)
+#[utoipa::path(
+    get,
+    path = "/api/v1/drafts/{id}",
+    tag = "staff",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Draft id")),
+    responses(
+        (status = 200, description = "The reviewer's view", body = DraftView),
+        (status = 403, description = "Not a reviewer", body = ErrorBody),
+        (status = 404, description = "No such draft", body = ErrorBody),
+        StaffAuthErrors,
+    )
+)]
 async fn draft(
     State(state): State<AppState>,
     staff: Staff,
@@ -385,14 +568,47 @@ async fn draft(
     Ok(Json(state.desk().show(id).await?).into_response())
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ApproveBody {
-    /// The reviewer's edited text, if any.
+    /// The reviewer's edited text; it is checked again.
     text: Option<String>,
+    /// Required to publish text that fails the check; recorded.
     override_reason: Option<String>,
 }
 
+/// What an approval did, by `state`.
+#[derive(Serialize, ToSchema)]
+#[serde(tag = "state", rename_all = "lowercase")]
+enum Approved {
+    /// Published; the page's previous version, if it had one, is superseded.
+    Published {
+        version_id: i64,
+        superseded: Option<i64>,
+    },
+    /// A version back on feedback is kept as it is.
+    Reaffirmed { version_id: i64 },
+}
+
+/// Approve and publish, optionally with edits (re-checked) and an override reason (reviewer)
+#[utoipa::path(
+    post,
+    path = "/api/v1/drafts/{id}/approve",
+    tag = "staff",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Draft id")),
+    request_body(content = Option<ApproveBody>, description = "May be empty: no edits."),
+    responses(
+        (status = 200, description = "Published (or kept after feedback)", body = Approved),
+        (status = 400, description = "A bad body, or empty text", body = ErrorBody),
+        (status = 403, description = "Not a reviewer, or the draft is from the reviewer's own run", body = ErrorBody),
+        (status = 404, description = "No such draft", body = ErrorBody),
+        (status = 409, description = "The draft is not in review, is decided, or is claimed by another reviewer", body = ErrorBody),
+        (status = 413, description = "The body is too large", body = ErrorBody),
+        (status = 422, description = "The text fails the check against today's facts; `details` is the check's report", body = ErrorBody),
+        StaffAuthErrors,
+    )
+)]
 async fn approve(
     State(state): State<AppState>,
     staff: Staff,
@@ -411,14 +627,14 @@ async fn approve(
         )
         .await?;
     match outcome {
-        Approval::Published(p) => Ok(Json(json!({
-            "state": "published", "version_id": p.version_id, "superseded": p.superseded,
+        Approval::Published(p) => Ok(Json(sorted_json(&Approved::Published {
+            version_id: p.version_id,
+            superseded: p.superseded,
         }))
         .into_response()),
-        Approval::Reaffirmed { version_id } => Ok(Json(json!({
-            "state": "reaffirmed", "version_id": version_id,
-        }))
-        .into_response()),
+        Approval::Reaffirmed { version_id } => {
+            Ok(Json(sorted_json(&Approved::Reaffirmed { version_id })).into_response())
+        }
         Approval::CheckFailed { report } => Err(ApiError::Unprocessable(
             "the text fails the check against today's facts; edit it or give override_reason"
                 .into(),
@@ -427,12 +643,41 @@ async fn approve(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RejectBody {
+    #[schema(min_length = 1)]
     reason: String,
 }
 
+/// What a rejection did: serde writes the one variant's name as `state`.
+#[derive(Serialize, ToSchema)]
+#[serde(tag = "state", rename_all = "lowercase")]
+enum Rejected {
+    /// Rejected; a version back on feedback is withdrawn.
+    Rejected { withdrawn_version: Option<i64> },
+}
+
+/// Reject with a reason (reviewer)
+#[utoipa::path(
+    post,
+    path = "/api/v1/drafts/{id}/reject",
+    tag = "staff",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Draft id")),
+    request_body = RejectBody,
+    responses(
+        (status = 200, description = "Rejected; a version back on feedback is withdrawn", body = Rejected),
+        (status = 400, description = "A bad body, or an empty reason", body = ErrorBody),
+        (status = 403, description = "Not a reviewer, or the draft is from the reviewer's own run", body = ErrorBody),
+        (status = 404, description = "No such draft", body = ErrorBody),
+        (status = 409, description = "The draft is not in review, is decided, or is claimed by another reviewer", body = ErrorBody),
+        (status = 413, description = "The body is too large", body = ErrorBody),
+        (status = 415, description = "The body is not JSON", body = ErrorBody),
+        (status = 422, description = "The body has no reason", body = ErrorBody),
+        StaffAuthErrors,
+    )
+)]
 async fn reject(
     State(state): State<AppState>,
     staff: Staff,
@@ -442,9 +687,35 @@ async fn reject(
     staff.require(Role::Reviewer)?;
     let JsonBody(body) = body?;
     let withdrawn = state.desk().reject(&staff.name, id, &body.reason).await?;
-    Ok(Json(json!({ "state": "rejected", "withdrawn_version": withdrawn })).into_response())
+    let answer = Rejected::Rejected {
+        withdrawn_version: withdrawn,
+    };
+    Ok(Json(sorted_json(&answer)).into_response())
 }
 
+/// What a skip did: serde writes the one variant's name as `state`.
+#[derive(Serialize, ToSchema)]
+#[serde(tag = "state", rename_all = "lowercase")]
+enum Skipped {
+    /// The claim is released and this reviewer's claims pass over the draft.
+    Skipped,
+}
+
+/// Pass over a draft: your claim is released and your claims skip it (reviewer)
+#[utoipa::path(
+    post,
+    path = "/api/v1/drafts/{id}/skip",
+    tag = "staff",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Draft id")),
+    responses(
+        (status = 200, description = "Skipped", body = Skipped),
+        (status = 403, description = "Not a reviewer", body = ErrorBody),
+        (status = 404, description = "No such draft", body = ErrorBody),
+        (status = 409, description = "The draft is not in review", body = ErrorBody),
+        StaffAuthErrors,
+    )
+)]
 async fn skip(
     State(state): State<AppState>,
     staff: Staff,
@@ -452,15 +723,33 @@ async fn skip(
 ) -> Result<Response, ApiError> {
     staff.require(Role::Reviewer)?;
     state.desk().skip(&staff.name, id).await?;
-    Ok(Json(json!({ "state": "skipped" })).into_response())
+    Ok(Json(sorted_json(&Skipped::Skipped)).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct PageQuery {
+    /// Council code or name
     area: String,
+    /// Section id
     section: String,
 }
 
+/// Every change to one page's text: who, when, what, why (reviewer)
+#[utoipa::path(
+    get,
+    path = "/api/v1/history",
+    tag = "staff",
+    security(("bearer" = [])),
+    params(PageQuery),
+    responses(
+        (status = 200, description = "Audit entries, oldest first", body = Vec<AuditEntry>),
+        (status = 400, description = "`area` or `section` missing", body = ErrorBody),
+        (status = 403, description = "Not a reviewer", body = ErrorBody),
+        (status = 404, description = "No such page", body = ErrorBody),
+        StaffAuthErrors,
+    )
+)]
 async fn history(
     State(state): State<AppState>,
     staff: Staff,
@@ -474,16 +763,40 @@ async fn history(
     Ok(Json(entries).into_response())
 }
 
+/// Published versions whose facts changed under them (reviewer)
+#[utoipa::path(
+    get,
+    path = "/api/v1/stale",
+    tag = "staff",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Stale versions", body = Vec<VersionRow>),
+        (status = 403, description = "Not a reviewer", body = ErrorBody),
+        StaffAuthErrors,
+    )
+)]
 async fn stale(State(state): State<AppState>, staff: Staff) -> Result<Response, ApiError> {
     staff.require(Role::Reviewer)?;
     Ok(Json(state.desk().stale_versions().await?).into_response())
 }
 
+/// Recent runs (any staff role)
+#[utoipa::path(
+    get,
+    path = "/api/v1/runs",
+    tag = "staff",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The 50 newest runs, newest first", body = Vec<RunRow>),
+        StaffAuthErrors,
+    )
+)]
 async fn runs(State(state): State<AppState>, _staff: Staff) -> Result<Response, ApiError> {
     Ok(Json(state.store.runs(50).await?).into_response())
 }
 
-#[derive(Deserialize, Default)]
+/// What to regenerate: these areas (codes or names) and sections, or `all` of them.
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunBody {
     #[serde(default)]
@@ -514,6 +827,33 @@ pub async fn start_run_as(
     Ok((run_id, resumed))
 }
 
+/// A run started or resumed in the server.
+#[derive(Serialize, ToSchema)]
+struct RunStarted {
+    run_id: i64,
+    /// True when an unfinished run of the same scope was resumed.
+    resumed: bool,
+    jobs: usize,
+}
+
+/// Start or resume a run and work it in the server (editor)
+#[utoipa::path(
+    post,
+    path = "/api/v1/runs",
+    tag = "staff",
+    security(("bearer" = [])),
+    request_body = RunBody,
+    responses(
+        (status = 202, description = "The run's id and job count", body = RunStarted),
+        (status = 400, description = "An unknown area or section, or nothing chosen", body = ErrorBody),
+        (status = 403, description = "Not an editor", body = ErrorBody),
+        (status = 409, description = "The server was started without a model", body = ErrorBody),
+        (status = 413, description = "The body is too large", body = ErrorBody),
+        (status = 415, description = "The body is not JSON", body = ErrorBody),
+        (status = 422, description = "The body is not a run request", body = ErrorBody),
+        StaffAuthErrors,
+    )
+)]
 async fn start_run(
     State(state): State<AppState>,
     staff: Staff,
@@ -523,13 +863,36 @@ async fn start_run(
     let JsonBody(body) = body?;
     let (run_id, resumed) = start_run_as(&state, &staff, &body).await?;
     let jobs = state.store.jobs(run_id).await?.len();
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({ "run_id": run_id, "resumed": resumed, "jobs": jobs })),
-    )
-        .into_response())
+    let started = RunStarted {
+        run_id,
+        resumed,
+        jobs,
+    };
+    Ok((StatusCode::ACCEPTED, Json(sorted_json(&started))).into_response())
 }
 
+/// A run with its jobs, and how many are in each status.
+#[derive(Serialize, ToSchema)]
+struct RunProgress {
+    run: RunRow,
+    /// Jobs by status; statuses no job has are absent.
+    by_status: BTreeMap<JobStatus, i64>,
+    jobs: Vec<JobRow>,
+}
+
+/// A run's progress: jobs by status (any staff role)
+#[utoipa::path(
+    get,
+    path = "/api/v1/runs/{id}",
+    tag = "staff",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Run id")),
+    responses(
+        (status = 200, description = "The run and its jobs", body = RunProgress),
+        (status = 404, description = "No such run", body = ErrorBody),
+        StaffAuthErrors,
+    )
+)]
 async fn run(
     State(state): State<AppState>,
     _staff: Staff,
@@ -544,21 +907,67 @@ async fn run(
         state.store.job_counts(id).await?,
         state.store.jobs(id).await?,
     );
-    Ok(Json(json!({ "run": run, "by_status": counts.by_status, "jobs": jobs })).into_response())
+    let progress = RunProgress {
+        run,
+        by_status: counts.by_status,
+        jobs,
+    };
+    Ok(Json(sorted_json(&progress)).into_response())
 }
 
+/// Users and roles, never tokens (admin)
+#[utoipa::path(
+    get,
+    path = "/api/v1/users",
+    tag = "staff",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Users, by name", body = Vec<UserRow>),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        StaffAuthErrors,
+    )
+)]
 async fn users(State(state): State<AppState>, staff: Staff) -> Result<Response, ApiError> {
     staff.require(Role::Admin)?;
     Ok(Json(state.store.users().await?).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UserBody {
+    /// 1 to 64 printable characters; surrounding spaces are trimmed.
     name: String,
+    /// Parsed by `Role::parse`, so its schema is the role's.
+    #[schema(value_type = Role)]
     role: String,
 }
 
+/// A new user and their token, shown this once.
+#[derive(Serialize, ToSchema)]
+struct NewUser {
+    name: String,
+    role: Role,
+    token: String,
+}
+
+/// Add a user; the answer holds their token, shown once (admin)
+#[utoipa::path(
+    post,
+    path = "/api/v1/users",
+    tag = "staff",
+    security(("bearer" = [])),
+    request_body = UserBody,
+    responses(
+        (status = 201, description = "Name, role and token", body = NewUser),
+        (status = 400, description = "A bad name or role", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 409, description = "There is already a user of that name", body = ErrorBody),
+        (status = 413, description = "The body is too large", body = ErrorBody),
+        (status = 415, description = "The body is not JSON", body = ErrorBody),
+        (status = 422, description = "The body is not a user", body = ErrorBody),
+        StaffAuthErrors,
+    )
+)]
 async fn add_user(
     State(state): State<AppState>,
     staff: Staff,
@@ -579,11 +988,14 @@ async fn add_user(
         .add_user(name, role.as_str(), &issued.token_id, &issued.hash)
         .await?
     {
-        Some(_) => Ok((
-            StatusCode::CREATED,
-            Json(json!({ "name": name, "role": role, "token": issued.token })),
-        )
-            .into_response()),
+        Some(_) => {
+            let user = NewUser {
+                name: name.to_string(),
+                role,
+                token: issued.token,
+            };
+            Ok((StatusCode::CREATED, Json(sorted_json(&user))).into_response())
+        }
         None => Err(ApiError::Conflict(format!(
             "there is already a user {name:?}"
         ))),

@@ -8,12 +8,13 @@ mod client;
 mod error;
 mod headers;
 mod limiter;
+mod openapi;
 mod pages;
 mod server;
 mod state;
 pub mod visitor;
 
-pub use api::{valid_name, NEXT_HEADER, OPENAPI, ROUTES};
+pub use api::{valid_name, NEXT_HEADER};
 pub use auth::{issue_token, IssuedToken, Role, Staff};
 pub use client::{client_addr, ClientAddr};
 pub use error::ApiError;
