@@ -46,6 +46,7 @@ pub fn routes() -> Router<AppState> {
     let document = Document(Bytes::from(finish(doc)));
     api.layer(Extension(document))
         .layer(axum::middleware::map_response(json_errors))
+        .merge(super::openapi::page())
 }
 
 /// Extractor rejections (a bad path or query) answer in plain text; the API answers JSON.

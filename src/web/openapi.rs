@@ -13,6 +13,7 @@ use utoipa::openapi::schema::{KnownFormat, Object, Schema, SchemaFormat, SchemaT
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::RefOr;
 use utoipa::{IntoResponses, Modify, OpenApi};
+use utoipa_swagger_ui::{Config, SwaggerUi};
 
 /// The document's frame; `api::routes` adds every operation and the schemas they use.
 #[derive(OpenApi)]
@@ -74,12 +75,22 @@ pub(super) struct Document(pub Bytes);
     responses((status = 200, description = "The OpenAPI document", content_type = "application/json"))
 )]
 pub(super) async fn document(Extension(Document(bytes)): Extension<Document>) -> Response {
-    // No rendered page beside it. The maintained renderers either download Swagger UI at
-    // build time (utoipa-swagger-ui without `vendored`) or load their JavaScript from a CDN
-    // (utoipa-redoc, utoipa-rapidoc, utoipa-scalar), which an offline machine cannot reach and
-    // the review site's Content-Security-Policy (`headers.rs`: scripts from 'self' only)
-    // forbids.
     ([(header::CONTENT_TYPE, "application/json")], bytes).into_response()
+}
+
+/// Where the rendered document is: outside `/api/v1`, which holds only documented routes.
+const DOCS_PAGE: &str = "/api/docs";
+
+/// The document rendered for people: Swagger UI from `utoipa-swagger-ui` with its `vendored`
+/// feature, which takes the Swagger UI files from a crate (`utoipa-swagger-ui-vendored`)
+/// rather than downloading them at build time, and serves them from here. The CDN-loading
+/// renderers (utoipa-redoc, utoipa-rapidoc, utoipa-scalar) would not work offline nor under
+/// the Content-Security-Policy (`headers.rs`), which runs scripts from this origin only; this
+/// one does, losing only the `data:` images of its stylesheet (a select box's arrow). Its
+/// validator badge would call out to swagger.io, so it is off.
+pub(super) fn page<S: Clone + Send + Sync + 'static>() -> axum::Router<S> {
+    let config = Config::new(["/api/v1/openapi.json"]).validator_url("none");
+    SwaggerUi::new(DOCS_PAGE).config(config).into()
 }
 
 /// The generated document with what the derives cannot say, serialised.

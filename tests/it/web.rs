@@ -245,13 +245,13 @@ fn documented(doc: &serde_json::Value) -> BTreeSet<(Method, String)> {
     ops
 }
 
-/// The API paths the router holds. axum has no route listing, but its `Debug` output prints
+/// The `/api/v1` paths the router holds. axum has no route listing, but its `Debug` output prints
 /// the path table; were that to change, this finds nothing and the test fails.
 fn routed_api_paths(router: &Router) -> BTreeSet<String> {
     let debug = format!("{router:?}");
     debug
         .split('"')
-        .filter(|s| s.starts_with("/api/"))
+        .filter(|s| s.starts_with("/api/v1/"))
         .map(str::to_string)
         .collect()
 }
@@ -370,14 +370,15 @@ fn assert_documented(doc: &serde_json::Value, method: &Method, path: &str, answe
     assert!(found.is_empty(), "{found:#?}\n{}", answer.text());
 }
 
+async fn openapi_document(app: &App) -> Answer {
+    let uri = "/api/v1/openapi.json";
+    call(&app.router, request(Method::GET, uri, None, None)).await
+}
+
 #[tokio::test]
 async fn the_openapi_document_describes_exactly_the_routes_the_router_serves() {
     let app = app(100.0).await;
-    let served = call(
-        &app.router,
-        request(Method::GET, "/api/v1/openapi.json", None, None),
-    )
-    .await;
+    let served = openapi_document(&app).await;
     assert_eq!(served.status, StatusCode::OK);
     assert_eq!(served.header(header::CONTENT_TYPE), "application/json");
     let doc = served.json();
@@ -429,14 +430,42 @@ async fn the_openapi_document_describes_exactly_the_routes_the_router_serves() {
 }
 
 #[tokio::test]
+async fn the_rendered_document_is_served_from_here_with_no_script_from_elsewhere() {
+    let app = app(100.0).await;
+    let get = |uri: &str| call(&app.router, request(Method::GET, uri, None, None));
+    let page = get("/api/docs/").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.header(header::CONTENT_TYPE).starts_with("text/html"));
+    // The Content-Security-Policy runs scripts from this origin only: every script the page
+    // loads must be one this server serves.
+    let html = page.text();
+    let scripts: Vec<&str> = html
+        .split("<script src=\"")
+        .skip(1)
+        .map(|s| s.split('"').next().unwrap())
+        .collect();
+    assert!(!scripts.is_empty(), "{html}");
+    for src in scripts {
+        assert!(src.starts_with("./"), "{src}");
+        let script = get(&format!("/api/docs/{}", &src[2..])).await;
+        assert_eq!(script.status, StatusCode::OK, "{src}");
+        assert!(
+            script.header(header::CONTENT_TYPE).contains("javascript"),
+            "{src}"
+        );
+    }
+    let init = get("/api/docs/swagger-initializer.js").await.text();
+    assert!(init.contains("\"/api/v1/openapi.json\""), "{init}");
+    assert!(init.contains("\"validatorUrl\": \"none\""), "{init}");
+    assert!(page
+        .header(header::CONTENT_SECURITY_POLICY)
+        .contains("default-src 'self'"));
+}
+
+#[tokio::test]
 async fn the_openapi_schemas_admit_what_the_handlers_answer() {
     let app = app(100.0).await;
-    let doc = call(
-        &app.router,
-        request(Method::GET, "/api/v1/openapi.json", None, None),
-    )
-    .await
-    .json();
+    let doc = openapi_document(&app).await.json();
     let set = seed_facts();
     let id = draft(&app.store, &set, "ed", "funding", FUNDING).await;
     let token = call(
@@ -456,16 +485,7 @@ async fn the_openapi_schemas_admit_what_the_handlers_answer() {
     };
     get(format!("/api/v1/drafts/{id}"), "/api/v1/drafts/{id}").await;
     get("/api/v1/queue".into(), "/api/v1/queue").await;
-    let approved = call(
-        &app.router,
-        request(
-            Method::POST,
-            &format!("/api/v1/drafts/{id}/approve"),
-            Some(&app.reviewer),
-            Some("{}"),
-        ),
-    )
-    .await;
+    let approved = approve(&app, id).await;
     assert_documented(
         &doc,
         &Method::POST,
@@ -522,20 +542,21 @@ async fn the_openapi_schemas_admit_what_the_handlers_answer() {
     assert!(admin.json()[0].get("token_hash").is_none());
 }
 
+/// The reviewer's approval of draft `id`, as is.
+async fn approve(app: &App, id: i64) -> Answer {
+    let uri = format!("/api/v1/drafts/{id}/approve");
+    call(
+        &app.router,
+        request(Method::POST, &uri, Some(&app.reviewer), Some("{}")),
+    )
+    .await
+}
+
 /// Publishes a draft of `section` and returns its version id.
 async fn publish(app: &App, section: &str, text: &str) -> i64 {
     let set = seed_facts();
     let id = draft(&app.store, &set, "ed", section, text).await;
-    let a = call(
-        &app.router,
-        request(
-            Method::POST,
-            &format!("/api/v1/drafts/{id}/approve"),
-            Some(&app.reviewer),
-            Some("{}"),
-        ),
-    )
-    .await;
+    let a = approve(app, id).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.text());
     a.json()["version_id"].as_i64().unwrap()
 }
