@@ -5,7 +5,19 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 
 /// What the checker concluded about one mention. These names are used in the JSON report.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Supported,
@@ -60,7 +72,7 @@ impl Verdict {
 }
 
 /// How a derived figure was computed.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Derivation {
     pub operation: Cow<'static, str>,
     pub facts: Vec<String>,
@@ -68,7 +80,7 @@ pub struct Derivation {
 }
 
 /// One numeric mention and what the checker made of it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Mention {
     /// Byte offsets into the checked text.
     pub span: (usize, usize),
@@ -87,7 +99,7 @@ pub struct Mention {
     pub message: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Report {
     pub pass: bool,
     pub mentions: Vec<Mention>,

@@ -17,7 +17,7 @@ pub enum StalePolicy {
 }
 
 /// One area's published text, as the site reads it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct AreaFile {
     pub area_code: String,
     pub area_name: String,
@@ -25,7 +25,7 @@ pub struct AreaFile {
     pub sections: Vec<SectionEntry>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct SectionEntry {
     pub section: String,
     pub title: String,

@@ -33,7 +33,7 @@ fn fact_of(id: &str) -> Option<(&str, &str, &str)> {
 }
 
 /// The periods and sources of the facts a text quotes.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DataBasis {
     /// The earliest period quoted, as prose dates it ("Census 2021", "2023-24"); empty when the
     /// text quotes no figure.

@@ -6,7 +6,7 @@ use crate::facts::{Chronological, FactRow, FactSet, Peers, Polarity, SectionFact
 use serde::Serialize;
 
 /// The charts of one compared measure.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct MeasureChart {
     pub metric: String,
     pub label: String,
@@ -26,7 +26,7 @@ pub struct MeasureChart {
     pub series: Vec<Series>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Bar {
     pub name: String,
     pub value: f64,
@@ -35,7 +35,7 @@ pub struct Bar {
     pub kind: &'static str,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Strip {
     /// The group in words, with its size: "its nearest neighbours (16)".
     pub name: String,
@@ -49,7 +49,7 @@ pub struct Strip {
     pub rank_words: String,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Series {
     pub name: String,
     /// One per period of the chart; None where the area has no value that year.

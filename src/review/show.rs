@@ -12,7 +12,7 @@ use similar::{ChangeTag, TextDiff};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DraftView {
     pub draft: DraftRow,
     pub item: Option<ReviewItem>,
@@ -52,7 +52,7 @@ pub fn parse_comments_cursor(raw: &str) -> Option<(i64, i64)> {
 }
 
 /// One figure of the text, numbered in reading order, with what the checker made of it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct FigureNote {
     pub number: usize,
     pub span: (usize, usize),
@@ -65,7 +65,7 @@ pub struct FigureNote {
 }
 
 /// A fact a figure rests on, as a reviewer needs it: whose, what, when, how much, from where.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct FactNote {
     pub id: String,
     pub owner: String,
@@ -77,7 +77,7 @@ pub struct FactNote {
     pub how: Option<String>,
 }
 
-#[derive(Debug, PartialEq, Serialize)]
+#[derive(Debug, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(tag = "op", content = "text", rename_all = "snake_case")]
 pub enum WordChange {
     Same(String),

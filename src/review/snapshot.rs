@@ -17,7 +17,7 @@ struct SnapshotRow {
     value: String,
 }
 
-#[derive(Debug, PartialEq, Serialize)]
+#[derive(Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct FactChange {
     /// `metric period`.
     pub fact: String,

@@ -41,7 +41,7 @@ impl Voter {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, serde::Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct FeedbackRow {
     pub id: i64,
     pub version_id: i64,
@@ -53,7 +53,9 @@ pub struct FeedbackRow {
     pub updated_ms: i64,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, sqlx::FromRow, utoipa::ToSchema,
+)]
 pub struct VoteCounts {
     pub up: i64,
     pub down: i64,

@@ -18,7 +18,7 @@ pub struct QueueFilter {
 }
 
 /// A draft in review, with its claim and the person who started the run that wrote it.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct ReviewItem {
     pub draft_id: i64,
     pub run_id: i64,

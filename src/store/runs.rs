@@ -11,7 +11,7 @@ use crate::check::Report;
 use sqlx::AnyConnection;
 use std::collections::BTreeMap;
 
-#[derive(Clone, Debug, PartialEq, serde::Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct RunRow {
     pub id: i64,
     pub started_by: String,
@@ -26,7 +26,7 @@ pub struct RunRow {
     pub cost: f64,
 }
 
-#[derive(Clone, Debug, PartialEq, serde::Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct JobRow {
     pub id: i64,
     pub run_id: i64,
@@ -88,7 +88,7 @@ pub struct NewDraft<'a> {
 }
 
 /// One stored draft, as generated.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct DraftRow {
     pub id: i64,
     pub job_id: i64,

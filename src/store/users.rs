@@ -4,7 +4,7 @@ use super::columns::Flag;
 use super::db::{Store, StoreError};
 use super::tx::now_ms;
 
-#[derive(Clone, Debug, PartialEq, serde::Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct UserRow {
     pub id: i64,
     pub name: String,

@@ -11,7 +11,7 @@ use super::status::VersionState;
 use super::tx::{audit, insert_run, is_unique_violation, now_ms, NewRun};
 
 /// Approved text and what it was approved against.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct VersionRow {
     pub id: i64,
     #[sqlx(try_from = "AreaCodeText")]

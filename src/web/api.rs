@@ -1,67 +1,52 @@
-//! The JSON API under `/api/v1`: published text with ETags and a change feed, visitors'
-//! thumbs, and the staff routes (queue, drafts, runs, users) behind bearer tokens and roles.
+//! The JSON API under `/api/v1`: its router, which also makes the OpenAPI document, the JSON
+//! plumbing its routes share, and the staff routes (queue, drafts, runs, users) behind bearer
+//! tokens and roles. The public routes are in `public_api.rs`.
 
 use super::auth::{issue_token, Role, Staff};
-use super::{ApiError, AppState, ClientAddr};
-use crate::export::{self, ExportSummary, SectionEntry, StalePolicy};
-use crate::review::{self, Approval};
+use super::error::ErrorBody;
+use super::openapi::{finish, ApiDoc, Document, StaffAuthErrors};
+use super::public_api;
+use super::{ApiError, AppState};
+use crate::review::{Approval, DraftView};
 use crate::run::Scope;
-use crate::store::Vote;
+use crate::store::{AuditEntry, JobRow, JobStatus, ReviewItem, RunRow, UserRow, VersionRow};
 use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Path, Query, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::json;
+use axum::{Extension, Json, Router};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use utoipa::{IntoParams, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-/// Every API route, as (method, path). The OpenAPI document must describe exactly these; a
-/// test holds the two together.
-pub const ROUTES: &[(&str, &str)] = &[
-    ("get", "/api/v1/openapi.json"),
-    ("get", "/api/v1/published"),
-    ("get", "/api/v1/published/{area_code}"),
-    ("post", "/api/v1/versions/{id}/feedback"),
-    ("get", "/api/v1/me"),
-    ("get", "/api/v1/queue"),
-    ("post", "/api/v1/queue/claim"),
-    ("get", "/api/v1/drafts/{id}"),
-    ("post", "/api/v1/drafts/{id}/approve"),
-    ("post", "/api/v1/drafts/{id}/reject"),
-    ("post", "/api/v1/drafts/{id}/skip"),
-    ("get", "/api/v1/history"),
-    ("get", "/api/v1/stale"),
-    ("get", "/api/v1/runs"),
-    ("post", "/api/v1/runs"),
-    ("get", "/api/v1/runs/{id}"),
-    ("get", "/api/v1/users"),
-    ("post", "/api/v1/users"),
-];
-
-/// The OpenAPI 3.1 document served at `/api/v1/openapi.json`.
-pub const OPENAPI: &str = include_str!("openapi.json");
-
+/// The API's routes and, generated from them, the OpenAPI document they are served with.
+/// `routes!` routes each handler under the method and path its `#[utoipa::path]` names and
+/// adds that operation to the document, so nothing is routed that is not documented.
 pub fn routes() -> Router<AppState> {
-    let api = Router::new()
-        .route("/api/v1/openapi.json", get(openapi))
-        .route("/api/v1/published", get(published))
-        .route("/api/v1/published/{area_code}", get(published_area))
-        .route("/api/v1/versions/{id}/feedback", post(feedback))
-        .route("/api/v1/me", get(me))
-        .route("/api/v1/queue", get(queue))
-        .route("/api/v1/queue/claim", post(claim))
-        .route("/api/v1/drafts/{id}", get(draft))
-        .route("/api/v1/drafts/{id}/approve", post(approve))
-        .route("/api/v1/drafts/{id}/reject", post(reject))
-        .route("/api/v1/drafts/{id}/skip", post(skip))
-        .route("/api/v1/history", get(history))
-        .route("/api/v1/stale", get(stale))
-        .route("/api/v1/runs", get(runs).post(start_run))
-        .route("/api/v1/runs/{id}", get(run))
-        .route("/api/v1/users", get(users).post(add_user));
-    api.layer(axum::middleware::map_response(json_errors))
+    let (api, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(super::openapi::document))
+        .merge(public_api::routes())
+        .routes(routes!(me))
+        .routes(routes!(queue))
+        .routes(routes!(claim))
+        .routes(routes!(draft))
+        .routes(routes!(approve))
+        .routes(routes!(reject))
+        .routes(routes!(skip))
+        .routes(routes!(history))
+        .routes(routes!(stale))
+        .routes(routes!(runs, start_run))
+        .routes(routes!(run))
+        .routes(routes!(users, add_user))
+        .split_for_parts();
+    // Serialised once here, when the server is built, not on every request.
+    let document = Document(Bytes::from(finish(doc)));
+    api.layer(Extension(document))
+        .layer(axum::middleware::map_response(json_errors))
+        .merge(super::openapi::page())
 }
 
 /// Extractor rejections (a bad path or query) answer in plain text; the API answers JSON.
@@ -79,7 +64,9 @@ async fn json_errors(response: Response) -> Response {
         .unwrap_or_default();
     (
         status,
-        Json(json!({ "error": String::from_utf8_lossy(&body).trim() })),
+        Json(ErrorBody::new(
+            String::from_utf8_lossy(&body).trim().to_string(),
+        )),
     )
         .into_response()
 }
@@ -110,228 +97,50 @@ where
     }
 }
 
-async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+/// A body as `json!` wrote it before the answers were typed: through a `Value`, whose object
+/// keys are sorted, so the bytes on the wire (and so the ETags) stay as they were.
+pub(super) fn sorted_json<T: Serialize>(body: &T) -> serde_json::Value {
+    serde_json::to_value(body).expect("API bodies serialise")
 }
 
-/// A body with a strong ETag from its content; `304 Not Modified` when the client has it.
-fn with_etag(headers: &HeaderMap, bytes: Vec<u8>) -> Response {
-    let digest = crate::facts::hex_digest(&<sha2::Sha256 as sha2::Digest>::digest(&bytes));
-    let etag = format!("\"{digest}\"");
-    let matches = headers
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        // Weak comparison (RFC 9110): a proxy that compressed the body may send W/"...".
-        .any(|t| {
-            let t = t.trim();
-            t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag
-        });
-    let etag_header = HeaderValue::from_str(&etag).expect("hex digests are valid header values");
-    if matches {
-        return (
-            StatusCode::NOT_MODIFIED,
-            [
-                (header::ETAG, etag_header),
-                (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-            ],
-        )
-            .into_response();
-    }
-    (
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            ),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-            (header::ETAG, etag_header),
-        ],
-        bytes,
-    )
-        .into_response()
-}
-
-/// A change-feed position: the newest change seen and when it was read.
-fn feed_token(last_id: i64, read_ms: i64) -> String {
-    format!("{last_id}.{read_ms}")
-}
-
-/// Changes are re-sent when made up to this long before the previous read: on PostgreSQL an
-/// entry with a smaller id can commit after one with a larger id. Entries are page states, so
-/// a repeat is harmless to a client.
-const FEED_WINDOW_MS: i64 = 5_000;
-
-#[derive(Deserialize)]
-struct Since {
-    since: Option<String>,
-}
-
-async fn published(
-    State(state): State<AppState>,
-    Query(q): Query<Since>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let bad_token = || {
-        ApiError::BadRequest(
-            "since must be the Narrator-Next header of an earlier answer, like 12.1764000000000"
-                .into(),
-        )
-    };
-    let policy = state.stale_policy;
-    let read_ms = crate::store::now_ms();
-    let next;
-    let body = match q.since {
-        None => {
-            let last = state.store.last_change().await?;
-            let mut summary = ExportSummary::default();
-            let docs = export::documents(&state.store, policy, None, &mut summary).await?;
-            let areas: Vec<&export::AreaFile> = docs.iter().map(|d| &d.file).collect();
-            next = feed_token(last, read_ms);
-            json!({ "ai_generated": true, "areas": areas })
-        }
-        Some(token) => {
-            let (id, ms) = token.split_once('.').ok_or_else(bad_token)?;
-            let id: i64 = id.parse().map_err(|_| bad_token())?;
-            let ms: i64 = ms.parse().map_err(|_| bad_token())?;
-            let (pages, last) = state
-                .store
-                .changed_pages(id, ms.saturating_sub(FEED_WINDOW_MS))
-                .await?;
-            let counts = state.store.published_vote_counts().await?;
-            let mut changes = Vec::new();
-            for (area, section) in pages {
-                let live = state
-                    .store
-                    .published_version(&area, &section)
-                    .await?
-                    .filter(|v| !(v.stale && policy == StalePolicy::Withdraw));
-                changes.push(match live {
-                    Some(v) => json!({
-                        "area_code": area, "section": section, "state": "published",
-                        "entry": SectionEntry::of(&v, counts.get(&v.id).copied().unwrap_or_default()),
-                    }),
-                    None => json!({ "area_code": area, "section": section, "state": "withdrawn" }),
-                });
-            }
-            next = feed_token(last, read_ms);
-            json!({ "ai_generated": true, "changes": changes })
-        }
-    };
-    let mut bytes = serde_json::to_vec_pretty(&body).expect("JSON values serialise");
-    bytes.push(b'\n');
-    // The feed position travels in a header, so the body (and its strong ETag) depends on the
-    // published text alone; a 304 still carries a fresh position.
-    let mut response = with_etag(&headers, bytes);
-    response.headers_mut().insert(
-        NEXT_HEADER,
-        HeaderValue::from_str(&next).expect("tokens are digits and a dot"),
-    );
-    Ok(response)
-}
-
-/// The response header that carries the change-feed position for `?since=`.
-pub const NEXT_HEADER: &str = "narrator-next";
-
-async fn published_area(
-    State(state): State<AppState>,
-    Path(area): Path<String>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let mut summary = ExportSummary::default();
-    let docs =
-        export::documents(&state.store, state.stale_policy, Some(&area), &mut summary).await?;
-    match docs.into_iter().next() {
-        // The same bytes as the export's file, so the ETag is the index's SHA-256 in quotes.
-        Some(doc) => Ok(with_etag(&headers, doc.bytes)),
-        None => Err(ApiError::NotFound(format!(
-            "no published text for area {area:?}"
-        ))),
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FeedbackBody {
-    vote: VoteBody,
-    comment: Option<String>,
-}
-
-#[derive(Deserialize, Clone, Copy)]
-#[serde(rename_all = "lowercase")]
-enum VoteBody {
-    Up,
-    Down,
-}
-
-/// A visitor's thumb. The server issues the visitor's identity in a cookie (on the first vote,
-/// or when the one sent is not one it signed), so a visitor changes their vote rather than
-/// adding one; counts and the re-review threshold go by client network (`web::visitor`).
-async fn feedback(
-    State(state): State<AppState>,
-    ClientAddr(addr): ClientAddr,
-    headers: HeaderMap,
-    Path(id): Path<i64>,
-    body: Result<JsonBody<FeedbackBody>, ApiError>,
-) -> Result<Response, ApiError> {
-    state
-        .votes
-        .take(addr)
-        .map_err(|retry_after_secs| ApiError::TooManyRequests {
-            retry_after_secs,
-            what: "votes",
-        })?;
-    let JsonBody(body) = body?;
-    let key = state
-        .visitor_key
-        .get_or_try_init(|| super::visitor::VisitorKey::load(&state.store))
-        .await?;
-    let sent = super::auth::cookie(&headers, super::visitor::VISITOR_COOKIE);
-    let (identity, issued) = match sent.and_then(|c| key.verify(c)) {
-        Some(id) => (id.to_string(), None),
-        None => {
-            let value = key.issue();
-            let id = value.split_once('.').map_or("", |(id, _)| id).to_string();
-            (id, Some(value))
-        }
-    };
-    let voter = review::visitor(&identity, &key.network(addr))?;
-    let vote = match body.vote {
-        VoteBody::Up => Vote::Up,
-        VoteBody::Down => Vote::Down,
-    };
-    let outcome = state
-        .desk()
-        .vote(id, &voter, vote, body.comment.as_deref())
-        .await?;
-    let mut response =
-        Json(json!({ "version_id": id, "up": outcome.counts.up, "down": outcome.counts.down }))
-            .into_response();
-    if let Some(value) = issued {
-        let cookie = super::visitor::set_cookie(&value, state.secure_cookies);
-        response.headers_mut().insert(
-            header::SET_COOKIE,
-            cookie
-                .parse()
-                .expect("a cookie of hex digits is a valid header"),
-        );
-    }
-    Ok(response)
-}
-
+/// Who the token belongs to
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    tag = "staff",
+    security(("bearer" = [])),
+    responses((status = 200, description = "Name and role", body = Staff), StaffAuthErrors)
+)]
 async fn me(staff: Staff) -> Json<Staff> {
     Json(staff)
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct QueueQuery {
+    /// Council code or name
     area: Option<String>,
+    /// Section id
     section: Option<String>,
+    /// Run id
     run: Option<i64>,
 }
 
+/// Drafts waiting for review, oldest first (reviewer)
+#[utoipa::path(
+    get,
+    path = "/api/v1/queue",
+    tag = "staff",
+    security(("bearer" = [])),
+    params(QueueQuery),
+    responses(
+        (status = 200, description = "Items", body = Vec<ReviewItem>),
+        (status = 400, description = "An unknown area or section, or an unknown parameter", body = ErrorBody),
+        (status = 403, description = "Not a reviewer", body = ErrorBody),
+        StaffAuthErrors,
+    )
+)]
 async fn queue(
     State(state): State<AppState>,
     staff: Staff,
@@ -344,12 +153,16 @@ async fn queue(
     Ok(Json(items).into_response())
 }
 
-#[derive(Deserialize, Default)]
+/// Which draft to claim: a given one, or the oldest waiting in the filter's part of the queue.
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ClaimBody {
     draft_id: Option<i64>,
+    /// Council code or name
     area: Option<String>,
+    /// Section id
     section: Option<String>,
+    /// Run id
     run: Option<i64>,
 }
 
@@ -361,6 +174,24 @@ fn optional_json<T: serde::de::DeserializeOwned + Default>(bytes: &Bytes) -> Res
     serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest(format!("bad JSON body: {e}")))
 }
 
+/// Claim the oldest waiting draft (or a given one) for the claim period (reviewer)
+#[utoipa::path(
+    post,
+    path = "/api/v1/queue/claim",
+    tag = "staff",
+    security(("bearer" = [])),
+    request_body(content = Option<ClaimBody>, description = "May be empty: no filter."),
+    responses(
+        (status = 200, description = "The claimed item", body = ReviewItem),
+        (status = 204, description = "Nothing to claim"),
+        (status = 400, description = "A bad body or filter", body = ErrorBody),
+        (status = 403, description = "Not a reviewer, or the draft is from the reviewer's own run", body = ErrorBody),
+        (status = 404, description = "No such draft", body = ErrorBody),
+        (status = 409, description = "The draft is claimed by another reviewer or decided", body = ErrorBody),
+        (status = 413, description = "The body is too large", body = ErrorBody),
+        StaffAuthErrors,
+    )
+)]
 async fn claim(
     State(state): State<AppState>,
     staff: Staff,
@@ -376,6 +207,20 @@ async fn claim(
     }
 }
 
+/// A draft with every figure's verdict and fact, the diff against the published version, changed facts and feedback (reviewer)
+#[utoipa::path(
+    get,
+    path = "/api/v1/drafts/{id}",
+    tag = "staff",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Draft id")),
+    responses(
+        (status = 200, description = "The reviewer's view", body = DraftView),
+        (status = 403, description = "Not a reviewer", body = ErrorBody),
+        (status = 404, description = "No such draft", body = ErrorBody),
+        StaffAuthErrors,
+    )
+)]
 async fn draft(
     State(state): State<AppState>,
     staff: Staff,
@@ -385,14 +230,47 @@ async fn draft(
     Ok(Json(state.desk().show(id).await?).into_response())
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ApproveBody {
-    /// The reviewer's edited text, if any.
+    /// The reviewer's edited text; it is checked again.
     text: Option<String>,
+    /// Required to publish text that fails the check; recorded.
     override_reason: Option<String>,
 }
 
+/// What an approval did, by `state`.
+#[derive(Serialize, ToSchema)]
+#[serde(tag = "state", rename_all = "lowercase")]
+enum Approved {
+    /// Published; the page's previous version, if it had one, is superseded.
+    Published {
+        version_id: i64,
+        superseded: Option<i64>,
+    },
+    /// A version back on feedback is kept as it is.
+    Reaffirmed { version_id: i64 },
+}
+
+/// Approve and publish, optionally with edits (re-checked) and an override reason (reviewer)
+#[utoipa::path(
+    post,
+    path = "/api/v1/drafts/{id}/approve",
+    tag = "staff",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Draft id")),
+    request_body(content = Option<ApproveBody>, description = "May be empty: no edits."),
+    responses(
+        (status = 200, description = "Published (or kept after feedback)", body = Approved),
+        (status = 400, description = "A bad body, or empty text", body = ErrorBody),
+        (status = 403, description = "Not a reviewer, or the draft is from the reviewer's own run", body = ErrorBody),
+        (status = 404, description = "No such draft", body = ErrorBody),
+        (status = 409, description = "The draft is not in review, is decided, or is claimed by another reviewer", body = ErrorBody),
+        (status = 413, description = "The body is too large", body = ErrorBody),
+        (status = 422, description = "The text fails the check against today's facts; `details` is the check's report", body = ErrorBody),
+        StaffAuthErrors,
+    )
+)]
 async fn approve(
     State(state): State<AppState>,
     staff: Staff,
@@ -411,14 +289,14 @@ async fn approve(
         )
         .await?;
     match outcome {
-        Approval::Published(p) => Ok(Json(json!({
-            "state": "published", "version_id": p.version_id, "superseded": p.superseded,
+        Approval::Published(p) => Ok(Json(sorted_json(&Approved::Published {
+            version_id: p.version_id,
+            superseded: p.superseded,
         }))
         .into_response()),
-        Approval::Reaffirmed { version_id } => Ok(Json(json!({
-            "state": "reaffirmed", "version_id": version_id,
-        }))
-        .into_response()),
+        Approval::Reaffirmed { version_id } => {
+            Ok(Json(sorted_json(&Approved::Reaffirmed { version_id })).into_response())
+        }
         Approval::CheckFailed { report } => Err(ApiError::Unprocessable(
             "the text fails the check against today's facts; edit it or give override_reason"
                 .into(),
@@ -427,12 +305,41 @@ async fn approve(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RejectBody {
+    #[schema(min_length = 1)]
     reason: String,
 }
 
+/// What a rejection did: serde writes the one variant's name as `state`.
+#[derive(Serialize, ToSchema)]
+#[serde(tag = "state", rename_all = "lowercase")]
+enum Rejected {
+    /// Rejected; a version back on feedback is withdrawn.
+    Rejected { withdrawn_version: Option<i64> },
+}
+
+/// Reject with a reason (reviewer)
+#[utoipa::path(
+    post,
+    path = "/api/v1/drafts/{id}/reject",
+    tag = "staff",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Draft id")),
+    request_body = RejectBody,
+    responses(
+        (status = 200, description = "Rejected; a version back on feedback is withdrawn", body = Rejected),
+        (status = 400, description = "A bad body, or an empty reason", body = ErrorBody),
+        (status = 403, description = "Not a reviewer, or the draft is from the reviewer's own run", body = ErrorBody),
+        (status = 404, description = "No such draft", body = ErrorBody),
+        (status = 409, description = "The draft is not in review, is decided, or is claimed by another reviewer", body = ErrorBody),
+        (status = 413, description = "The body is too large", body = ErrorBody),
+        (status = 415, description = "The body is not JSON", body = ErrorBody),
+        (status = 422, description = "The body has no reason", body = ErrorBody),
+        StaffAuthErrors,
+    )
+)]
 async fn reject(
     State(state): State<AppState>,
     staff: Staff,
@@ -442,9 +349,35 @@ async fn reject(
     staff.require(Role::Reviewer)?;
     let JsonBody(body) = body?;
     let withdrawn = state.desk().reject(&staff.name, id, &body.reason).await?;
-    Ok(Json(json!({ "state": "rejected", "withdrawn_version": withdrawn })).into_response())
+    let answer = Rejected::Rejected {
+        withdrawn_version: withdrawn,
+    };
+    Ok(Json(sorted_json(&answer)).into_response())
 }
 
+/// What a skip did: serde writes the one variant's name as `state`.
+#[derive(Serialize, ToSchema)]
+#[serde(tag = "state", rename_all = "lowercase")]
+enum Skipped {
+    /// The claim is released and this reviewer's claims pass over the draft.
+    Skipped,
+}
+
+/// Pass over a draft: your claim is released and your claims skip it (reviewer)
+#[utoipa::path(
+    post,
+    path = "/api/v1/drafts/{id}/skip",
+    tag = "staff",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Draft id")),
+    responses(
+        (status = 200, description = "Skipped", body = Skipped),
+        (status = 403, description = "Not a reviewer", body = ErrorBody),
+        (status = 404, description = "No such draft", body = ErrorBody),
+        (status = 409, description = "The draft is not in review", body = ErrorBody),
+        StaffAuthErrors,
+    )
+)]
 async fn skip(
     State(state): State<AppState>,
     staff: Staff,
@@ -452,15 +385,33 @@ async fn skip(
 ) -> Result<Response, ApiError> {
     staff.require(Role::Reviewer)?;
     state.desk().skip(&staff.name, id).await?;
-    Ok(Json(json!({ "state": "skipped" })).into_response())
+    Ok(Json(sorted_json(&Skipped::Skipped)).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct PageQuery {
+    /// Council code or name
     area: String,
+    /// Section id
     section: String,
 }
 
+/// Every change to one page's text: who, when, what, why (reviewer)
+#[utoipa::path(
+    get,
+    path = "/api/v1/history",
+    tag = "staff",
+    security(("bearer" = [])),
+    params(PageQuery),
+    responses(
+        (status = 200, description = "Audit entries, oldest first", body = Vec<AuditEntry>),
+        (status = 400, description = "`area` or `section` missing", body = ErrorBody),
+        (status = 403, description = "Not a reviewer", body = ErrorBody),
+        (status = 404, description = "No such page", body = ErrorBody),
+        StaffAuthErrors,
+    )
+)]
 async fn history(
     State(state): State<AppState>,
     staff: Staff,
@@ -474,16 +425,40 @@ async fn history(
     Ok(Json(entries).into_response())
 }
 
+/// Published versions whose facts changed under them (reviewer)
+#[utoipa::path(
+    get,
+    path = "/api/v1/stale",
+    tag = "staff",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Stale versions", body = Vec<VersionRow>),
+        (status = 403, description = "Not a reviewer", body = ErrorBody),
+        StaffAuthErrors,
+    )
+)]
 async fn stale(State(state): State<AppState>, staff: Staff) -> Result<Response, ApiError> {
     staff.require(Role::Reviewer)?;
     Ok(Json(state.desk().stale_versions().await?).into_response())
 }
 
+/// Recent runs (any staff role)
+#[utoipa::path(
+    get,
+    path = "/api/v1/runs",
+    tag = "staff",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The 50 newest runs, newest first", body = Vec<RunRow>),
+        StaffAuthErrors,
+    )
+)]
 async fn runs(State(state): State<AppState>, _staff: Staff) -> Result<Response, ApiError> {
     Ok(Json(state.store.runs(50).await?).into_response())
 }
 
-#[derive(Deserialize, Default)]
+/// What to regenerate: these areas (codes or names) and sections, or `all` of them.
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunBody {
     #[serde(default)]
@@ -514,6 +489,33 @@ pub async fn start_run_as(
     Ok((run_id, resumed))
 }
 
+/// A run started or resumed in the server.
+#[derive(Serialize, ToSchema)]
+struct RunStarted {
+    run_id: i64,
+    /// True when an unfinished run of the same scope was resumed.
+    resumed: bool,
+    jobs: usize,
+}
+
+/// Start or resume a run and work it in the server (editor)
+#[utoipa::path(
+    post,
+    path = "/api/v1/runs",
+    tag = "staff",
+    security(("bearer" = [])),
+    request_body = RunBody,
+    responses(
+        (status = 202, description = "The run's id and job count", body = RunStarted),
+        (status = 400, description = "An unknown area or section, or nothing chosen", body = ErrorBody),
+        (status = 403, description = "Not an editor", body = ErrorBody),
+        (status = 409, description = "The server was started without a model", body = ErrorBody),
+        (status = 413, description = "The body is too large", body = ErrorBody),
+        (status = 415, description = "The body is not JSON", body = ErrorBody),
+        (status = 422, description = "The body is not a run request", body = ErrorBody),
+        StaffAuthErrors,
+    )
+)]
 async fn start_run(
     State(state): State<AppState>,
     staff: Staff,
@@ -523,13 +525,36 @@ async fn start_run(
     let JsonBody(body) = body?;
     let (run_id, resumed) = start_run_as(&state, &staff, &body).await?;
     let jobs = state.store.jobs(run_id).await?.len();
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({ "run_id": run_id, "resumed": resumed, "jobs": jobs })),
-    )
-        .into_response())
+    let started = RunStarted {
+        run_id,
+        resumed,
+        jobs,
+    };
+    Ok((StatusCode::ACCEPTED, Json(sorted_json(&started))).into_response())
 }
 
+/// A run with its jobs, and how many are in each status.
+#[derive(Serialize, ToSchema)]
+struct RunProgress {
+    run: RunRow,
+    /// Jobs by status; statuses no job has are absent.
+    by_status: BTreeMap<JobStatus, i64>,
+    jobs: Vec<JobRow>,
+}
+
+/// A run's progress: jobs by status (any staff role)
+#[utoipa::path(
+    get,
+    path = "/api/v1/runs/{id}",
+    tag = "staff",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Run id")),
+    responses(
+        (status = 200, description = "The run and its jobs", body = RunProgress),
+        (status = 404, description = "No such run", body = ErrorBody),
+        StaffAuthErrors,
+    )
+)]
 async fn run(
     State(state): State<AppState>,
     _staff: Staff,
@@ -544,21 +569,67 @@ async fn run(
         state.store.job_counts(id).await?,
         state.store.jobs(id).await?,
     );
-    Ok(Json(json!({ "run": run, "by_status": counts.by_status, "jobs": jobs })).into_response())
+    let progress = RunProgress {
+        run,
+        by_status: counts.by_status,
+        jobs,
+    };
+    Ok(Json(sorted_json(&progress)).into_response())
 }
 
+/// Users and roles, never tokens (admin)
+#[utoipa::path(
+    get,
+    path = "/api/v1/users",
+    tag = "staff",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Users, by name", body = Vec<UserRow>),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        StaffAuthErrors,
+    )
+)]
 async fn users(State(state): State<AppState>, staff: Staff) -> Result<Response, ApiError> {
     staff.require(Role::Admin)?;
     Ok(Json(state.store.users().await?).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UserBody {
+    /// 1 to 64 printable characters; surrounding spaces are trimmed.
     name: String,
+    /// Parsed by `Role::parse`, so its schema is the role's.
+    #[schema(value_type = Role)]
     role: String,
 }
 
+/// A new user and their token, shown this once.
+#[derive(Serialize, ToSchema)]
+struct NewUser {
+    name: String,
+    role: Role,
+    token: String,
+}
+
+/// Add a user; the answer holds their token, shown once (admin)
+#[utoipa::path(
+    post,
+    path = "/api/v1/users",
+    tag = "staff",
+    security(("bearer" = [])),
+    request_body = UserBody,
+    responses(
+        (status = 201, description = "Name, role and token", body = NewUser),
+        (status = 400, description = "A bad name or role", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 409, description = "There is already a user of that name", body = ErrorBody),
+        (status = 413, description = "The body is too large", body = ErrorBody),
+        (status = 415, description = "The body is not JSON", body = ErrorBody),
+        (status = 422, description = "The body is not a user", body = ErrorBody),
+        StaffAuthErrors,
+    )
+)]
 async fn add_user(
     State(state): State<AppState>,
     staff: Staff,
@@ -579,11 +650,14 @@ async fn add_user(
         .add_user(name, role.as_str(), &issued.token_id, &issued.hash)
         .await?
     {
-        Some(_) => Ok((
-            StatusCode::CREATED,
-            Json(json!({ "name": name, "role": role, "token": issued.token })),
-        )
-            .into_response()),
+        Some(_) => {
+            let user = NewUser {
+                name: name.to_string(),
+                role,
+                token: issued.token,
+            };
+            Ok((StatusCode::CREATED, Json(sorted_json(&user))).into_response())
+        }
         None => Err(ApiError::Conflict(format!(
             "there is already a user {name:?}"
         ))),

@@ -18,7 +18,9 @@ pub const SESSION_COOKIE: &str = "narrator_session";
 pub const SIGN_IN_COOKIE: &str = "narrator_sign_in";
 pub const SESSION_HOURS: i64 = 8;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, clap::ValueEnum, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Starts runs and watches them.
@@ -49,7 +51,7 @@ impl Role {
 }
 
 /// A signed-in member of staff.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Staff {
     pub name: String,
     pub role: Role,

@@ -6,6 +6,26 @@ use crate::store::StoreError;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+/// The body of every error answer.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Where useful, what the error is about: for a failed check, the check's report.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<serde_json::Value>,
+    /// What went wrong, for people.
+    pub error: String,
+}
+
+impl ErrorBody {
+    pub fn new(error: String) -> ErrorBody {
+        ErrorBody {
+            details: None,
+            error,
+        }
+    }
+}
+
 /// An API error: a status and a JSON body `{"error": ...}` (plus details where useful).
 #[derive(Debug)]
 pub enum ApiError {
@@ -42,9 +62,9 @@ impl IntoResponse for ApiError {
             } => {
                 let mut r = (
                     StatusCode::TOO_MANY_REQUESTS,
-                    axum::Json(serde_json::json!({
-                        "error": format!("too many {what} from this address; try again in {retry_after_secs} s")
-                    })),
+                    axum::Json(ErrorBody::new(format!(
+                        "too many {what} from this address; try again in {retry_after_secs} s"
+                    ))),
                 )
                     .into_response();
                 r.headers_mut()
@@ -60,10 +80,11 @@ impl IntoResponse for ApiError {
                 )
             }
         };
-        let mut body = serde_json::json!({ "error": message });
-        if let Some(d) = details {
-            body["details"] = d;
-        }
+        // `details` before `error`: the order `json!` wrote them in, so the bytes stay the same.
+        let body = ErrorBody {
+            details,
+            error: message,
+        };
         let mut response = (status, axum::Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response

@@ -233,59 +233,330 @@ async fn every_staff_route_answers_401_without_a_token_and_403_for_the_wrong_rol
     }
 }
 
+/// The API's (method, path) pairs the document describes.
+fn documented(doc: &serde_json::Value) -> BTreeSet<(Method, String)> {
+    let mut ops = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            ops.insert((method, path.clone()));
+        }
+    }
+    ops
+}
+
+/// The `/api/v1` paths the router holds. axum has no route listing, but its `Debug` output prints
+/// the path table; were that to change, this finds nothing and the test fails.
+fn routed_api_paths(router: &Router) -> BTreeSet<String> {
+    let debug = format!("{router:?}");
+    debug
+        .split('"')
+        .filter(|s| s.starts_with("/api/v1/"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Where `value` breaks `schema` (JSON Schema as OpenAPI 3.1 writes it, `$ref`s into `doc`):
+/// a missing required key, a key the schema does not list, a wrong type or a value outside an
+/// enum. Enough of JSON Schema for what utoipa generates.
+fn breaks(
+    doc: &serde_json::Value,
+    schema: &serde_json::Value,
+    value: &serde_json::Value,
+    at: &str,
+) -> Vec<String> {
+    use serde_json::Value;
+    if let Some(r) = schema["$ref"].as_str() {
+        let name = r.strip_prefix("#/components/schemas/").unwrap();
+        let target = &doc["components"]["schemas"][name];
+        assert!(!target.is_null(), "{at}: {r} is not in the document");
+        return breaks(doc, target, value, at);
+    }
+    if let Some(branches) = schema["oneOf"].as_array() {
+        let all: Vec<Vec<String>> = branches.iter().map(|b| breaks(doc, b, value, at)).collect();
+        return match all.iter().any(Vec::is_empty) {
+            true => Vec::new(),
+            false => vec![format!("{at}: matches no oneOf branch: {all:?}")],
+        };
+    }
+    let mut found = Vec::new();
+    for part in schema["allOf"].as_array().into_iter().flatten() {
+        found.extend(breaks(doc, part, value, at));
+    }
+    if let Some(allowed) = schema["enum"].as_array() {
+        if !allowed.contains(value) {
+            found.push(format!("{at}: {value} is not one of {allowed:?}"));
+        }
+    }
+    let types: Vec<&str> = match &schema["type"] {
+        Value::String(t) => vec![t.as_str()],
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    let kind = match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    };
+    let typed = types.is_empty()
+        || types.contains(&kind)
+        || (kind == "integer" && types.contains(&"number"));
+    if !typed {
+        found.push(format!("{at}: a {kind}, documented as {types:?}"));
+        return found;
+    }
+    match value {
+        Value::Object(map) => {
+            let properties = schema["properties"].as_object();
+            for key in schema["required"].as_array().into_iter().flatten() {
+                if !map.contains_key(key.as_str().unwrap()) {
+                    found.push(format!("{at}: required {key} is missing"));
+                }
+            }
+            for (key, v) in map {
+                let at = format!("{at}.{key}");
+                match (
+                    properties.and_then(|p| p.get(key)),
+                    &schema["additionalProperties"],
+                ) {
+                    (Some(s), _) => found.extend(breaks(doc, s, v, &at)),
+                    (None, Value::Object(_)) => {
+                        found.extend(breaks(doc, &schema["additionalProperties"], v, &at))
+                    }
+                    (None, _) if properties.is_some() => {
+                        found.push(format!("{at}: not in the documented properties"))
+                    }
+                    (None, _) => {}
+                }
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                let at = format!("{at}[{i}]");
+                match schema["prefixItems"].as_array().and_then(|p| p.get(i)) {
+                    Some(s) => found.extend(breaks(doc, s, v, &at)),
+                    None if schema["items"].is_object() => {
+                        found.extend(breaks(doc, &schema["items"], v, &at))
+                    }
+                    None => {}
+                }
+            }
+        }
+        _ => {}
+    }
+    found
+}
+
+/// Asserts an answer is one the document gives for its operation: a documented status, and
+/// (for JSON) a body its schema admits.
+fn assert_documented(doc: &serde_json::Value, method: &Method, path: &str, answer: &Answer) {
+    let op = &doc["paths"][path][method.as_str().to_lowercase()];
+    let response = &op["responses"][answer.status.as_str()];
+    assert!(
+        response.is_object(),
+        "{method} {path} answered {}, which is not documented: {}",
+        answer.status,
+        answer.text()
+    );
+    let schema = &response["content"]["application/json"]["schema"];
+    if schema.is_null() || answer.body.is_empty() {
+        return;
+    }
+    let found = breaks(doc, schema, &answer.json(), &format!("{method} {path}"));
+    assert!(found.is_empty(), "{found:#?}\n{}", answer.text());
+}
+
+async fn openapi_document(app: &App) -> Answer {
+    let uri = "/api/v1/openapi.json";
+    call(&app.router, request(Method::GET, uri, None, None)).await
+}
+
 #[tokio::test]
 async fn the_openapi_document_describes_exactly_the_routes_the_router_serves() {
     let app = app(100.0).await;
-    let doc: serde_json::Value = serde_json::from_str(web::OPENAPI).unwrap();
-    let mut documented = BTreeSet::new();
-    for (path, item) in doc["paths"].as_object().unwrap() {
-        for method in item.as_object().unwrap().keys() {
-            documented.insert((method.clone(), path.clone()));
-        }
-    }
-    let routed: BTreeSet<(String, String)> = web::ROUTES
-        .iter()
-        .map(|(m, p)| (m.to_string(), p.to_string()))
-        .collect();
-    assert_eq!(documented, routed);
-    // And the router serves each: a route it lacks answers 404 with an empty body, or 405.
-    for (method, path) in web::ROUTES {
-        let uri = path.replace("{id}", "1").replace("{area_code}", COVENTRY);
-        let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+    let served = openapi_document(&app).await;
+    assert_eq!(served.status, StatusCode::OK);
+    assert_eq!(served.header(header::CONTENT_TYPE), "application/json");
+    let doc = served.json();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let documented = documented(&doc);
+    let paths: BTreeSet<String> = documented.iter().map(|(_, p)| p.clone()).collect();
+    assert_eq!(routed_api_paths(&app.router), paths);
+
+    // Each documented operation is routed, answers as documented, and is the only route of
+    // its path under its method: a path's other methods answer 405.
+    let set = seed_facts();
+    let id = draft(&app.store, &set, "ed", "working-age", WORKING_AGE).await;
+    for (method, path) in &documented {
+        let uri = path
+            .replace("{id}", &id.to_string())
+            .replace("{area_code}", COVENTRY);
         let a = call(
             &app.router,
             request(method.clone(), &uri, Some(&app.admin), Some("{}")),
         )
         .await;
-        assert_ne!(a.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {uri}");
         assert!(
             a.status != StatusCode::NOT_FOUND || !a.body.is_empty(),
             "{method} {uri} is not routed"
         );
+        assert_documented(&doc, method, path, &a);
+        for other in [
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ] {
+            if documented.contains(&(other.clone(), path.clone())) {
+                continue;
+            }
+            let a = call(
+                &app.router,
+                request(other.clone(), &uri, Some(&app.admin), None),
+            )
+            .await;
+            assert_eq!(
+                a.status,
+                StatusCode::METHOD_NOT_ALLOWED,
+                "{other} {uri} is routed but not documented"
+            );
+        }
     }
-    let served = call(
+}
+
+#[tokio::test]
+async fn the_rendered_document_is_served_from_here_with_no_script_from_elsewhere() {
+    let app = app(100.0).await;
+    let get = |uri: &str| call(&app.router, request(Method::GET, uri, None, None));
+    let page = get("/api/docs/").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.header(header::CONTENT_TYPE).starts_with("text/html"));
+    // The Content-Security-Policy runs scripts from this origin only: every script the page
+    // loads must be one this server serves.
+    let html = page.text();
+    let scripts: Vec<&str> = html
+        .split("<script src=\"")
+        .skip(1)
+        .map(|s| s.split('"').next().unwrap())
+        .collect();
+    assert!(!scripts.is_empty(), "{html}");
+    for src in scripts {
+        assert!(src.starts_with("./"), "{src}");
+        let script = get(&format!("/api/docs/{}", &src[2..])).await;
+        assert_eq!(script.status, StatusCode::OK, "{src}");
+        assert!(
+            script.header(header::CONTENT_TYPE).contains("javascript"),
+            "{src}"
+        );
+    }
+    let init = get("/api/docs/swagger-initializer.js").await.text();
+    assert!(init.contains("\"/api/v1/openapi.json\""), "{init}");
+    assert!(init.contains("\"validatorUrl\": \"none\""), "{init}");
+    assert!(page
+        .header(header::CONTENT_SECURITY_POLICY)
+        .contains("default-src 'self'"));
+}
+
+#[tokio::test]
+async fn the_openapi_schemas_admit_what_the_handlers_answer() {
+    let app = app(100.0).await;
+    let doc = openapi_document(&app).await.json();
+    let set = seed_facts();
+    let id = draft(&app.store, &set, "ed", "funding", FUNDING).await;
+    let token = call(
         &app.router,
-        request(Method::GET, "/api/v1/openapi.json", None, None),
+        request(Method::GET, "/api/v1/published", None, None),
+    )
+    .await
+    .header(header::HeaderName::from_static(web::NEXT_HEADER));
+    let get = |uri: String, path: &'static str| {
+        let (router, doc, reviewer) = (&app.router, &doc, &app.reviewer);
+        async move {
+            let a = call(router, request(Method::GET, &uri, Some(reviewer), None)).await;
+            assert_eq!(a.status, StatusCode::OK, "{uri}: {}", a.text());
+            assert_documented(doc, &Method::GET, path, &a);
+            a.json()
+        }
+    };
+    get(format!("/api/v1/drafts/{id}"), "/api/v1/drafts/{id}").await;
+    get("/api/v1/queue".into(), "/api/v1/queue").await;
+    let approved = approve(&app, id).await;
+    assert_documented(
+        &doc,
+        &Method::POST,
+        "/api/v1/drafts/{id}/approve",
+        &approved,
+    );
+    assert_eq!(approved.json()["state"], "published");
+
+    let all = get("/api/v1/published".into(), "/api/v1/published").await;
+    let feed = get(
+        format!("/api/v1/published?since={token}"),
+        "/api/v1/published",
     )
     .await;
-    assert_eq!(served.status, StatusCode::OK);
-    assert_eq!(served.json()["openapi"], "3.1.0");
+    assert_eq!(feed["changes"][0]["state"], "published", "{feed}");
+    let area = get(
+        format!("/api/v1/published/{COVENTRY}"),
+        "/api/v1/published/{area_code}",
+    )
+    .await;
+    assert_eq!(all["areas"][0], area);
+    get(
+        "/api/v1/history?area=Coventry&section=funding".into(),
+        "/api/v1/history",
+    )
+    .await;
+
+    // The section schema lists exactly the keys the handler writes: a field added to or
+    // dropped from the answer without the document fails here.
+    let keys = |v: &serde_json::Value| -> BTreeSet<String> {
+        v.as_object().unwrap().keys().cloned().collect()
+    };
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(
+        keys(&area["sections"][0]),
+        keys(&schemas["SectionEntry"]["properties"])
+    );
+    assert_eq!(keys(&area), keys(&schemas["AreaFile"]["properties"]));
+    assert_eq!(
+        keys(&feed["changes"][0]),
+        keys(&schemas["Change"]["properties"])
+    );
+    // Limits the derives cannot read from the code that enforces them.
+    assert_eq!(
+        schemas["FeedbackBody"]["properties"]["comment"]["maxLength"],
+        narrator::review::MAX_COMMENT_CHARS
+    );
+    let admin = call(
+        &app.router,
+        request(Method::GET, "/api/v1/users", Some(&app.admin), None),
+    )
+    .await;
+    assert_documented(&doc, &Method::GET, "/api/v1/users", &admin);
+    assert!(admin.json()[0].get("token_hash").is_none());
+}
+
+/// The reviewer's approval of draft `id`, as is.
+async fn approve(app: &App, id: i64) -> Answer {
+    let uri = format!("/api/v1/drafts/{id}/approve");
+    call(
+        &app.router,
+        request(Method::POST, &uri, Some(&app.reviewer), Some("{}")),
+    )
+    .await
 }
 
 /// Publishes a draft of `section` and returns its version id.
 async fn publish(app: &App, section: &str, text: &str) -> i64 {
     let set = seed_facts();
     let id = draft(&app.store, &set, "ed", section, text).await;
-    let a = call(
-        &app.router,
-        request(
-            Method::POST,
-            &format!("/api/v1/drafts/{id}/approve"),
-            Some(&app.reviewer),
-            Some("{}"),
-        ),
-    )
-    .await;
+    let a = approve(app, id).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.text());
     a.json()["version_id"].as_i64().unwrap()
 }
