@@ -4,12 +4,24 @@
 //! passing draft, and the text is then read from the public API and the export. On a page of
 //! national data the charts are laid out and agree with the data. Screenshots of the flagged
 //! draft and of the charts are saved under the test's target folder.
+//!
+//! The DevTools client is the hundred lines of `Page` below, on `tokio-tungstenite`, and not
+//! a crate: it finds the page's socket in `/json/list`, sends five methods (`Page.enable`,
+//! `Page.navigate`, `Runtime.evaluate`, `Page.captureScreenshot`,
+//! `Emulation.setScriptExecutionDisabled`) and reads their answers as plain JSON by field,
+//! so any Chromium Debian ships works.
+//! `chromiumoxide` deserialises every message into types generated from one pinned protocol
+//! version, and newer browsers' events fail to parse ("data did not match any variant of
+//! untagged enum Message": mattsse/chromiumoxide#229, #243); Debian's is Chromium 156.
+//! WebDriver through `fantoccini` would need `chromedriver` of the same version as a second
+//! process, for the same five calls. Loopback-only browsing is the flags below either way.
 
 use crate::helpers::{narrator, root, stderr, stdout};
 use crate::review::{draft, seed_facts, COVENTRY, WORKING_AGE};
 
 /// An outcomes text for Coventry quoting a value, a group's median and a rank.
 const OUTCOMES: &str = "In 2022-23, 70.5% of people using services in Coventry found information about services easy to find, above the median of 67.65% for its nearest neighbours and 5th highest of the 16.";
+use base64::Engine;
 use futures_util::{SinkExt, StreamExt};
 use narrator::store::Store;
 use std::io::{BufRead, BufReader};
@@ -126,7 +138,9 @@ impl Page {
                 serde_json::json!({ "format": "png", "captureBeyondViewport": true }),
             )
             .await;
-        let png = base64_decode(shot["data"].as_str().unwrap());
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(shot["data"].as_str().unwrap())
+            .expect("DevTools sends screenshots in base64");
         assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
         let artifact = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
         std::fs::write(&artifact, &png).unwrap();
@@ -419,20 +433,4 @@ async fn a_reviewer_signs_in_sees_a_flagged_figure_and_approves_a_draft_in_chrom
     Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     let status = serve.0.wait().unwrap();
     assert!(status.success(), "{status:?}");
-}
-
-fn base64_decode(s: &str) -> Vec<u8> {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0);
-    for c in s.bytes().filter(|c| *c != b'=') {
-        let v = ALPHABET.iter().position(|a| *a == c).expect("base64") as u32;
-        acc = (acc << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    out
 }
