@@ -797,6 +797,10 @@ pub enum BenchCommand {
         /// Skip the naive baseline.
         #[arg(long)]
         no_baseline: bool,
+        /// How narrator's runs start spending the budget (`steady`: as before slow start,
+        /// shown as `steady` in the table).
+        #[arg(long, value_enum, default_value_t = crate::provider::Burst::SlowStart)]
+        burst: crate::provider::Burst,
         /// Working folder: synthetic data, databases and logs.
         #[arg(long, default_value = "target/bench")]
         dir: PathBuf,

@@ -207,6 +207,7 @@ pub struct Measured {
     pub scenario: String,
     pub jobs: usize,
     pub naive: bool,
+    pub burst: crate::provider::Burst,
     pub t_min_secs: f64,
     pub ceiling_per_sec: f64,
     pub tokens_per_request: f64,
@@ -294,7 +295,13 @@ impl Workspace {
     }
 
     /// Runs `scenario` with `jobs` jobs: a mock provider process, then a worker process.
-    pub fn measure(&self, scenario: &Scenario, jobs: usize, naive: bool) -> Result<Measured> {
+    pub fn measure(
+        &self,
+        scenario: &Scenario,
+        jobs: usize,
+        naive: bool,
+        burst: crate::provider::Burst,
+    ) -> Result<Measured> {
         // Only a token limit needs the prompts' size up front; otherwise the mock's count
         // serves for the report.
         let rendered = match scenario.bound {
@@ -336,11 +343,7 @@ impl Workspace {
             mock_args.push(format!("--drop-to={share}"));
         }
         let mock = MockProcess::start(&self.exe, &mock_args, &self.dir)?;
-        let tag = format!(
-            "{}-{jobs}-{}",
-            scenario.name,
-            if naive { "naive" } else { "narrator" }
-        );
+        let tag = format!("{}-{jobs}-{}", scenario.name, who(naive, burst));
         let db = self.dir.join(format!("{tag}.db"));
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
@@ -356,6 +359,12 @@ impl Workspace {
             format!("--concurrency={}", scenario.concurrency),
             format!("--rpm={}", rpm * scenario.overstated),
             format!("--tpm={}", tpm * scenario.overstated),
+            format!(
+                "--burst={}",
+                clap::ValueEnum::to_possible_value(&burst)
+                    .expect("every burst has a flag value")
+                    .get_name()
+            ),
         ];
         if naive {
             args.push("--naive".to_string());
@@ -396,6 +405,7 @@ impl Workspace {
             scenario: scenario.name.to_string(),
             jobs,
             naive,
+            burst,
             t_min_secs: t_min(jobs, supply, latency, scenario.drop),
             ceiling_per_sec: supply.ceiling(),
             tokens_per_request: t,
@@ -459,6 +469,15 @@ impl Drop for MockProcess {
     }
 }
 
+/// Who made a run: the naive baseline, or narrator slow-starting or pacing steadily.
+fn who(naive: bool, burst: crate::provider::Burst) -> &'static str {
+    match (naive, burst) {
+        (true, _) => "naive",
+        (false, crate::provider::Burst::Steady) => "steady",
+        (false, crate::provider::Burst::SlowStart) => "narrator",
+    }
+}
+
 /// The side-by-side table `bench run` prints.
 pub fn table(rows: &[Measured]) -> String {
     let mut out = format!(
@@ -475,7 +494,7 @@ pub fn table(rows: &[Measured]) -> String {
             "{:<14} {:>6} {:<8} {:>8.2} {:>8} {:>6} {:>6} {:>7} {:>6.2} {:>6.2} {:>5} {:>5} {:>6.3} {:>13} {:>7.3} {:>7.3} {:>6.1} {:>5}\n",
             r.scenario,
             r.jobs,
-            if r.naive { "naive" } else { "narrator" },
+            who(r.naive, r.burst),
             r.worker.wall_secs,
             if bounded { format!("{:.2}", r.t_min_secs) } else { "-".into() },
             if bounded { format!("{ratio:.3}") } else { "-".into() },

@@ -15,9 +15,17 @@ pub fn bench(cli: &Cli, command: &BenchCommand) -> Result<ExitCode> {
             scenario,
             jobs,
             no_baseline,
+            burst,
             dir,
             json,
-        } => run(cli, scenario, jobs, *no_baseline, dir, json.as_deref()),
+        } => run(
+            cli,
+            scenario,
+            jobs,
+            (*no_baseline, *burst),
+            dir,
+            json.as_deref(),
+        ),
         BenchCommand::Worker(args) => startup::runtime()?.block_on(worker(cli, args)),
         BenchCommand::Kill {
             jobs,
@@ -102,7 +110,7 @@ fn run(
     cli: &Cli,
     names: &[String],
     sizes: &[usize],
-    no_baseline: bool,
+    (no_baseline, burst): (bool, crate::provider::Burst),
     dir: &std::path::Path,
     json: Option<&std::path::Path>,
 ) -> Result<ExitCode> {
@@ -131,7 +139,7 @@ fn run(
                     if naive { "naive baseline" } else { "narrator" }
                 );
                 let measured = space
-                    .measure(scenario, n, naive)
+                    .measure(scenario, n, naive, burst)
                     .with_context(|| format!("scenario {} with {n} jobs", scenario.name))?;
                 eprint!("{}", bench::table(std::slice::from_ref(&measured)));
                 rows.push(measured);

@@ -24,7 +24,8 @@ pub struct Limits {
 }
 
 /// How a run starts spending its budget.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Burst {
     /// One second's budget, doubled each second until the first 429 or a minute's budget.
     #[default]
