@@ -4,7 +4,7 @@
 //! minute's budget: a provider that grants a minute's bucket is spent at its own pace, one
 //! that enforces per second costs one refusal. Rate-limit headers, when the provider sends
 //! them, say what its buckets hold and replace the guess. A 429 makes everyone wait out its
-//! `Retry-After`, ends the probing, and (after the first) shrinks the budgets until the
+//! `Retry-After`, ends any burst, and (after the first) shrinks the budgets until the
 //! provider stops refusing, then they grow back slowly.
 
 use super::budget::{Budget, Window};
@@ -467,9 +467,10 @@ impl RateLimiter {
     }
 
     /// The provider answered 429: nobody sends before its `Retry-After`, nothing banked is
-    /// spent in a burst afterwards, and pacing turns steady. The refusal that ends slow
-    /// start (with its companions in the same second) cuts nothing, since the probe, not the
-    /// configured limits, overshot; later ones cut the budgets (at most once a second).
+    /// spent in a burst afterwards, and pacing turns steady. The refusal that ends spending
+    /// beyond the steady pace (slow start's probe, or what the headers said remained), with
+    /// its companions in the same second, cuts nothing: the burst overshot, not the
+    /// configured limits. Later ones cut the budgets (at most once a second).
     pub async fn throttled(&self, retry_after: Option<Duration>) {
         self.stats.throttled.fetch_add(1, Ordering::Relaxed);
         let Some(buckets) = &self.buckets else {
@@ -481,8 +482,8 @@ impl RateLimiter {
         if let Some(wait) = retry_after {
             b.pause_until = b.pause_until.max(now + wait);
         }
-        let probing = matches!(b.pace_mode, Pace::Probing(_));
-        if probing {
+        let bursting = b.pace_mode != Pace::Steady;
+        if bursting {
             b.last_cut = Some(now);
         } else if b
             .last_cut
@@ -735,6 +736,18 @@ mod tests {
         limiter.throttled(None).await;
         let took = take(&limiter, 30).await;
         assert!((3.3..3.8).contains(&took), "{took}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_429_that_ends_spending_what_the_headers_said_cuts_nothing_either() {
+        let limiter = RateLimiter::new(limits(600.0, Burst::SlowStart));
+        let first = limiter.acquire(1, MAX).await.unwrap();
+        limiter.observe(&first, &told(600.0, 0.0, 60_000)).await;
+        drop(first);
+        limiter.throttled(None).await;
+        // The full 10 a second from a request's margin below zero: 30 take 3.1 s (cut, 3.6).
+        let took = take(&limiter, 30).await;
+        assert!((3.0..3.2).contains(&took), "{took}");
     }
 
     #[tokio::test(start_paused = true)]
