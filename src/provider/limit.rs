@@ -468,9 +468,10 @@ impl RateLimiter {
 
     /// The provider answered 429: nobody sends before its `Retry-After`, nothing banked is
     /// spent in a burst afterwards, and pacing turns steady. The refusal that ends spending
-    /// beyond the steady pace (slow start's probe, or what the headers said remained), with
-    /// its companions in the same second, cuts nothing: the burst overshot, not the
-    /// configured limits. Later ones cut the budgets (at most once a second).
+    /// beyond the configured pace (slow start past its first second, or what the headers
+    /// said remained), with its companions in the same second, cuts nothing: the burst
+    /// overshot, not the configured limits. Other refusals cut the budgets (at most once a
+    /// second).
     pub async fn throttled(&self, retry_after: Option<Duration>) {
         self.stats.throttled.fetch_add(1, Ordering::Relaxed);
         let Some(buckets) = &self.buckets else {
@@ -482,7 +483,13 @@ impl RateLimiter {
         if let Some(wait) = retry_after {
             b.pause_until = b.pause_until.max(now + wait);
         }
-        let bursting = b.pace_mode != Pace::Steady;
+        // In slow start's first second the pace is the configured one: a refusal then is
+        // the configured limits' own, and cuts as in steady pacing.
+        let bursting = match b.pace_mode {
+            Pace::Probing(since) => now.saturating_duration_since(since) >= Duration::from_secs(1),
+            Pace::Open => true,
+            Pace::Steady => false,
+        };
         if bursting {
             b.last_cut = Some(now);
         } else if b
@@ -724,9 +731,17 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_429_in_slow_starts_first_second_cuts_as_steady_pacing_does() {
+        let limiter = RateLimiter::new(limits(600.0, Burst::SlowStart));
+        limiter.throttled(None).await;
+        let took = take(&limiter, 30).await;
+        assert!((3.3..3.8).contains(&took), "{took}");
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn the_429_that_ends_slow_start_turns_pacing_steady_without_a_cut() {
         let limiter = RateLimiter::new(limits(600.0, Burst::SlowStart));
-        take(&limiter, 10).await;
+        take(&limiter, 30).await;
         limiter.throttled(None).await;
         // Nothing banked is left: 30 requests at the full 10 a second take 3 s (cut, 3.5 s).
         let took = take(&limiter, 30).await;
