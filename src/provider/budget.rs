@@ -29,8 +29,22 @@ const LONGEST_RESET: Duration = Duration::from_secs(24 * 3600);
 impl Budget {
     pub fn read(headers: &reqwest::header::HeaderMap) -> Budget {
         Budget {
-            requests: Window::read(headers, "requests"),
-            tokens: Window::read(headers, "tokens"),
+            requests: Window::read(
+                headers,
+                [
+                    "x-ratelimit-limit-requests",
+                    "x-ratelimit-remaining-requests",
+                    "x-ratelimit-reset-requests",
+                ],
+            ),
+            tokens: Window::read(
+                headers,
+                [
+                    "x-ratelimit-limit-tokens",
+                    "x-ratelimit-remaining-tokens",
+                    "x-ratelimit-reset-tokens",
+                ],
+            ),
         }
     }
 
@@ -40,10 +54,15 @@ impl Budget {
 }
 
 impl Window {
-    fn read(headers: &reqwest::header::HeaderMap, kind: &str) -> Option<Window> {
+    /// From the limit, remaining and reset headers named (every answer is read: no
+    /// allocation for names).
+    fn read(
+        headers: &reqwest::header::HeaderMap,
+        [limit, remaining, reset]: [&'static str; 3],
+    ) -> Option<Window> {
         let text = |name: &str| {
             headers
-                .get(format!("x-ratelimit-{name}-{kind}"))
+                .get(name)
                 .and_then(|v| v.to_str().ok())
                 .map(str::trim)
         };
@@ -53,9 +72,9 @@ impl Window {
                 .ok()
                 .filter(|n| n.is_finite() && *n >= 0.0)
         };
-        let limit = count("limit")?;
-        let remaining = count("remaining")?;
-        let reset = parse_reset(text("reset")?)?;
+        let limit = count(limit)?;
+        let remaining = count(remaining)?;
+        let reset = parse_reset(text(reset)?)?;
         // Headers that contradict themselves are worse than none.
         if limit <= 0.0 || remaining > limit || reset > LONGEST_RESET {
             return None;
@@ -129,16 +148,8 @@ pub fn format_reset(reset: Duration) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::error::headers;
     use super::*;
-    use reqwest::header::{HeaderMap, HeaderValue};
-
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.insert(*k, HeaderValue::from_str(v).unwrap());
-        }
-        h
-    }
 
     #[test]
     fn every_reset_form_we_know_parses() {

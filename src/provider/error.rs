@@ -159,18 +159,19 @@ pub fn parse_retry_after(
     Some(when.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
+/// Response headers from name and value pairs, for the provider's tests.
+#[cfg(test)]
+pub(super) fn headers(pairs: &[(&'static str, &str)]) -> reqwest::header::HeaderMap {
+    let mut h = reqwest::header::HeaderMap::new();
+    for (k, v) in pairs {
+        h.insert(*k, reqwest::header::HeaderValue::from_str(v).unwrap());
+    }
+    h
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reqwest::header::{HeaderMap, HeaderValue};
-
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.insert(*k, HeaderValue::from_str(v).unwrap());
-        }
-        h
-    }
 
     #[test]
     fn retry_after_reads_seconds_milliseconds_and_dates() {

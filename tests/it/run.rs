@@ -763,16 +763,7 @@ async fn under_thirty_percent_faults_every_job_ends_and_requests_stay_bounded() 
     .await
     .unwrap();
     let setup = setup().await;
-    let provider = Provider::new(ProviderSettings {
-        base_url: mock.url.clone(),
-        api_key: Secret::new("sk-test"),
-        model: "mock".into(),
-        temperature: 0.2,
-        max_tokens: 500,
-        timeout: Duration::from_millis(500),
-        structured: narrator::prompt::Structured::None,
-    })
-    .unwrap();
+    let provider = provider(&mock.url, 500, Duration::from_millis(500));
     let mut opts = options();
     opts.limits.concurrency = 4;
     let runner = runner(&setup.store, provider, opts.clone());
@@ -844,16 +835,7 @@ async fn the_providers_rate_limit_headers_keep_a_run_within_its_real_budget() {
         .await
         .unwrap();
         let setup = setup().await;
-        let provider = Provider::new(ProviderSettings {
-            base_url: mock.url.clone(),
-            api_key: Secret::new("sk-test"),
-            model: "mock".into(),
-            temperature: 0.2,
-            max_tokens: 500,
-            timeout: Duration::from_secs(5),
-            structured: narrator::prompt::Structured::None,
-        })
-        .unwrap();
+        let provider = provider(&mock.url, 500, Duration::from_secs(5));
         let mut opts = options();
         opts.limits.requests_per_minute = 6_000.0;
         opts.retry.max_throttled_retries = 20;
