@@ -798,9 +798,14 @@ pub enum BenchCommand {
         #[arg(long)]
         no_baseline: bool,
         /// How narrator's runs start spending the budget (`steady`: as before slow start,
-        /// shown as `steady` in the table).
-        #[arg(long, value_enum, default_value_t = crate::provider::Burst::SlowStart)]
-        burst: crate::provider::Burst,
+        /// shown as `steady` in the table); several, comma-separated, run side by side.
+        #[arg(long, value_enum, value_delimiter = ',', default_value = "slow-start")]
+        burst: Vec<crate::provider::Burst>,
+        /// Runs of each scenario, taken in turn with the other bursts and the baseline so
+        /// drift on a shared machine falls on all of them; with more than one, a summary of
+        /// each one's median, fastest and slowest wall time follows the table.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+        repeat: u32,
         /// Working folder: synthetic data, databases and logs.
         #[arg(long, default_value = "target/bench")]
         dir: PathBuf,

@@ -470,7 +470,8 @@ impl Drop for MockProcess {
 }
 
 /// Who made a run: the naive baseline, or narrator slow-starting or pacing steadily.
-fn who(naive: bool, burst: crate::provider::Burst) -> &'static str {
+/// The name a run goes by in the tables: narrator by its burst, or the baseline.
+pub fn who(naive: bool, burst: crate::provider::Burst) -> &'static str {
     match (naive, burst) {
         (true, _) => "naive",
         (false, crate::provider::Burst::Steady) => "steady",
@@ -517,6 +518,74 @@ pub fn table(rows: &[Measured]) -> String {
         ));
     }
     out
+}
+
+/// Repeated runs side by side: for each scenario, size and client, in the order first run,
+/// the median wall time with the fastest and slowest, and the median's ratio to `T_min`.
+/// One run of a scenario with random faults can land a few percent either side of its
+/// usual time; the median of several is what two clients are compared by.
+pub fn summary(rows: &[Measured]) -> String {
+    let mut groups: Vec<(&Measured, Vec<&Measured>)> = Vec::new();
+    for r in rows {
+        let same = |g: &&Measured| {
+            g.scenario == r.scenario && g.jobs == r.jobs && g.naive == r.naive && g.burst == r.burst
+        };
+        match groups.iter_mut().find(|(first, _)| same(first)) {
+            Some((_, runs)) => runs.push(r),
+            None => groups.push((r, vec![r])),
+        }
+    }
+    let mut out = format!(
+        "{:<14} {:>6} {:<8} {:>4} {:>8} {:>8} {:>8} {:>8} {:>6} {:>6} {:>6} {:>5} {:>5}\n",
+        "scenario",
+        "jobs",
+        "who",
+        "runs",
+        "median s",
+        "min s",
+        "max s",
+        "T_min s",
+        "xTmin",
+        "%ceil",
+        "429%",
+        "lost",
+        "early"
+    );
+    for (first, runs) in groups {
+        let mut walls: Vec<f64> = runs.iter().map(|r| r.worker.wall_secs).collect();
+        walls.sort_by(f64::total_cmp);
+        let median = median(&walls);
+        let requests: u64 = runs.iter().map(|r| r.requests()).sum();
+        let throttled: u64 = runs.iter().map(|r| r.throttled()).sum();
+        let bounded = first.t_min_secs >= 0.01;
+        let ratio = median / first.t_min_secs.max(1e-9);
+        out.push_str(&format!(
+            "{:<14} {:>6} {:<8} {:>4} {:>8.2} {:>8.2} {:>8.2} {:>8} {:>6} {:>6} {:>6.2} {:>5} {:>5}\n",
+            first.scenario,
+            first.jobs,
+            who(first.naive, first.burst),
+            runs.len(),
+            median,
+            walls[0],
+            walls[walls.len() - 1],
+            if bounded { format!("{:.2}", first.t_min_secs) } else { "-".into() },
+            if bounded { format!("{ratio:.3}") } else { "-".into() },
+            if bounded { format!("{:.1}", 100.0 / ratio) } else { "-".into() },
+            100.0 * throttled as f64 / requests.max(1) as f64,
+            runs.iter().map(|r| r.lost()).sum::<usize>(),
+            runs.iter().map(|r| r.mock.early_retries).sum::<u64>(),
+        ));
+    }
+    out
+}
+
+/// The middle of sorted values, or the mean of the middle two.
+fn median(sorted: &[f64]) -> f64 {
+    match sorted.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
 }
 
 /// What must hold of narrator's own runs whatever the machine's speed: no job lost (bar a
@@ -592,5 +661,75 @@ pub fn limits(concurrency: usize, rpm: f64, tpm: f64, burst: crate::provider::Bu
         tokens_per_minute: tpm,
         concurrency,
         burst,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::Burst;
+
+    fn row(
+        scenario: &str,
+        burst: Burst,
+        wall_secs: f64,
+        requests: u64,
+        throttled: u64,
+    ) -> Measured {
+        let mut mock = crate::mock::MockStats {
+            requests,
+            ..Default::default()
+        };
+        mock.answers.insert("429".to_string(), throttled);
+        Measured {
+            scenario: scenario.to_string(),
+            jobs: 100,
+            naive: false,
+            burst,
+            t_min_secs: 10.0,
+            ceiling_per_sec: 10.0,
+            tokens_per_request: 1.0,
+            concurrency: 4,
+            worker: WorkerReport {
+                jobs: 100,
+                wall_secs,
+                ..Default::default()
+            },
+            mock,
+            mock_cpu_secs: 0.0,
+        }
+    }
+
+    #[test]
+    fn the_summary_gives_each_client_its_median_and_range_in_the_order_first_run() {
+        let rows = [
+            row("faults", Burst::SlowStart, 12.0, 100, 1),
+            row("faults", Burst::Steady, 11.0, 100, 0),
+            row("faults", Burst::SlowStart, 10.0, 100, 1),
+            row("faults", Burst::Steady, 13.0, 100, 2),
+            row("faults", Burst::SlowStart, 20.0, 100, 0),
+        ];
+        let summary = summary(&rows);
+        let lines: Vec<Vec<&str>> = summary
+            .lines()
+            .skip(1)
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        // scenario, jobs, who, runs, median, min, max, T_min, xTmin, %ceil, 429%, lost, early
+        assert_eq!(
+            lines[0],
+            [
+                "faults", "100", "narrator", "3", "12.00", "10.00", "20.00", "10.00", "1.200",
+                "83.3", "0.67", "0", "0"
+            ]
+        );
+        assert_eq!(
+            lines[1],
+            [
+                "faults", "100", "steady", "2", "12.00", "11.00", "13.00", "10.00", "1.200",
+                "83.3", "1.00", "0", "0"
+            ]
+        );
+        assert_eq!(lines.len(), 2);
     }
 }

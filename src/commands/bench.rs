@@ -16,13 +16,13 @@ pub fn bench(cli: &Cli, command: &BenchCommand) -> Result<ExitCode> {
             jobs,
             no_baseline,
             burst,
+            repeat,
             dir,
             json,
         } => run(
             cli,
-            scenario,
-            jobs,
-            (*no_baseline, *burst),
+            (scenario, jobs),
+            (*no_baseline, burst, *repeat),
             dir,
             json.as_deref(),
         ),
@@ -108,9 +108,8 @@ pub fn bench(cli: &Cli, command: &BenchCommand) -> Result<ExitCode> {
 
 fn run(
     cli: &Cli,
-    names: &[String],
-    sizes: &[usize],
-    (no_baseline, burst): (bool, crate::provider::Burst),
+    (names, sizes): (&[String], &[usize]),
+    (no_baseline, bursts, repeat): (bool, &[crate::provider::Burst], u32),
     dir: &std::path::Path,
     json: Option<&std::path::Path>,
 ) -> Result<ExitCode> {
@@ -125,28 +124,36 @@ fn run(
         dir.display()
     );
     let space = Workspace::prepare(&cli.data, &cli.prompts, dir, most)?;
+    // Narrator with each burst asked for, then the baseline, in turn within each repeat.
+    let mut who: Vec<(bool, crate::provider::Burst)> =
+        bursts.iter().map(|&burst| (false, burst)).collect();
+    if !no_baseline {
+        who.push((true, crate::provider::Burst::default()));
+    }
     let mut rows = Vec::new();
     for (scenario, sizes) in &chosen {
         for &n in sizes {
-            for naive in [false, true] {
-                if naive && no_baseline {
-                    continue;
+            for round in 1..=repeat {
+                for &(naive, burst) in &who {
+                    eprintln!(
+                        "{} ({}), {n} jobs, {} (run {round} of {repeat})",
+                        scenario.name,
+                        scenario.about,
+                        bench::who(naive, burst),
+                    );
+                    let measured = space
+                        .measure(scenario, n, naive, burst)
+                        .with_context(|| format!("scenario {} with {n} jobs", scenario.name))?;
+                    eprint!("{}", bench::table(std::slice::from_ref(&measured)));
+                    rows.push(measured);
                 }
-                eprintln!(
-                    "{} ({}), {n} jobs, {}",
-                    scenario.name,
-                    scenario.about,
-                    if naive { "naive baseline" } else { "narrator" }
-                );
-                let measured = space
-                    .measure(scenario, n, naive, burst)
-                    .with_context(|| format!("scenario {} with {n} jobs", scenario.name))?;
-                eprint!("{}", bench::table(std::slice::from_ref(&measured)));
-                rows.push(measured);
             }
         }
     }
     println!("{}", bench::table(&rows));
+    if repeat > 1 {
+        println!("{}", bench::summary(&rows));
+    }
     if let Some(path) = json {
         std::fs::write(path, serde_json::to_string_pretty(&rows)?)
             .with_context(|| format!("writing {}", path.display()))?;

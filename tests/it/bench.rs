@@ -10,6 +10,51 @@ fn postgres_admin() -> String {
 }
 
 #[test]
+fn repeated_runs_take_turns_and_end_with_each_clients_median() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    let out = narrator(&[
+        "bench",
+        "run",
+        "--scenario=concurrency",
+        "--jobs=8",
+        "--no-baseline",
+        "--burst=slow-start,steady",
+        "--repeat=2",
+        &format!("--dir={}", dir.path().display()),
+        &format!("--json={}", json.display()),
+    ]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let rows: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let bursts: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["burst"].as_str().unwrap())
+        .collect();
+    assert_eq!(bursts, ["slow-start", "steady", "slow-start", "steady"]);
+    let printed = stdout(&out);
+    let summary: Vec<Vec<&str>> = printed
+        .lines()
+        .skip_while(|l| !l.contains("median s"))
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(summary.len(), 2, "{printed}");
+    for (line, who) in summary.iter().zip(["narrator", "steady"]) {
+        assert_eq!(line[..4], ["concurrency", "8", who, "2"], "{printed}");
+        let (median, min, max): (f64, f64, f64) = (
+            line[4].parse().unwrap(),
+            line[5].parse().unwrap(),
+            line[6].parse().unwrap(),
+        );
+        assert!(min > 0.0 && min <= median && median <= max, "{printed}");
+    }
+}
+
+#[test]
 fn a_short_bench_run_keeps_its_promises_and_reports_beside_the_baseline() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("bench.json");
