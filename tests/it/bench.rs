@@ -9,32 +9,33 @@ fn postgres_admin() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
 }
 
-#[test]
-fn repeated_runs_take_turns_and_end_with_each_clients_median() {
+/// `narrator bench run` with `args` in a fresh folder: what it printed, and every row of
+/// its JSON. Fails the test if the run failed.
+fn bench_run(args: &[&str]) -> (String, Vec<serde_json::Value>) {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("bench.json");
-    let out = narrator(&[
-        "bench",
-        "run",
+    let dir_arg = format!("--dir={}", dir.path().display());
+    let json_arg = format!("--json={}", json.display());
+    let mut all = vec!["bench", "run", &dir_arg, &json_arg];
+    all.extend_from_slice(args);
+    let out = narrator(&all);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let rows: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    (stdout(&out), rows.as_array().unwrap().clone())
+}
+
+#[test]
+fn repeated_runs_take_turns_and_end_with_each_clients_median() {
+    let (printed, rows) = bench_run(&[
         "--scenario=concurrency",
         "--jobs=8",
         "--no-baseline",
         "--burst=slow-start,steady",
         "--repeat=2",
-        &format!("--dir={}", dir.path().display()),
-        &format!("--json={}", json.display()),
     ]);
-    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
-    let rows: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    let bursts: Vec<&str> = rows
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["burst"].as_str().unwrap())
-        .collect();
+    let bursts: Vec<&str> = rows.iter().map(|r| r["burst"].as_str().unwrap()).collect();
     assert_eq!(bursts, ["slow-start", "steady", "slow-start", "steady"]);
-    let printed = stdout(&out);
     let summary: Vec<Vec<&str>> = printed
         .lines()
         .skip_while(|l| !l.contains("median s"))
@@ -56,22 +57,9 @@ fn repeated_runs_take_turns_and_end_with_each_clients_median() {
 
 #[test]
 fn a_short_bench_run_keeps_its_promises_and_reports_beside_the_baseline() {
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("bench.json");
-    let out = narrator(&[
-        "bench",
-        "run",
-        "--scenario=concurrency,retry-seconds",
-        "--jobs=40",
-        &format!("--dir={}", dir.path().display()),
-        &format!("--json={}", json.display()),
-    ]);
-    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
-    let rows: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    let rows = rows.as_array().unwrap();
+    let (table, rows) = bench_run(&["--scenario=concurrency,retry-seconds", "--jobs=40"]);
     assert_eq!(rows.len(), 4, "narrator and the baseline for each scenario");
-    for row in rows {
+    for row in &rows {
         let who = if row["naive"] == true {
             "naive"
         } else {
@@ -104,7 +92,6 @@ fn a_short_bench_run_keeps_its_promises_and_reports_beside_the_baseline() {
         refused == 0 || throttled > 0,
         "{refused} 429s, none seen: {told_double}"
     );
-    let table = stdout(&out);
     assert!(
         table.contains("T_min s") && table.contains("naive"),
         "{table}"
