@@ -1210,11 +1210,14 @@ fn printed(value: f64, unit: Unit) -> String {
 
 fn candidates(facts: &SectionFacts) -> Vec<Candidate> {
     let mut out: Vec<Candidate> = Vec::new();
+    // Each fact once, whichever rows show it: kept in a set, since a section over many years
+    // has hundreds of candidates.
+    let mut seen = std::collections::HashSet::new();
     let place = |owner: Owner| owner_name(Some(owner), facts);
     let mut push = |row: &FactRow, owner: Owner, area: &str, value: Option<f64>| {
         let Some(value) = value else { return };
         let id = crate::facts::fact_id(area, &row.metric, row.period);
-        if out.iter().any(|c| c.id == id) {
+        if !seen.insert(id.clone()) {
             return;
         }
         let about = format!(

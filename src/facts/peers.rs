@@ -50,30 +50,39 @@ pub fn compare(
         return None;
     }
     let decimals = values.iter().map(Number::decimals).max().unwrap_or(0);
-    let mut sorted: Vec<f64> = values.iter().map(Number::value).collect();
-    sorted.sort_by(f64::total_cmp);
+    // The set's lists come sorted (once, when it is loaded); a gathered group is sorted here.
+    let by_value = |a: &Number, b: &Number| a.value().total_cmp(&b.value());
+    let sorted: std::borrow::Cow<'_, [Number]> =
+        if values.is_sorted_by(|a, b| by_value(a, b).is_le()) {
+            values.into()
+        } else {
+            let mut owned = values.to_vec();
+            owned.sort_by(by_value);
+            owned.into()
+        };
+    let at = |i: usize| sorted[i].value();
     let (median, median_decimals) = if n % 2 == 1 {
-        (sorted[n / 2], decimals)
+        (at(n / 2), decimals)
     } else {
         // A midpoint can need one more place than the values ("74.75" between 74.7 and 74.8).
-        let mid = (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0;
+        let mid = (at(n / 2 - 1) + at(n / 2)) / 2.0;
         let exact =
             Number::rounded(mid, decimals).value() == Number::rounded(mid, decimals + 1).value();
         (mid, if exact { decimals } else { decimals + 1 })
     };
-    let mean = sorted.iter().sum::<f64>() / n as f64;
+    let mean = sorted.iter().map(Number::value).sum::<f64>() / n as f64;
     let v = value.value();
-    let above = sorted.iter().filter(|&&x| x > v).count();
+    let above = n - sorted.partition_point(|x| x.value() <= v);
     let rank = above + 1;
-    let below = sorted.iter().filter(|&&x| x < v).count();
+    let below = sorted.partition_point(|x| x.value() < v);
     let rank_from_lowest = below + 1;
     let quartile = u8::try_from((above * 4) / n + 1).unwrap_or(4).min(4);
     let median = Number::rounded(median, median_decimals);
     let from_median = Number::rounded(v - median.value(), median_decimals);
     let derivation = format!(
         "{n} councils with a value, from {} to {}; median {} (the middle value{}), mean {} (their sum over {n}); rank {rank} = 1 + the {above} councils with a higher value; quartile {quartile} (1 holds the highest quarter)",
-        Number::rounded(sorted[0], decimals).grouped(),
-        Number::rounded(sorted[n - 1], decimals).grouped(),
+        Number::rounded(at(0), decimals).grouped(),
+        Number::rounded(at(n - 1), decimals).grouped(),
         median.grouped(),
         if n.is_multiple_of(2) { ", halfway between the two middle ones" } else { "" },
         Number::rounded(mean, decimals + 1).grouped(),
@@ -155,6 +164,17 @@ mod tests {
         );
         assert_eq!(top.rank_words, "highest of 3");
         assert!(of(&odd[..2], 0).is_none());
+    }
+
+    #[test]
+    fn values_given_sorted_or_not_compare_alike() {
+        let values = nums(&["74.8", "70.1", "80.0", "74.7", "74.7", "91.25"]);
+        let mut sorted = values.clone();
+        sorted.sort_by(|a, b| a.value().total_cmp(&b.value()));
+        for (i, v) in values.iter().enumerate() {
+            let j = sorted.iter().position(|s| s == v).unwrap();
+            assert_eq!(of(&values, i), of(&sorted, j), "value {}", v.grouped());
+        }
     }
 
     #[test]

@@ -127,7 +127,8 @@ pub struct FactSet {
     council_values: std::sync::OnceLock<CouncilValues>,
 }
 
-/// Council values by (measure, period), and by (region, measure, period).
+/// Council values by (measure, period), and by (region, measure, period), each list lowest
+/// first.
 #[derive(Debug, Default)]
 struct CouncilValues {
     all: HashMap<(MetricId, Period), Vec<Number>>,
@@ -212,6 +213,11 @@ impl FactSet {
                     values.by_region.get_mut(&key).expect(counted).push(n);
                 }
             }
+            // Sorted once here, so that no comparison sorts them again.
+            let by_value = |a: &Number, b: &Number| a.value().total_cmp(&b.value());
+            for list in values.all.values_mut().chain(values.by_region.values_mut()) {
+                list.sort_by(by_value);
+            }
             values
         })
     }
@@ -230,7 +236,8 @@ impl FactSet {
     }
 
     /// The values of `area`'s group `peers` (the area's own included) for one measure and
-    /// period, with the group's name in words; None when the area has no such group.
+    /// period, with the group's name in words; None when the area has no such group. The
+    /// lists of all councils and of a region's come lowest first.
     pub fn peer_values(
         &self,
         area: &AreaCode,
