@@ -50,7 +50,8 @@ pub fn compare(
         return None;
     }
     let decimals = values.iter().map(Number::decimals).max().unwrap_or(0);
-    // The set's lists come sorted (once, when it is loaded); a gathered group is sorted here.
+    // The set's lists come sorted (once, when it first builds them); a gathered group is
+    // sorted here.
     let by_value = |a: &Number, b: &Number| a.value().total_cmp(&b.value());
     let sorted: std::borrow::Cow<'_, [Number]> =
         if values.is_sorted_by(|a, b| by_value(a, b).is_le()) {
