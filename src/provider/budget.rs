@@ -2,6 +2,7 @@
 //! by OpenAI, Azure OpenAI and others with every answer), read into what remains of each
 //! bucket and how long until it is full again. Missing or inconsistent headers read as absent.
 
+use super::error::{header_count, header_text};
 use std::time::Duration;
 
 /// What one answer's headers said of the provider's buckets.
@@ -60,21 +61,9 @@ impl Window {
         headers: &reqwest::header::HeaderMap,
         [limit, remaining, reset]: [&'static str; 3],
     ) -> Option<Window> {
-        let text = |name: &str| {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::trim)
-        };
-        let count = |name: &str| {
-            text(name)?
-                .parse::<f64>()
-                .ok()
-                .filter(|n| n.is_finite() && *n >= 0.0)
-        };
-        let limit = count(limit)?;
-        let remaining = count(remaining)?;
-        let reset = parse_reset(text(reset)?)?;
+        let limit = header_count(headers, limit)?;
+        let remaining = header_count(headers, remaining)?;
+        let reset = parse_reset(header_text(headers, reset)?)?;
         // Headers that contradict themselves are worse than none.
         if limit <= 0.0 || remaining > limit || reset > LONGEST_RESET {
             return None;

@@ -140,23 +140,34 @@ pub fn parse_retry_after(
     headers: &reqwest::header::HeaderMap,
     now: std::time::SystemTime,
 ) -> Option<Duration> {
-    let text = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-    };
-    if let Some(ms) = text("retry-after-ms").and_then(|v| v.parse::<f64>().ok()) {
-        if ms.is_finite() && ms >= 0.0 {
-            return Some(Duration::from_secs_f64(ms / 1000.0));
-        }
+    if let Some(ms) = header_count(headers, "retry-after-ms") {
+        return Some(Duration::from_secs_f64(ms / 1000.0));
     }
-    let value = text("retry-after")?;
+    let value = header_text(headers, "retry-after")?;
     if let Ok(secs) = value.parse::<f64>() {
         return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
     }
     let when = httpdate::parse_http_date(value).ok()?;
     Some(when.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// A response header's value, trimmed; None when missing or not text.
+pub(super) fn header_text<'h>(
+    headers: &'h reqwest::header::HeaderMap,
+    name: &str,
+) -> Option<&'h str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+}
+
+/// A response header holding a number that is finite and not negative; None otherwise.
+pub(super) fn header_count(headers: &reqwest::header::HeaderMap, name: &str) -> Option<f64> {
+    header_text(headers, name)?
+        .parse::<f64>()
+        .ok()
+        .filter(|n| n.is_finite() && *n >= 0.0)
 }
 
 /// Response headers from name and value pairs, for the provider's tests.

@@ -708,6 +708,12 @@ mod tests {
         }
     }
 
+    /// One request sent and answered with the provider's word `budget` on its buckets.
+    async fn answered(limiter: &RateLimiter, budget: &Budget) {
+        let permit = limiter.acquire(1, MAX).await.unwrap();
+        limiter.observe(&permit, budget).await;
+    }
+
     async fn take(limiter: &RateLimiter, n: usize) -> f64 {
         let start = Instant::now();
         for _ in 0..n {
@@ -756,9 +762,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn the_429_that_ends_spending_what_the_headers_said_cuts_nothing_either() {
         let limiter = RateLimiter::new(limits(600.0, Burst::SlowStart));
-        let first = limiter.acquire(1, MAX).await.unwrap();
-        limiter.observe(&first, &told(600.0, 0.0, 60_000)).await;
-        drop(first);
+        answered(&limiter, &told(600.0, 0.0, 60_000)).await;
         limiter.throttled(None).await;
         // The full 10 a second from a request's margin below zero: 30 take 3.1 s (cut, 3.6).
         let took = take(&limiter, 30).await;
@@ -776,11 +780,9 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn what_the_headers_say_remains_is_spent_at_once() {
         let limiter = RateLimiter::new(limits(600.0, Burst::SlowStart));
-        let first = limiter.acquire(1, MAX).await.unwrap();
         // The provider holds 599 more (and it is full again in 0.1 s): all but one request's
         // margin goes at once.
-        limiter.observe(&first, &told(600.0, 599.0, 100)).await;
-        drop(first);
+        answered(&limiter, &told(600.0, 599.0, 100)).await;
         let took = take(&limiter, 598).await;
         assert!(took < 0.01, "{took}");
         // Then its pace: 10 a second.
@@ -792,9 +794,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn headers_never_raise_the_budget_above_the_configured_limits() {
         let limiter = RateLimiter::new(limits(60.0, Burst::SlowStart));
-        let first = limiter.acquire(1, MAX).await.unwrap();
-        limiter.observe(&first, &told(6_000.0, 5_999.0, 10)).await;
-        drop(first);
+        answered(&limiter, &told(6_000.0, 5_999.0, 10)).await;
         // The configured minute's bucket holds 60, no more whatever the provider says: 60
         // now, then one a second.
         let took = take(&limiter, 60).await;
@@ -806,10 +806,8 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn an_empty_bucket_is_waited_for_at_the_rate_its_reset_implies() {
         let limiter = RateLimiter::new(limits(6_000.0, Burst::SlowStart));
-        let first = limiter.acquire(1, MAX).await.unwrap();
         // Ten a minute and none left: full again in 60 s, so one every 6 s, after the margin.
-        limiter.observe(&first, &told(10.0, 0.0, 60_000)).await;
-        drop(first);
+        answered(&limiter, &told(10.0, 0.0, 60_000)).await;
         let took = take(&limiter, 2).await;
         assert!((17.9..18.1).contains(&took), "{took}");
     }
@@ -817,9 +815,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn headers_hold_back_even_steady_pacing() {
         let limiter = RateLimiter::new(limits(600.0, Burst::Steady));
-        let first = limiter.acquire(1, MAX).await.unwrap();
-        limiter.observe(&first, &told(600.0, 0.0, 60_000)).await;
-        drop(first);
+        answered(&limiter, &told(600.0, 0.0, 60_000)).await;
         // One second's budget is 10, but the provider has nothing: 10 a second from a
         // request's margin below zero.
         let took = take(&limiter, 10).await;
